@@ -1,0 +1,257 @@
+"""Reads for research Q&A. Every selector that takes a user filters by access
+(research/access.py): a project's threads are readable by everyone who may read the
+project; follow-ups and retries (`write=True`) belong to the thread's asker."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Count, QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from research import access
+from research.citations import Citation, citations_from_json
+from research.models import Answer, Chunk, Collection, Document, Question, Thread
+from workspace.packing import LEFT_OUT_REASONS, ContextMap, Piece, Source
+
+Viewer = User | AnonymousUser
+
+
+def packing_sources_for_documents(*, document_ids: Sequence[int]) -> list[Source]:
+    """Documents as packing sources (chunks in reading order), in a fixed order — the
+    order they were added — so prompts over the same documents share their prefix."""
+    documents = list(
+        Document.objects.filter(id__in=document_ids)
+        .order_by("created_at", "id")
+        .values_list("id", "title", "summary")
+    )
+    pieces: dict[int, list[Piece]] = defaultdict(list)
+    rows = (
+        Chunk.objects.filter(document_id__in=[doc[0] for doc in documents])
+        .order_by("document_id", "ordinal")
+        .values_list(
+            "id", "document_id", "ordinal", "text", "token_count", "page_start", "page_end"
+        )
+    )
+    for chunk_id, document_id, ordinal, text, tokens, page_start, page_end in rows.iterator(
+        chunk_size=2000
+    ):
+        pieces[document_id].append(
+            Piece(chunk_id, document_id, ordinal, text, tokens, page_start, page_end)
+        )
+    return [
+        Source(id=doc_id, title=title, pieces=tuple(pieces[doc_id]), summary=summary)
+        for doc_id, title, summary in documents
+    ]
+
+
+def collection_for_user(*, user: Viewer, collection_id: int) -> Collection | None:
+    """A project the user may read: a viewer may ask questions too (their own thread)."""
+    return access.collection_for_user(user=user, collection_id=collection_id)
+
+
+def documents_ready_for_questions(*, collection: Collection) -> QuerySet[Document]:
+    """Documents whose text is chunked and indexed (a summary may still be on its way)."""
+    return collection.documents.filter(indexed_at__isnull=False).order_by("created_at", "id")
+
+
+def documents_in_scope(*, thread: Thread) -> QuerySet[Document]:
+    """The thread's documents that can be asked about now, in their fixed order."""
+    documents = documents_ready_for_questions(collection=thread.collection)
+    if thread.document_ids:
+        documents = documents.filter(id__in=thread.document_ids)
+    return documents
+
+
+def thread_history(*, question: Question) -> list[tuple[str, str]]:
+    """Earlier answered (question, answer) pairs of the question's thread, oldest first."""
+    earlier = (
+        Question.objects.filter(
+            thread_id=question.thread_id, status=Question.Status.DONE, id__lt=question.pk
+        )
+        .select_related("answer")
+        .order_by("id")
+    )
+    return [(item.text, item.answer.text) for item in earlier if hasattr(item, "answer")]
+
+
+def thread_list_for_collection(*, user: Viewer, collection: Collection) -> QuerySet[Thread]:
+    threads = Thread.objects.filter(collection=collection).select_related("owner")
+    return access.scoped_for_user(threads, user=user, through="collection").annotate(
+        question_count=Count("questions")
+    )
+
+
+def thread_for_user(*, user: Viewer, thread_id: int, write: bool = False) -> Thread | None:
+    """None if the user may not read the project; with `write`, PermissionDenied unless
+    the user asked the thread."""
+    return access.thread_for_user(user=user, thread_id=thread_id, write=write)
+
+
+def question_for_user(*, user: Viewer, question_id: int, write: bool = False) -> Question | None:
+    questions = Question.objects.select_related("thread", "thread__collection", "answer")
+    question = access.object_for_user(
+        questions, user=user, pk=question_id, through="thread__collection"
+    )
+    if question is not None and write:
+        access.thread_require_asker(user=user, thread=question.thread)
+    return question
+
+
+def questions_for_thread(*, thread: Thread) -> QuerySet[Question]:
+    return thread.questions.select_related("answer").order_by("created_at", "id")
+
+
+def answer_for_user(*, user: Viewer, answer_id: int) -> Answer | None:
+    answers = Answer.objects.select_related("question__thread")
+    return access.object_for_user(
+        answers, user=user, pk=answer_id, through="question__thread__collection"
+    )
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of answer text, or one citation in it (with its link and any flag)."""
+
+    text: str
+    citation: Citation | None = None
+    url: str = ""
+    index: int = 0
+
+
+def answer_segments(*, answer: Answer) -> list[Segment]:
+    """The answer cut into text and citations, in order, for the template to render."""
+    citations = citations_from_json(answer.citations)
+    segments: list[Segment] = []
+    position = 0
+    for index, citation in enumerate(citations):
+        if citation.start < position:  # another citation from the same bracket
+            segments.append(Segment("", citation, _citation_url(citation), index))
+            continue
+        if citation.start > position:
+            segments.append(Segment(answer.text[position : citation.start]))
+        segments.append(Segment(citation.label, citation, _citation_url(citation), index))
+        position = citation.end
+    if position < len(answer.text):
+        segments.append(Segment(answer.text[position:]))
+    return segments
+
+
+def _citation_url(citation: Citation) -> str:
+    if citation.flagged or citation.source_id is None:
+        return ""
+    page = citation.passage_page or citation.page_start
+    url = reverse("research:page_detail", args=[citation.source_id, page])
+    if citation.passage:
+        url += "?" + urlencode({"q": citation.passage}) + "#cited"
+    return url
+
+
+@dataclass(frozen=True)
+class ContextMapView:
+    """A stored context map, ready for the page that shows what the model saw."""
+
+    context_map: ContextMap
+    reasons: dict[str, str]
+
+    @property
+    def used_share(self) -> float:
+        limit = self.context_map.prompt_limit or 1
+        return self.context_map.prompt_tokens / limit
+
+
+def context_map_for_question(*, question: Question) -> ContextMapView | None:
+    if not question.context_map:
+        return None
+    return ContextMapView(ContextMap.from_dict(question.context_map), dict(LEFT_OUT_REASONS))
+
+
+# An active question untouched for this long is presumed dead (its writer crashed or the
+# reader left mid-answer in a way nobody noticed) and may be retried.
+STALE_AFTER = timedelta(minutes=12)
+
+
+@dataclass(frozen=True)
+class QuestionView:
+    """Everything the question partial shows."""
+
+    question: Question
+    answer: Answer | None
+    segments: list[Segment]
+    flagged: list[Citation]
+    can_retry: bool
+
+    @property
+    def status(self) -> str:
+        return self.question.status
+
+    @property
+    def polls(self) -> bool:
+        """A map-reduce answer underway: the page polls its progress."""
+        return self.question.is_active and (
+            self.question.status == Question.Status.MAPPING
+            or self.question.strategy == "map_reduce"
+        )
+
+    @property
+    def streams(self) -> bool:
+        return self.question.is_active and not self.polls
+
+    @property
+    def progress(self) -> float | None:
+        total = self.question.groups_total
+        return self.question.groups_done / total if total else None
+
+    @property
+    def progress_detail(self) -> str:
+        total = self.question.groups_total
+        return f"{self.question.groups_done} of {total} parts read" if total else ""
+
+    @property
+    def strategy_label(self) -> str:
+        return STRATEGY_LABELS.get(self.question.strategy, "")
+
+
+STRATEGY_LABELS = {
+    "fits": "full text of every document",
+    "near_edge": "summaries and the most relevant excerpts",
+    "map_reduce": "read part by part, then combined",
+}
+
+
+def question_view(*, question: Question) -> QuestionView:
+    answer = getattr(question, "answer", None) if question.status == Question.Status.DONE else None
+    citations = citations_from_json(answer.citations) if answer else []
+    stale = question.is_active and question.updated_at < timezone.now() - STALE_AFTER
+    return QuestionView(
+        question=question,
+        answer=answer,
+        segments=answer_segments(answer=answer) if answer else [],
+        flagged=[citation for citation in citations if citation.flagged],
+        can_retry=question.status == Question.Status.FAILED or stale,
+    )
+
+
+def question_views(*, thread: Thread) -> list[QuestionView]:
+    return [question_view(question=item) for item in questions_for_thread(thread=thread)]
+
+
+@dataclass(frozen=True)
+class Scope:
+    everything: bool
+    titles: list[str]
+
+
+def thread_scope(*, thread: Thread) -> Scope:
+    if not thread.document_ids:
+        return Scope(everything=True, titles=[])
+    titles = Document.objects.filter(
+        collection=thread.collection, id__in=thread.document_ids
+    ).order_by("created_at", "id")
+    return Scope(everything=False, titles=list(titles.values_list("title", flat=True)))

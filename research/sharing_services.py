@@ -1,0 +1,63 @@
+"""Writes for sharing a project with people and groups (the owner's, checked by the view)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, User
+
+from research.models import Collection, CollectionShare
+
+
+class SharingProblem(Exception):
+    """Something the owner can fix: a name that does not exist, sharing with oneself."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _role(role: str) -> str:
+    if role not in CollectionShare.Role.values:
+        raise SharingProblem("Choose viewer or editor.")
+    return role
+
+
+def collection_share_add(
+    *, collection: Collection, kind: str, name: str, role: str, created_by: User
+) -> CollectionShare:
+    """Share the project with the person or group named `name` (kind "user" or "group").
+    Sharing again with the same person or group changes its role."""
+    role = _role(role)
+    if kind == "user":
+        person = User.objects.filter(username=name, is_active=True).first()
+        if person is None:
+            raise SharingProblem(f"No account on this server is named “{name}”.")
+        if person.pk == collection.owner_id:
+            raise SharingProblem("You own this project: it needs no share for you.")
+        share, _created = CollectionShare.objects.update_or_create(
+            collection=collection,
+            user=person,
+            defaults={"role": role},
+            create_defaults={"role": role, "created_by": created_by},
+        )
+        return share
+    if kind == "group":
+        group = Group.objects.filter(name=name).first()
+        if group is None:
+            raise SharingProblem(f"No group on this server is named “{name}”.")
+        share, _created = CollectionShare.objects.update_or_create(
+            collection=collection,
+            group=group,
+            defaults={"role": role},
+            create_defaults={"role": role, "created_by": created_by},
+        )
+        return share
+    raise SharingProblem("Choose a person or a group.")
+
+
+def collection_share_set_role(*, share: CollectionShare, role: str) -> None:
+    share.role = _role(role)
+    share.save(update_fields=["role", "updated_at"])
+
+
+def collection_share_remove(*, share: CollectionShare) -> None:
+    share.delete()

@@ -1,0 +1,17 @@
+"""Template helpers for research pages."""
+
+from __future__ import annotations
+
+from django import template
+
+from research.models import Document
+from research.reading import Piece
+from research.selectors import document_summary_pieces
+
+register = template.Library()
+
+
+@register.filter
+def summary_pieces(document: Document) -> list[Piece]:
+    """A document's summary, its [p. N] citations as pieces that link to pages."""
+    return document_summary_pieces(document=document)

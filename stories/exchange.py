@@ -1,0 +1,427 @@
+"""A campaign to one JSON file and back, a Markdown chronicle, and lorebook import.
+
+The JSON file holds everything that makes the campaign: its settings, every turn
+(including failed and undone ones), every event (applied, rejected, undone), every
+summary, and the world state the events produce. Entities are identified by their
+per-campaign numbers, turns and summaries by their position in the file, so nothing
+depends on database ids; importing and exporting again gives the identical file. The
+world state is derived from the events; on import it is recomputed and must match the
+file's, so a hand-edited, inconsistent file is refused rather than half-loaded. Members
+and user accounts are not exported (they belong to a server, not to the story).
+
+A branch is an import of an export cut at a turn: same code, so "the state exactly as
+it was then" is tested by the same round trip.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import DatabaseError, transaction
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from research.models import Collection
+from stories.describe import describe_applied, describe_proposed
+from stories.models import Campaign, CampaignMember, Event, Summary, Turn
+from stories.projection import load_state, rebuild
+from stories.replay import snapshots_rebuild, state_at
+from stories.state import WorldState, apply_event, format_clock
+
+FORMAT = "carrel-campaign"
+VERSION = 1
+
+
+class ImportProblem(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# -- the file format --------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CampaignData(_Strict):
+    title: str = Field(min_length=1, max_length=200)
+    premise: str = ""
+    tone: str = Field(default="", max_length=200)
+    rules_notes: str = ""
+    head_turn: int = Field(ge=0)
+    summarized_through: int = Field(ge=0)
+    history_version: int = Field(default=0, ge=0)
+    created_at: datetime
+
+
+class TurnData(_Strict):
+    number: int | None = Field(default=None, ge=1)
+    status: Turn.Status
+    undone: bool = False
+    actor_label: str = Field(max_length=200)
+    character_number: int | None = None
+    action: str
+    narration: str = ""
+    error: str = ""
+    changes_error: str = ""
+    changes_raw: str = ""
+    prompt_tokens: int = Field(default=0, ge=0)
+    context_window: int = Field(default=0, ge=0)
+    context_map: dict[str, Any] = Field(default_factory=dict)
+    action_tokens: int = Field(default=0, ge=0)
+    narration_tokens: int = Field(default=0, ge=0)
+    created_at: datetime
+    completed_at: datetime | None = None
+
+
+class EventData(_Strict):
+    sequence: int = Field(ge=1)
+    turn: int | None = None  # index into turns
+    turn_number: int = Field(ge=0)
+    kind: str
+    source: Event.Source
+    payload: dict[str, Any]
+    proposed: dict[str, Any] = Field(default_factory=dict)
+    applied: bool
+    reason: str = ""
+    undone: bool = False
+    created_at: datetime
+
+
+class SummaryData(_Strict):
+    kind: Summary.Kind
+    first_turn: int = Field(ge=1)
+    last_turn: int = Field(ge=1)
+    text: str
+    token_count: int = Field(default=0, ge=0)
+    superseded_by: int | None = None  # index into summaries
+    created_at: datetime
+
+
+class CampaignFile(_Strict):
+    format: str
+    version: int
+    campaign: CampaignData
+    turns: list[TurnData]
+    events: list[EventData]
+    summaries: list[SummaryData]
+    world: dict[str, Any]
+
+
+# -- export -----------------------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def campaign_export(campaign: Campaign, *, through_turn: int | None = None) -> dict[str, Any]:
+    """The campaign as JSON-ready data; `through_turn` cuts it there (for branching)."""
+    turns_qs = Turn.objects.filter(campaign=campaign).exclude(status=Turn.Status.PENDING)
+    events_qs = Event.objects.filter(campaign=campaign)
+    summaries_qs = Summary.objects.filter(campaign=campaign)
+    head, summarized = campaign.head_turn, campaign.summarized_through
+    if through_turn is not None:
+        turns_qs = turns_qs.filter(undone=False, status=Turn.Status.DONE, number__lte=through_turn)
+        events_qs = events_qs.filter(undone=False, turn_number__lte=through_turn)
+        summaries_qs = summaries_qs.filter(last_turn__lte=through_turn)
+        head = through_turn
+    turns = list(turns_qs.order_by("id"))
+    turn_index = {t.pk: i for i, t in enumerate(turns)}
+    summaries = list(summaries_qs.order_by("id"))
+    summary_index = {s.pk: i for i, s in enumerate(summaries)}
+    if through_turn is not None:
+        summarized = max(
+            (s.last_turn for s in summaries if summary_index.get(s.superseded_by_id or -1) is None),
+            default=0,
+        )
+    world = state_at(campaign, through_turn) if through_turn is not None else load_state(campaign)
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "campaign": {
+            "title": campaign.title,
+            "premise": campaign.premise,
+            "tone": campaign.tone,
+            "rules_notes": campaign.rules_notes,
+            "head_turn": head,
+            "summarized_through": summarized,
+            "history_version": campaign.history_version,
+            "created_at": _iso(campaign.created_at),
+        },
+        "turns": [
+            {
+                "number": t.number,
+                "status": t.status,
+                "undone": t.undone,
+                "actor_label": t.actor_label,
+                "character_number": t.character_number,
+                "action": t.action,
+                "narration": t.narration,
+                "error": t.error,
+                "changes_error": t.changes_error,
+                "changes_raw": t.changes_raw,
+                "prompt_tokens": t.prompt_tokens,
+                "context_window": t.context_window,
+                "context_map": t.context_map,
+                "action_tokens": t.action_tokens,
+                "narration_tokens": t.narration_tokens,
+                "created_at": _iso(t.created_at),
+                "completed_at": _iso(t.completed_at),
+            }
+            for t in turns
+        ],
+        "events": [
+            {
+                "sequence": e.sequence,
+                "turn": turn_index.get(e.turn_id) if e.turn_id else None,
+                "turn_number": e.turn_number,
+                "kind": e.kind,
+                "source": e.source,
+                "payload": e.payload,
+                "proposed": e.proposed,
+                "applied": e.applied,
+                "reason": e.reason,
+                "undone": e.undone,
+                "created_at": _iso(e.created_at),
+            }
+            for e in events_qs.order_by("sequence")
+        ],
+        "summaries": [
+            {
+                "kind": s.kind,
+                "first_turn": s.first_turn,
+                "last_turn": s.last_turn,
+                "text": s.text,
+                "token_count": s.token_count,
+                "superseded_by": summary_index.get(s.superseded_by_id)
+                if s.superseded_by_id
+                else None,
+                "created_at": _iso(s.created_at),
+            }
+            for s in summaries
+        ],
+        "world": world.as_dict(),
+    }
+
+
+def campaign_export_json(campaign: Campaign) -> str:
+    return json.dumps(campaign_export(campaign), ensure_ascii=False, indent=1, sort_keys=True)
+
+
+# -- import -----------------------------------------------------------------------------
+
+
+def _parse(data: Any) -> CampaignFile:
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ImportProblem("This is not a Carrel campaign file.")
+    if data.get("version") != VERSION:
+        raise ImportProblem(
+            f"This campaign file is version {data.get('version')}; Carrel reads {VERSION}."
+        )
+    try:
+        return CampaignFile.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ImportProblem(f"The campaign file is malformed at {where}: {first['msg']}") from exc
+
+
+def campaign_import(
+    *,
+    owner: User,
+    data: Any,
+    title: str | None = None,
+    branched_from: Campaign | None = None,
+    branched_at_turn: int | None = None,
+) -> Campaign:
+    parsed = _parse(data)
+    c = parsed.campaign
+    try:
+        with transaction.atomic():
+            collection = branched_from.world_collection if branched_from else None
+            if collection is None:
+                collection = Collection.objects.create(
+                    owner=owner,
+                    title=f"{title or c.title} — world documents",
+                    kind=Collection.Kind.WORLD,
+                )
+            campaign = Campaign.objects.create(
+                owner=owner,
+                title=title or c.title,
+                premise=c.premise,
+                tone=c.tone,
+                rules_notes=c.rules_notes,
+                world_collection=collection,
+                branched_from=branched_from,
+                branched_at_turn=branched_at_turn,
+                head_turn=c.head_turn,
+                summarized_through=c.summarized_through,
+                history_version=c.history_version,
+                last_sequence=max((e.sequence for e in parsed.events), default=0),
+                created_at=c.created_at,
+            )
+            CampaignMember.objects.create(
+                campaign=campaign, user=owner, role=CampaignMember.Role.OWNER
+            )
+            turns = Turn.objects.bulk_create(
+                [Turn(campaign=campaign, **t.model_dump()) for t in parsed.turns], batch_size=500
+            )
+            for e in parsed.events:
+                if e.turn is not None and not 0 <= e.turn < len(turns):
+                    raise ImportProblem(
+                        f"Event {e.sequence} points at a turn that is not in the file."
+                    )
+            Event.objects.bulk_create(
+                [
+                    Event(
+                        campaign=campaign,
+                        turn=turns[e.turn] if e.turn is not None else None,
+                        **e.model_dump(exclude={"turn"}),
+                    )
+                    for e in parsed.events
+                ],
+                batch_size=500,
+            )
+            summaries = Summary.objects.bulk_create(
+                [
+                    Summary(campaign=campaign, **s.model_dump(exclude={"superseded_by"}))
+                    for s in parsed.summaries
+                ]
+            )
+            for row, s in zip(summaries, parsed.summaries, strict=True):
+                if s.superseded_by is not None:
+                    if not 0 <= s.superseded_by < len(summaries):
+                        raise ImportProblem(
+                            "A summary points at a summary that is not in the file."
+                        )
+                    row.superseded_by = summaries[s.superseded_by]
+            Summary.objects.bulk_update(summaries, ["superseded_by"])
+
+            state = state_at(campaign, use_snapshots=False)
+            if state.as_dict() != WorldState.from_dict(parsed.world).as_dict():
+                raise ImportProblem(
+                    "The file's world state does not match what its events produce; "
+                    "it may have been edited by hand."
+                )
+            rebuild(campaign, state)
+            snapshots_rebuild(campaign)
+    except (KeyError, TypeError, ValueError, OverflowError, AttributeError, DatabaseError) as exc:
+        # A value out of any column's range, NaN in JSON, a list where a mapping belongs...
+        raise ImportProblem(f"The campaign file's events cannot be replayed ({exc!r}).") from exc
+    return campaign
+
+
+def campaign_import_bytes(*, owner: User, raw: bytes) -> Campaign:
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ImportProblem("The file is not valid JSON.") from exc
+    return campaign_import(owner=owner, data=data)
+
+
+# -- the chronicle ----------------------------------------------------------------------
+
+
+def chronicle_markdown(campaign: Campaign) -> str:
+    """The story as it happened: each live turn, its narration, and what changed."""
+    lines = [f"# {campaign.title}", ""]
+    if campaign.premise:
+        lines += [f"*{campaign.premise.strip()}*", ""]
+    if campaign.tone:
+        lines += [f"Tone: {campaign.tone}", ""]
+    state = WorldState()
+    events = Event.objects.filter(campaign=campaign, undone=False).order_by("sequence")
+    by_turn: dict[int, list[Event]] = {}
+    for event in events.iterator(chunk_size=2000):
+        by_turn.setdefault(event.turn_number, []).append(event)
+
+    def render_events(batch: list[Event], heading: str) -> list[str]:
+        out: list[str] = []
+        applied, rejected = [], []
+        for event in batch:
+            if event.applied:
+                apply_event(state, event.kind, event.payload, event.turn_number)
+                names = {n: e.name for n, e in state.entities.items()}
+                applied.append(describe_applied(event.kind, event.payload, names))
+            else:
+                rejected.append(f"{describe_proposed(event.kind, event.proposed)} — {event.reason}")
+        if applied:
+            out += [f"**{heading}**", ""] + [f"- {line}" for line in applied] + [""]
+        if rejected:
+            out += ["**Not applied**", ""] + [f"- {line}" for line in rejected] + [""]
+        return out
+
+    lines += render_events(by_turn.pop(0, []), "The world at the start")
+    turns = Turn.objects.filter(
+        campaign=campaign, undone=False, status=Turn.Status.DONE, number__isnull=False
+    ).order_by("number")
+    for turn in turns.iterator(chunk_size=500):
+        batch = by_turn.pop(turn.number or 0, [])
+        turn_events = [e for e in batch if e.turn_id == turn.pk]
+        later = [e for e in batch if e.turn_id != turn.pk]
+        before = len(lines)
+        lines += [f"## Turn {turn.number}", "", f"**{turn.actor_label}:** {turn.action}", ""]
+        lines += [turn.narration.strip(), ""]
+        lines += render_events(turn_events, "What changed")
+        if turn.changes_error:
+            lines += [f"> {turn.changes_error}", ""]
+        lines += render_events(later, "Edited by hand afterwards")
+        lines.insert(before + 1, f"*{format_clock(state.clock)}*")
+        lines.insert(before + 2, "")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# -- lorebooks ---------------------------------------------------------------------------
+
+
+def _no_nul(value: Any) -> str:
+    """As text, without NUL characters (PostgreSQL stores none, in text or in JSON)."""
+    return str(value).replace("\x00", "")
+
+
+def lorebook_entries(data: Any) -> list[dict[str, Any]]:
+    """Entries of a SillyTavern world-info file ({"entries": {"0": {...}}}) or of a
+    character book ({"entries": [...]}), each as name, aliases, content, constant, enabled."""
+    if not isinstance(data, dict):
+        raise ImportProblem('A lorebook is a JSON object with an "entries" field.')
+    book = data.get("character_book") if "entries" not in data else data
+    raw = (book or {}).get("entries") if isinstance(book, dict) else None
+    if isinstance(raw, dict):
+        items = [
+            raw[k]
+            for k in sorted(
+                raw, key=lambda k: (not str(k).isdigit(), int(k) if str(k).isdigit() else 0, str(k))
+            )
+        ]
+    elif isinstance(raw, list):
+        items = raw
+    else:
+        raise ImportProblem('This lorebook has no "entries".')
+    entries = []
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        keys = item.get("key", item.get("keys", [])) or []
+        if isinstance(keys, str):
+            keys = [k.strip() for k in keys.split(",")]
+        elif not isinstance(keys, list):  # a number, true, an object: no usable keys
+            keys = []
+        keys = [_no_nul(k).strip() for k in keys if _no_nul(k).strip()]
+        comment = _no_nul(item.get("comment") or item.get("name") or "").strip()
+        name = comment or (keys[0] if keys else f"Lore entry {item.get('uid', position)}")
+        enabled = not item.get("disable", False) and item.get("enabled", True) is not False
+        entries.append(
+            {
+                "name": " ".join(name.split())[:200],
+                "aliases": [k for k in dict.fromkeys(keys) if k.casefold() != name.casefold()],
+                "content": _no_nul(item.get("content") or "").strip(),
+                "constant": bool(item.get("constant", False)),
+                "enabled": enabled,
+            }
+        )
+    return entries

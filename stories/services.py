@@ -1,0 +1,301 @@
+"""Writes for campaigns, members and hand edits to the world.
+
+Every world write goes through `world_write`: take the campaign's lease (so it never
+interleaves with a turn being told), load the state, validate and apply in memory, and
+record the accepted changes as events with the projection in one transaction. The turn
+loop lives in stories.turns, undo/branch in stories.history, files in stories.exchange,
+world-document proposals in stories.proposals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from django.db import transaction
+
+from research.models import Collection
+from stories import world
+from stories.exchange import ImportProblem, lorebook_entries
+from stories.ledger import events_record
+from stories.locking import campaign_lease
+from stories.models import Campaign, CampaignMember, Event
+from stories.projection import load_state
+from stories.state import WorldState, apply_event
+from stories.validation import (
+    Verdict,
+    validate_change,
+    validate_create,
+    validate_disconnect,
+    validate_edit,
+)
+
+
+class WorldEditProblem(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# -- campaigns and members ----------------------------------------------------------------
+
+
+def campaign_create(
+    *, owner: User, title: str, premise: str = "", tone: str = "", rules_notes: str = ""
+) -> Campaign:
+    with transaction.atomic():
+        collection = Collection.objects.create(
+            owner=owner, title=f"{title} — world documents", kind=Collection.Kind.WORLD
+        )
+        campaign = Campaign.objects.create(
+            owner=owner,
+            title=title,
+            premise=premise,
+            tone=tone,
+            rules_notes=rules_notes,
+            world_collection=collection,
+        )
+        CampaignMember.objects.create(campaign=campaign, user=owner, role=CampaignMember.Role.OWNER)
+    return campaign
+
+
+def campaign_update(
+    *, campaign: Campaign, title: str, premise: str, tone: str, rules_notes: str
+) -> Campaign:
+    campaign.title, campaign.premise, campaign.tone, campaign.rules_notes = (
+        title,
+        premise,
+        tone,
+        rules_notes,
+    )
+    campaign.save(update_fields=["title", "premise", "tone", "rules_notes", "updated_at"])
+    return campaign
+
+
+def member_add(
+    *, campaign: Campaign, username: str, role: str, character_number: int | None = None
+) -> CampaignMember:
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise WorldEditProblem(f"There is no user called {username!r} on this server.")
+    if role == CampaignMember.Role.OWNER:
+        raise WorldEditProblem("A campaign has one owner.")
+    _check_character(campaign, character_number)
+    member, _created = CampaignMember.objects.update_or_create(
+        campaign=campaign,
+        user=user,
+        defaults={"role": role, "character_number": character_number},
+    )
+    return member
+
+
+def _check_character(campaign: Campaign, number: int | None) -> None:
+    if number is None:
+        return
+    if not campaign.entities.filter(number=number, kind="character").exists():
+        raise WorldEditProblem("Players can only control characters of this campaign.")
+    if campaign.members.filter(character_number=number).exists():
+        raise WorldEditProblem("Another member already plays that character.")
+
+
+def member_set_character(*, member: CampaignMember, character_number: int | None) -> None:
+    if member.character_number != character_number:
+        _check_character(member.campaign, character_number)
+    member.character_number = character_number
+    member.save(update_fields=["character_number"])
+
+
+def member_remove(*, member: CampaignMember) -> None:
+    if member.role == CampaignMember.Role.OWNER:
+        raise WorldEditProblem("The owner cannot be removed.")
+    member.delete()
+
+
+# -- hand edits ---------------------------------------------------------------------------
+
+
+def world_write(
+    *,
+    campaign: Campaign,
+    user: User,
+    build: Callable[[WorldState], list[Verdict]],
+    source: str = Event.Source.USER,
+    record_rejected: bool = False,
+) -> list[Verdict]:
+    """Run `build` (which validates and applies) against the current world, and record."""
+    label = f"{user.get_username()} is editing the world"
+    with campaign_lease(campaign.pk, label=label), transaction.atomic():
+        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        state = load_state(locked)
+        verdicts = build(state)
+        recorded = verdicts if record_rejected else [v for v in verdicts if v.accepted]
+        if recorded:
+            events_record(
+                campaign=locked,
+                state=state,
+                verdicts=recorded,
+                turn_number=locked.head_turn,
+                source=source,
+                actor=user,
+            )
+    return verdicts
+
+
+def _one(verdict: Verdict, state: WorldState, turn: int) -> list[Verdict]:
+    if verdict.accepted:
+        apply_event(state, verdict.kind, verdict.payload, turn)
+    return [verdict]
+
+
+def _only(verdicts: list[Verdict]) -> Verdict:
+    verdict = verdicts[0]
+    if not verdict.accepted:
+        raise WorldEditProblem(verdict.reason)
+    return verdict
+
+
+def entity_create(
+    *,
+    campaign: Campaign,
+    user: User,
+    change: world.NewEntity,
+    aliases: list[str] | None = None,
+    pinned: bool = False,
+    status: str = "",
+) -> int:
+    """A new entity by hand; its number."""
+
+    def build(state: WorldState) -> list[Verdict]:
+        verdict = validate_create(state, change, aliases=aliases, pinned=pinned)
+        if verdict.accepted and status:
+            verdict.payload["status"] = status
+        return _one(verdict, state, campaign.head_turn)
+
+    return int(_only(world_write(campaign=campaign, user=user, build=build)).payload["number"])
+
+
+def entity_edit(*, campaign: Campaign, user: User, number: int, values: dict[str, Any]) -> Verdict:
+    def build(state: WorldState) -> list[Verdict]:
+        return _one(validate_edit(state, number, values), state, campaign.head_turn)
+
+    return _only(world_write(campaign=campaign, user=user, build=build))
+
+
+def world_change_apply(*, campaign: Campaign, user: User, change: Any) -> Verdict:
+    """One typed change (stories.world) made by hand, validated like the model's."""
+
+    def build(state: WorldState) -> list[Verdict]:
+        return _one(validate_change(state, change), state, campaign.head_turn)
+
+    return _only(world_write(campaign=campaign, user=user, build=build))
+
+
+def holding_set(
+    *, campaign: Campaign, user: User, holder: int, item: int, quantity: int
+) -> Verdict:
+    """Set how many of `item` `holder` has, recorded as items appearing or being lost."""
+
+    def build(state: WorldState) -> list[Verdict]:
+        if holder not in state.entities or item not in state.entities:
+            raise WorldEditProblem("That entity does not exist.")
+        held = state.holdings.get((holder, item), 0)
+        if quantity == held:
+            raise WorldEditProblem("Nothing changed.")
+        holder_name, item_name = state.entities[holder].name, state.entities[item].name
+        if quantity > held:
+            change = world.Transfer(
+                kind="transfer", item=item_name, quantity=quantity - held, to_holder=holder_name
+            )
+        else:
+            change = world.Transfer(
+                kind="transfer", item=item_name, quantity=held - quantity, from_holder=holder_name
+            )
+        return _one(validate_change(state, change), state, campaign.head_turn)
+
+    return _only(world_write(campaign=campaign, user=user, build=build))
+
+
+def relationship_set(
+    *,
+    campaign: Campaign,
+    user: User,
+    source: int,
+    target: int,
+    relation: str,
+    strength: int,
+    note: str = "",
+) -> Verdict:
+    def build(state: WorldState) -> list[Verdict]:
+        if source not in state.entities or target not in state.entities:
+            raise WorldEditProblem("That entity does not exist.")
+        current = state.relationships.get((source, target, relation.strip().lower()))
+        delta = strength - (current.strength if current else 0)
+        change = world.RelationshipChange(
+            kind="relationship",
+            source=state.entities[source].name,
+            target=state.entities[target].name,
+            relation=relation,
+            delta=delta,
+            note=note,
+        )
+        return _one(validate_change(state, change), state, campaign.head_turn)
+
+    return _only(world_write(campaign=campaign, user=user, build=build))
+
+
+def connection_remove(*, campaign: Campaign, user: User, a: int, b: int) -> Verdict:
+    def build(state: WorldState) -> list[Verdict]:
+        return _one(validate_disconnect(state, a, b), state, campaign.head_turn)
+
+    return _only(world_write(campaign=campaign, user=user, build=build))
+
+
+# -- lorebooks ----------------------------------------------------------------------------
+
+
+@dataclass
+class LorebookResult:
+    created: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "name: reason"
+
+
+def lorebook_import(
+    *, campaign: Campaign, user: User, data: Any, kind: str = "lore"
+) -> LorebookResult:
+    """SillyTavern world-info entries as entities: comment (or first key) is the name,
+    keys are aliases, content the description, constant entries are pinned as canon."""
+    entries = lorebook_entries(data)
+    if kind not in world.ENTITY_KINDS:
+        raise ImportProblem(f"Unknown entity kind {kind!r}.")
+    result = LorebookResult()
+
+    def build(state: WorldState) -> list[Verdict]:
+        verdicts = []
+        for entry in entries:
+            if not entry["enabled"]:
+                result.skipped.append(f"{entry['name']}: disabled in the lorebook")
+                continue
+            change = world.NewEntity(
+                kind="create",
+                entity_kind=kind,
+                name=entry["name"],
+                description=entry["content"][:2000],
+            )
+            verdict = validate_create(
+                state, change, aliases=entry["aliases"], pinned=entry["constant"]
+            )
+            if verdict.accepted:
+                if len(entry["content"]) > 2000:
+                    verdict.payload["description"] = entry["content"]
+                apply_event(state, "create", verdict.payload, campaign.head_turn)
+                result.created.append(entry["name"])
+            else:
+                result.skipped.append(f"{entry['name']}: {verdict.reason}")
+            verdicts.append(verdict)
+        return verdicts
+
+    world_write(campaign=campaign, user=user, build=build, source=Event.Source.IMPORT)
+    return result

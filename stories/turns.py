@@ -1,0 +1,461 @@
+"""The turn loop: an action in, a narration streamed out, the world changed by it.
+
+    turn_submit   records the player's action as a pending turn (no number yet)
+    turn_run      a generator the SSE view streams: it waits for the campaign's lease
+                  (turns are serialized per campaign), numbers the turn, packs the prompt
+                  (stories.context), streams the narration, asks for the state changes
+                  as JSON (stories.world.ChangeSet, retried a bounded number of times),
+                  validates them in story order and applies the valid ones with their
+                  events in one transaction. Rejected changes are recorded and shown.
+    turn_play     the same, run to the end (pages without JavaScript, tests, the bench)
+
+A turn that fails before its changes are applied (model down, page closed mid-stream)
+is marked failed and loses its number; the next turn takes it. If only the state-change
+call fails, the narration is kept and the error is shown on the turn.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from functools import cache
+
+from django.db import transaction
+from django.utils import timezone
+
+from stories import prompts
+from stories.cards import CardIndex, relevant_entities, world_heading
+from stories.context import (
+    Block,
+    ContextTooSmall,
+    PackedPrompt,
+    PastTurn,
+    TurnRequest,
+    clean,
+    count_piece,
+    pack_turn,
+)
+from stories.ledger import SNAPSHOT_EVERY, events_record, snapshot_take
+from stories.locking import (
+    CampaignBusy,
+    Heartbeat,
+    LeaseLost,
+    campaign_for_write,
+    lease_holder,
+    lease_release,
+    lease_try,
+)
+from stories.models import Campaign, CampaignMember, Event, Summary, Turn
+from stories.projection import load_state
+from stories.state import WorldState
+from stories.validation import validate_and_apply
+from stories.world import ChangeSet
+from workspace.runtime import get_runtime
+from workspace.runtime.errors import InvalidModelOutput, ModelRuntimeError
+from workspace.runtime.types import Message, ModelRuntime
+
+NARRATION_MAX_TOKENS = 1024
+CHANGES_MAX_TOKENS = 1024
+CHANGE_ATTEMPTS = 3  # the structured call, retried on invalid JSON
+MAX_CANDIDATE_ENTITIES = 150  # ranked entities offered to the packer
+RECENT_TURNS_FOR_RELEVANCE = 2
+PAST_TURN_PAGE = 64
+LEASE_WAIT_SECONDS = 600.0  # how long a turn waits for the one before it
+LEASE_POLL_SECONDS = 0.1
+
+
+@dataclass
+class TurnUpdate:
+    kind: str  # waiting | started | text | proposing | done | failed
+    text: str = ""
+    turn_id: int = 0
+
+
+class TurnNotAllowed(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@cache
+def output_reserve() -> int:
+    """Tokens kept free after the prompt: the narration, then the state-change call."""
+    return NARRATION_MAX_TOKENS + 8 + count_piece("user", prompts.CHANGES) + CHANGES_MAX_TOKENS
+
+
+# -- submitting -----------------------------------------------------------------------
+
+
+def turn_submit(*, campaign: Campaign, member: CampaignMember, action: str) -> Turn:
+    action = clean(action).strip()
+    if not action:
+        raise TurnNotAllowed("Write what your character does.")
+    if not member.can_play:
+        raise TurnNotAllowed("Viewers cannot take turns in this campaign.")
+    username = member.user.get_username()
+    label = username
+    if member.character_number is not None:
+        name = (
+            campaign.entities.filter(number=member.character_number)
+            .values_list("name", flat=True)
+            .first()
+        )
+        if name:
+            label = f"{name} (played by {username})"
+    return Turn.objects.create(
+        campaign=campaign,
+        actor=member.user,
+        actor_label=label,
+        character_number=member.character_number,
+        action=action,
+    )
+
+
+def turn_discard(*, turn: Turn) -> bool:
+    return bool(Turn.objects.filter(pk=turn.pk, status=Turn.Status.PENDING).delete()[0])
+
+
+# -- packing --------------------------------------------------------------------------
+
+
+def _past_turns(campaign_id: int, before: int) -> Iterator[PastTurn]:
+    upper = before
+    while upper > 1:
+        rows = list(
+            Turn.objects.filter(
+                campaign_id=campaign_id,
+                undone=False,
+                status=Turn.Status.DONE,
+                number__lt=upper,
+                number__isnull=False,
+            )
+            .order_by("-number")
+            .values_list(
+                "number", "actor_label", "action", "narration", "action_tokens", "narration_tokens"
+            )[:PAST_TURN_PAGE]
+        )
+        if not rows:
+            return
+        for number, label, action, narration, action_tokens, narration_tokens in rows:
+            if number is None:  # excluded by the query; keeps the type checker informed
+                continue
+            yield PastTurn(
+                number=number,
+                user=prompts.action_message(label, action),
+                assistant=narration,
+                user_tokens=action_tokens,
+                assistant_tokens=narration_tokens,
+            )
+        upper = rows[-1][0] or 0
+
+
+def summary_block(summary: Summary) -> Block:
+    label = f"Turns {summary.first_turn}-{summary.last_turn} ({summary.get_kind_display().lower()})"
+    return Block(
+        key=f"summary:{summary.pk}",
+        label=label,
+        text=f"Turns {summary.first_turn}-{summary.last_turn}: {summary.text.strip()}",
+        first_turn=summary.first_turn,
+        last_turn=summary.last_turn,
+    )
+
+
+def turn_request(
+    *, campaign: Campaign, state: WorldState, turn: Turn, number: int, window: int
+) -> TurnRequest:
+    index = CardIndex(state)
+    recent = (
+        Turn.objects.filter(
+            campaign=campaign, undone=False, status=Turn.Status.DONE, number__lt=number
+        )
+        .order_by("-number")
+        .values_list("action", "narration")[:RECENT_TURNS_FOR_RELEVANCE]
+    )
+    recent_text = "\n".join(f"{a}\n{n}" for a, n in recent)
+    players = [
+        n
+        for n in campaign.members.exclude(character_number=None).values_list(
+            "character_number", flat=True
+        )
+        if n is not None
+    ]
+    ranked = relevant_entities(
+        state,
+        index,
+        action=turn.action,
+        recent_text=recent_text,
+        actor=turn.character_number,
+        player_characters=players,
+    )[:MAX_CANDIDATE_ENTITIES]
+
+    def block(n: int) -> Block:
+        e = state.entities[n]
+        return Block(key=f"entity:{n:06d}", label=f"{e.name} ({e.kind})", text=index.card(n))
+
+    canon = [block(n) for n in sorted(state.entities) if state.entities[n].pinned]
+    summaries = [
+        summary_block(s)
+        for s in Summary.objects.filter(campaign=campaign, superseded_by=None).order_by(
+            "first_turn", "id"
+        )
+    ]
+    return TurnRequest(
+        rules=prompts.campaign_rules(
+            title=campaign.title,
+            premise=campaign.premise,
+            tone=campaign.tone,
+            rules_notes=campaign.rules_notes,
+        ),
+        canon=canon,
+        entities=[block(n) for n in ranked],
+        summaries=summaries,
+        turns=_past_turns(campaign.pk, number),
+        last_turn=number - 1,
+        action=prompts.action_message(turn.actor_label, turn.action),
+        window=window,
+        reserve=output_reserve(),
+        world_heading=world_heading(state),
+    )
+
+
+# -- running --------------------------------------------------------------------------
+
+
+def _fail(turn_id: int, message: str, narration: str | None = None) -> None:
+    values: dict[str, object] = {
+        "status": Turn.Status.FAILED,
+        "number": None,
+        "error": message,
+        "completed_at": timezone.now(),
+    }
+    if narration is not None:
+        values["narration"] = narration
+    Turn.objects.filter(pk=turn_id).exclude(status=Turn.Status.DONE).update(**values)
+
+
+def _claim(campaign_id: int, turn_id: int, token: str) -> tuple[Campaign, int] | None:
+    """Number the turn (head + 1) if it is still pending; interrupted turns fail first."""
+    with transaction.atomic():
+        campaign = campaign_for_write(campaign_id, token)
+        Turn.objects.filter(
+            campaign_id=campaign_id,
+            status__in=[Turn.Status.NARRATING, Turn.Status.PROPOSING],
+        ).update(
+            status=Turn.Status.FAILED,
+            number=None,
+            error="This turn was interrupted before it finished.",
+            completed_at=timezone.now(),
+        )
+        number = campaign.head_turn + 1
+        claimed = Turn.objects.filter(pk=turn_id, status=Turn.Status.PENDING).update(
+            status=Turn.Status.NARRATING, number=number
+        )
+    return (campaign, number) if claimed else None
+
+
+def changes_propose(
+    runtime: ModelRuntime, messages: list[Message], narration: str
+) -> tuple[ChangeSet | None, str, str]:
+    """The structured call: (changes, error message, last raw answer)."""
+    asked = [*messages, Message("assistant", clean(narration)), Message("user", prompts.CHANGES)]
+    last: InvalidModelOutput | None = None
+    for _attempt in range(CHANGE_ATTEMPTS):
+        try:
+            return (
+                runtime.structured(asked, schema=ChangeSet, max_tokens=CHANGES_MAX_TOKENS),
+                "",
+                "",
+            )
+        except InvalidModelOutput as exc:
+            last = exc
+        except ModelRuntimeError as exc:
+            return None, f"The state changes could not be worked out: {exc.message}", ""
+    assert last is not None
+    return (
+        None,
+        f"The model's state changes were still invalid after {CHANGE_ATTEMPTS} attempts "
+        f"({last.message}); the narration is kept and the world is unchanged. "
+        "You can edit the world by hand.",
+        last.raw[:20000],
+    )
+
+
+def turn_run(
+    *, turn_id: int, wait: float = LEASE_WAIT_SECONDS
+) -> Generator[TurnUpdate, None, None]:
+    turn = Turn.objects.get(pk=turn_id)
+    if turn.status != Turn.Status.PENDING:
+        yield TurnUpdate("done", turn_id=turn_id)
+        return
+    campaign_id = turn.campaign_id
+    label = f"{turn.actor_label}'s turn"
+    deadline = time.monotonic() + wait
+    last_notice = 0.0
+    while True:
+        token = lease_try(campaign_id, label=label)
+        if token:
+            break
+        if time.monotonic() >= deadline:
+            busy = CampaignBusy(lease_holder(campaign_id))
+            yield TurnUpdate("failed", busy.message, turn_id)
+            return
+        if time.monotonic() - last_notice > 2:
+            last_notice = time.monotonic()
+            holder = lease_holder(campaign_id) or "another turn"
+            yield TurnUpdate("waiting", f"Waiting for {holder} to finish…", turn_id)
+        time.sleep(LEASE_POLL_SECONDS)
+    try:
+        with Heartbeat(campaign_id, token):
+            yield from _run_claimed(turn_id, campaign_id, token)
+    finally:
+        lease_release(campaign_id, token)
+
+
+def _run_claimed(turn_id: int, campaign_id: int, token: str) -> Iterator[TurnUpdate]:
+    claimed = _claim(campaign_id, turn_id, token)
+    if claimed is None:
+        yield TurnUpdate("done", turn_id=turn_id)
+        return
+    campaign, number = claimed
+    turn = Turn.objects.get(pk=turn_id)
+    finished = False
+    narration_parts: list[str] = []
+    try:
+        runtime = get_runtime()
+        window = runtime.facts().context_window
+        state = load_state(campaign)
+        seen_sequence = campaign.last_sequence
+        packed = pack_turn(
+            turn_request(campaign=campaign, state=state, turn=turn, number=number, window=window)
+        )
+        Turn.objects.filter(pk=turn_id).update(
+            prompt_tokens=packed.prompt_tokens,
+            context_window=window,
+            context_map=packed.context_map,
+            action_tokens=packed.action_tokens,
+        )
+        yield TurnUpdate("started", turn_id=turn_id)
+
+        result_text = ""
+        for chunk in runtime.stream_chat(
+            packed.messages, max_tokens=NARRATION_MAX_TOKENS, temperature=0.8
+        ):
+            if chunk.text:
+                narration_parts.append(chunk.text)
+                yield TurnUpdate("text", chunk.text, turn_id)
+            if chunk.done and chunk.result is not None:
+                result_text = chunk.result.text
+        narration = ("".join(narration_parts) or result_text).strip()
+        if not narration:
+            _fail(turn_id, "The model returned no narration; try again.")
+            finished = True
+            yield TurnUpdate("failed", "The model returned no narration; try again.", turn_id)
+            return
+        Turn.objects.filter(pk=turn_id).update(status=Turn.Status.PROPOSING, narration=narration)
+        yield TurnUpdate("proposing", turn_id=turn_id)
+
+        changes, changes_error, changes_raw = _propose_within_window(
+            runtime, packed, narration, window
+        )
+        _apply(
+            turn_id=turn_id,
+            campaign_id=campaign_id,
+            token=token,
+            number=number,
+            state=state,
+            seen_sequence=seen_sequence,
+            changes=changes,
+            narration=narration,
+            changes_error=changes_error,
+            changes_raw=changes_raw,
+            budget=packed.budget,
+        )
+        finished = True
+        yield TurnUpdate("done", turn_id=turn_id)
+    except (ModelRuntimeError, ContextTooSmall, LeaseLost) as exc:
+        message = getattr(exc, "message", str(exc))
+        _fail(turn_id, message, "".join(narration_parts))
+        finished = True
+        yield TurnUpdate("failed", message, turn_id)
+    finally:
+        if not finished:  # the stream was closed (page left) or an unexpected error
+            _fail(
+                turn_id,
+                "The narration was interrupted before it finished.",
+                "".join(narration_parts),
+            )
+
+
+def _propose_within_window(
+    runtime: ModelRuntime, packed: PackedPrompt, narration: str, window: int
+) -> tuple[ChangeSet | None, str, str]:
+    needed = (
+        packed.prompt_tokens
+        + count_piece("assistant", clean(narration))
+        + count_piece("user", prompts.CHANGES)
+        + CHANGES_MAX_TOKENS
+    )
+    if needed > window:
+        return (
+            None,
+            f"The narration was too long to ask for its state changes within the "
+            f"{window:,}-token window; the world is unchanged. You can edit it by hand.",
+            "",
+        )
+    return changes_propose(runtime, packed.messages, narration)
+
+
+def _apply(
+    *,
+    turn_id: int,
+    campaign_id: int,
+    token: str,
+    number: int,
+    state: WorldState,
+    seen_sequence: int,
+    changes: ChangeSet | None,
+    narration: str,
+    changes_error: str,
+    changes_raw: str,
+    budget: int,
+) -> None:
+    from stories.summaries import summaries_maybe_request
+
+    with transaction.atomic():
+        campaign = campaign_for_write(campaign_id, token)
+        if campaign.last_sequence != seen_sequence:
+            state = load_state(campaign)
+        turn = Turn.objects.get(pk=turn_id)
+        verdicts = validate_and_apply(state, list(changes.changes) if changes else [], turn=number)
+        events_record(
+            campaign=campaign,
+            state=state,
+            verdicts=verdicts,
+            turn_number=number,
+            source=Event.Source.NARRATION,
+            turn=turn,
+            actor=turn.actor,
+        )
+        Turn.objects.filter(pk=turn_id).update(
+            status=Turn.Status.DONE,
+            narration=narration,
+            narration_tokens=count_piece("assistant", clean(narration)),
+            changes_error=changes_error,
+            changes_raw=changes_raw,
+            completed_at=timezone.now(),
+        )
+        Campaign.objects.filter(pk=campaign_id).update(head_turn=number)
+        campaign.head_turn = number
+        if number % SNAPSHOT_EVERY == 0:
+            snapshot_take(campaign=campaign, state=state, turn_number=number)
+        summaries_maybe_request(campaign=campaign, budget=budget)
+
+
+def turn_play(*, campaign: Campaign, member: CampaignMember, action: str) -> Turn:
+    """Submit and run a turn to the end (no streaming)."""
+    turn = turn_submit(campaign=campaign, member=member, action=action)
+    for _update in turn_run(turn_id=turn.pk):
+        pass
+    turn.refresh_from_db()
+    return turn

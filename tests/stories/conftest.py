@@ -1,0 +1,84 @@
+"""Fixtures for the stories tests: a small world, a scripted dungeon master."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.urls import clear_url_caches
+
+from stories import services, world
+from stories.models import Campaign, CampaignMember
+from stories.scripting import StoryScript
+from workspace.runtime import use_runtime
+from workspace.runtime.scripted import ScriptedRuntime
+
+
+@pytest.fixture(autouse=True)
+def stories_urls(settings):
+    settings.ROOT_URLCONF = "tests.stories.urls"
+    clear_url_caches()
+    yield
+    clear_url_caches()
+
+
+def make_world(campaign: Campaign, user) -> dict[str, int]:
+    """Harbor—Market—Tower, Ada (5 gold) at the Harbor, Bram (a sword) at the Market."""
+    numbers: dict[str, int] = {}
+
+    def add(kind: str, name: str, location: str | None = None, **extra) -> None:
+        numbers[name] = services.entity_create(
+            campaign=campaign,
+            user=user,
+            change=world.NewEntity(
+                kind="create", entity_kind=kind, name=name, location=location, **extra
+            ),
+        )
+
+    add("location", "Harbor", description="Salt and gulls.")
+    add("location", "Market")
+    add("location", "Tower")
+    add("character", "Ada", "Harbor", stats={"hp": 10}, traits=["brave"], goals=["find the crown"])
+    add("character", "Bram", "Market")
+    add("item", "Gold coin")
+    add("item", "Sword")
+    add("quest", "Find the crown", description="The old king's crown is lost.")
+    for a, b in (("Harbor", "Market"), ("Market", "Tower")):
+        services.world_change_apply(
+            campaign=campaign, user=user, change=world.Connect(kind="connect", a=a, b=b)
+        )
+    services.holding_set(
+        campaign=campaign, user=user, holder=numbers["Ada"], item=numbers["Gold coin"], quantity=5
+    )
+    services.holding_set(
+        campaign=campaign, user=user, holder=numbers["Bram"], item=numbers["Sword"], quantity=1
+    )
+    return numbers
+
+
+@pytest.fixture
+def campaign(user) -> Campaign:
+    campaign = services.campaign_create(
+        owner=user,
+        title="The Lost Crown",
+        premise="A crown is lost.",
+        tone="wry",
+        rules_notes="No magic.",
+    )
+    campaign.numbers = make_world(campaign, user)  # type: ignore[attr-defined]
+    member = campaign.members.get(user=user)
+    services.member_set_character(member=member, character_number=campaign.numbers["Ada"])  # type: ignore[attr-defined]
+    campaign.refresh_from_db()
+    return campaign
+
+
+@pytest.fixture
+def owner_member(campaign, user) -> CampaignMember:
+    return campaign.members.select_related("user", "campaign").get(user=user)
+
+
+@pytest.fixture
+def script() -> Iterator[StoryScript]:
+    story = StoryScript()
+    with use_runtime(ScriptedRuntime(story, context_window=8192)):
+        yield story

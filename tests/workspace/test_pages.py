@@ -1,0 +1,99 @@
+import pytest
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_anonymous_visitor_is_sent_to_the_sign_in_page(client):
+    response = client.get(reverse("home"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_the_sign_in_page_is_served_with_a_strict_content_security_policy(client):
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+    assert "cdn" not in response.content.decode().lower()
+
+
+def test_the_first_account_created_administers_the_machine(client, django_user_model):
+    response = client.post(
+        reverse("signup"),
+        {"username": "ada", "password1": "a long passphrase 9", "password2": "a long passphrase 9"},
+    )
+    assert response.status_code == 302
+    ada = django_user_model.objects.get(username="ada")
+    assert ada.is_staff and ada.is_superuser
+    client.post(reverse("logout"))
+    client.post(
+        reverse("signup"),
+        {"username": "bob", "password1": "a long passphrase 8", "password2": "a long passphrase 8"},
+    )
+    assert not django_user_model.objects.get(username="bob").is_staff
+
+
+def test_the_status_page_reports_the_backend_redis_and_a_dead_ollama(signed_in_client):
+    response = signed_in_client.get(reverse("status"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'data-testid="backend">scripted<' in page
+    assert 'data-testid="ollama-reachable">no<' in page
+    assert 'data-testid="redis">up<' in page
+    assert 'data-testid="workers">down: no Celery worker answered<' in page
+
+
+def _count_pings(monkeypatch) -> list[dict]:
+    from workspace.celery import app
+
+    calls: list[dict] = []
+    real_ping = app.control.ping
+
+    def ping(**options):
+        calls.append(options)
+        return real_ping(**options)
+
+    monkeypatch.setattr(app.control, "ping", ping)
+    return calls
+
+
+@pytest.mark.worker
+def test_the_status_page_sees_a_running_worker(celery_worker_factory, client, user, monkeypatch):
+    worker = celery_worker_factory()
+    client.force_login(user)
+    pings = _count_pings(monkeypatch)
+    page = client.get(reverse("status")).content.decode()
+    assert 'data-testid="workers">up: ' in page
+    assert worker.name in page
+    # A ping waits its whole timeout; the polled page reuses a recent positive answer.
+    assert worker.name in client.get(reverse("status")).content.decode()
+    assert len(pings) == 1
+
+
+def test_no_answer_from_workers_is_asked_again_at_every_look(signed_in_client, monkeypatch):
+    pings = _count_pings(monkeypatch)
+    for _ in range(2):
+        page = signed_in_client.get(reverse("status")).content.decode()
+        assert 'data-testid="workers">down: no Celery worker answered<' in page
+    assert len(pings) == 2
+
+
+def test_the_status_fragment_is_served_alone_to_htmx(signed_in_client):
+    response = signed_in_client.get(reverse("status"), headers={"HX-Request": "true"})
+    page = response.content.decode()
+    assert page.lstrip().startswith('<div id="status-panel"')
+    assert "<html" not in page
+
+
+def test_every_page_says_plainly_when_the_weak_demo_model_answers(signed_in_client, settings):
+    settings.CARREL_BACKEND = "embedded"
+    page = signed_in_client.get(reverse("home")).content.decode()
+    assert 'data-testid="demo-banner"' in page
+    assert f"ollama pull {settings.OLLAMA_MODEL}" in page
+
+
+def test_no_demo_banner_shows_when_a_real_backend_is_chosen(signed_in_client, settings):
+    settings.CARREL_BACKEND = "ollama"
+    page = signed_in_client.get(reverse("home")).content.decode()
+    assert 'data-testid="demo-banner"' not in page
+    assert "Campaigns" in page and "Research projects" in page

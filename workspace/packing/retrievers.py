@@ -1,0 +1,85 @@
+"""Retrievers rank candidate pieces for a query. The packer depends only on the protocol,
+a function from (query, candidate pieces, k) to ranked piece ids, so it stays pure.
+
+- BM25Retriever: in memory, for tests, benchmarks and as a fallback.
+- DatabaseRetriever: the database's full-text index via research.search.chunk_search
+  (FTS5 on SQLite, full-text search on PostgreSQL).
+- FusedRetriever (workspace/packing/embeddings.py): keyword ranking fused with embeddings
+  from Ollama, when configured.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Protocol
+
+from workspace.packing.bm25 import BM25Index
+from workspace.packing.types import Piece, Ranked
+
+
+class Retriever(Protocol):
+    name: str
+
+    def __call__(self, query: str, pieces: Sequence[Piece], k: int) -> list[Ranked]:
+        """At most k of `pieces`, most relevant first; pieces that do not match are absent."""
+        ...
+
+
+class BM25Retriever:
+    name = "bm25 (in memory)"
+
+    def __init__(self, *, cache_size: int = 4) -> None:
+        self._cache: OrderedDict[tuple[int, ...], BM25Index] = OrderedDict()
+        self._cache_size = cache_size
+
+    def index_for(self, pieces: Sequence[Piece]) -> BM25Index:
+        """The index over exactly these pieces, built once and reused for later questions."""
+        key = tuple(piece.id for piece in pieces)
+        index = self._cache.get(key)
+        if index is None:
+            index = BM25Index([piece.text for piece in pieces])
+            self._cache[key] = index
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return index
+
+    def __call__(self, query: str, pieces: Sequence[Piece], k: int) -> list[Ranked]:
+        index = self.index_for(pieces)
+        return [Ranked(pieces[position].id, score) for position, score in index.top(query, k)]
+
+
+class DatabaseRetriever:
+    """Ranks with research.search.chunk_search; piece ids are Chunk ids."""
+
+    name = "database full-text index"
+
+    def __call__(self, query: str, pieces: Sequence[Piece], k: int) -> list[Ranked]:
+        search = importlib.import_module("research.search")
+        wanted = {piece.id for piece in pieces}
+        document_ids = sorted({piece.source_id for piece in pieces})
+        hits = search.chunk_search(query=query, document_ids=document_ids, limit=k)
+        return [Ranked(chunk_id, float(score)) for chunk_id, score in hits if chunk_id in wanted]
+
+
+def database_search_available() -> bool:
+    try:
+        search = importlib.import_module("research.search")
+    except ImportError:
+        return False
+    return callable(getattr(search, "chunk_search", None))
+
+
+_shared_bm25 = BM25Retriever()
+
+
+def default_retriever() -> Retriever:
+    """The database's index when ingestion provides it, else in-memory BM25; fused with
+    embeddings when an embedding model is configured and Ollama has it."""
+    from workspace.packing.embeddings import with_embeddings
+
+    keyword: Retriever = DatabaseRetriever() if database_search_available() else _shared_bm25
+    return with_embeddings(keyword)

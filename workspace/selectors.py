@@ -1,0 +1,45 @@
+"""Reads for the workspace's own pages (the home page)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Count, Max, Q, QuerySet
+
+from research.access import with_access_role
+from research.models import Collection, Document
+from research.selectors import collection_list_for_user
+
+# Stages a document passes through on its way to "ready": shown as "ingesting".
+INGESTING_STAGES = (
+    Document.Stage.QUEUED,
+    Document.Stage.EXTRACTING,
+    Document.Stage.CHUNKING,
+    Document.Stage.INDEXING,
+    Document.Stage.SUMMARIZING,
+)
+# Stages that need the person to do something: a password, or a look at the error.
+ATTENTION_STAGES = (Document.Stage.FAILED, Document.Stage.NEEDS_PASSWORD)
+
+
+def project_summary_list_for_user(*, user: User | AnonymousUser) -> QuerySet[Collection]:
+    """The research projects the user owns or that are shared with them, each with counts
+    of documents ingesting and needing attention, the time of the last change to any of
+    its documents, and `access_role` ("owner", "editor" or "viewer": a shared project is
+    one whose role is not "owner")."""
+    projects = (
+        collection_list_for_user(user=user)
+        .filter(kind=Collection.Kind.RESEARCH)
+        .select_related("owner")
+        .annotate(
+            ingesting_count=Count(
+                "documents", filter=Q(documents__stage__in=INGESTING_STAGES), distinct=True
+            ),
+            attention_count=Count(
+                "documents", filter=Q(documents__stage__in=ATTENTION_STAGES), distinct=True
+            ),
+            last_document_change=Max("documents__updated_at"),
+        )
+    )
+    if not isinstance(user, User) or not user.is_authenticated:
+        return projects
+    return with_access_role(projects, user=user)
