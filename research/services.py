@@ -351,24 +351,6 @@ def document_delete(*, document: Document) -> None:
         transaction.on_commit(lambda: storage.delete(stored))
 
 
-def live_workers(*, me: str) -> set[str] | None:
-    """Names of the Celery workers that answer a ping, or None when that cannot be trusted
-    (no answer from the asking worker itself means the broadcast did not work)."""
-    from workspace.celery import app
-
-    if not me:
-        return None
-    for timeout in (1.0, 2.0, 4.0):  # a busy machine answers late: wait longer each time
-        try:
-            replies = app.control.ping(timeout=timeout) or []
-        except Exception:
-            return None
-        names = {name for reply in replies for name in reply}
-        if me in names:
-            return names
-    return None
-
-
 def documents_resume_stale(
     *, stale_after: timedelta = STALE_AFTER, live_workers: set[str] | None = None
 ) -> list[int]:

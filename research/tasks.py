@@ -21,6 +21,7 @@ from django.db import InterfaceError, OperationalError
 
 from research import pipeline, services
 from workspace.broker_recovery import lost_messages_restore
+from workspace.health import live_workers
 from workspace.runtime import ModelRuntimeError, get_runtime
 
 logger = logging.getLogger(__name__)
@@ -200,7 +201,7 @@ def summarize_reduce(self: Task, document_id: int, attempt: int) -> None:
 def resume_stale_documents(self: Task) -> list[int]:
     """Put back the messages dead workers held (any task, not only ingestion), then restart
     the documents they left mid-stage."""
-    live = services.live_workers(me=_worker(self))
+    live = live_workers(me=_worker(self))
     lost_messages_restore(app=self.app, live_workers=live)
     return services.documents_resume_stale(live_workers=live)
 

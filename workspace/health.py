@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis
@@ -40,25 +41,51 @@ WORKERS_SEEN_KEY = "health:workers"
 WORKERS_SEEN_SECONDS = 10
 
 
-def check_workers(timeout: float = 1.0) -> Check:
-    """Ask the workers over the broker; an empty answer means none is running.
+def workers_ping(*, timeouts: Sequence[float] = (1.0,), expect: str = "") -> set[str] | None:
+    """Names of the Celery workers that answer a ping (kombu's transport errors propagate).
 
-    A ping always waits its whole timeout (it cannot know how many workers will answer), so
-    a positive answer is kept for WORKERS_SEEN_SECONDS: the status page, polled, then answers
-    at once. "None answered" is never kept, so a worker just started shows on the next look.
+    A ping waits its whole timeout, since it cannot know how many workers will answer. With
+    `expect` (a worker known to be alive: the asker itself), a busy machine gets the next,
+    longer timeout until that worker answers, and None if it never does: the broadcast did
+    not work, so the answer cannot be trusted.
     """
     from workspace.celery import app
 
+    names: set[str] = set()
+    for timeout in timeouts:
+        replies = app.control.ping(timeout=timeout) or []
+        names = {name for reply in replies for name in reply}
+        if not expect or expect in names:
+            return names
+    return None
+
+
+def live_workers(*, me: str) -> set[str] | None:
+    """The workers alive, as a worker (`me`) sees them, for telling dead workers' work from
+    live work; None when that cannot be known, and then nothing may be called dead."""
+    if not me:
+        return None
+    try:
+        return workers_ping(timeouts=(1.0, 2.0, 4.0), expect=me)
+    except Exception:  # kombu raises many transport errors
+        return None
+
+
+def check_workers(timeout: float = 1.0) -> Check:
+    """Ask the workers over the broker; an empty answer means none is running.
+
+    A positive answer is kept for WORKERS_SEEN_SECONDS: the status page, polled, then answers
+    at once. "None answered" is never kept, so a worker just started shows on the next look.
+    """
     if not check_redis().ok:
         return Check(False, "the broker is down, so no worker can be reached")
     seen = cache.get(WORKERS_SEEN_KEY)
     if seen:
         return Check(True, seen)
     try:
-        replies = app.control.ping(timeout=timeout) or []
+        names = ", ".join(sorted(workers_ping(timeouts=(timeout,)) or ()))
     except Exception as exc:  # kombu raises many transport errors
         return Check(False, str(exc))
-    names = ", ".join(sorted(name for reply in replies for name in reply))
     if not names:
         return Check(False, "no Celery worker answered")
     cache.set(WORKERS_SEEN_KEY, names, WORKERS_SEEN_SECONDS)

@@ -1,6 +1,8 @@
 import pytest
 from django.urls import reverse
 
+from workspace import health
+
 pytestmark = pytest.mark.django_db
 
 
@@ -97,3 +99,20 @@ def test_no_demo_banner_shows_when_a_real_backend_is_chosen(signed_in_client, se
     page = signed_in_client.get(reverse("home")).content.decode()
     assert 'data-testid="demo-banner"' not in page
     assert "Campaigns" in page and "Research projects" in page
+
+
+def test_a_worker_that_never_hears_its_own_ping_leaves_the_live_workers_unknown(monkeypatch):
+    pings = _count_pings(monkeypatch)
+    assert health.workers_ping(timeouts=(0.1, 0.2), expect="gone@nowhere") is None
+    assert [ping["timeout"] for ping in pings] == [0.1, 0.2]  # asked again, waiting longer
+    assert health.live_workers(me="") is None  # not asked from a worker: nothing is known
+
+
+@pytest.mark.worker
+def test_a_running_worker_finds_itself_among_the_live_workers(celery_worker_factory):
+    worker = celery_worker_factory()
+    answered = health.workers_ping(timeouts=(1.0,))
+    assert answered is not None
+    (me,) = [name for name in answered if name.startswith(worker.name)]
+    live = health.live_workers(me=me)
+    assert live is not None and me in live
