@@ -33,14 +33,9 @@ logger = logging.getLogger(__name__)
 
 def unacked_restore(*, channel: Any, delivered_before: float) -> int:
     """Put back on their queues the unacked messages delivered before a time; how many."""
-    qos = getattr(channel, "qos", None)
-    if qos is None or not hasattr(qos, "restore_by_tag"):
-        return 0  # not the Redis transport: the broker redelivers by itself
-    with channel.conn_or_acquire() as client:
-        tags = client.zrangebyscore(qos.unacked_index_key, 0, delivered_before)
-    for tag in tags:
-        qos.restore_by_tag(tag)
-    return len(tags)
+    return unacked_orphans_restore(
+        channel=channel, held_task_ids=frozenset(), delivered_before=delivered_before
+    )
 
 
 def unacked_orphans_restore(
@@ -51,7 +46,7 @@ def unacked_orphans_restore(
     put a message back only once."""
     qos = getattr(channel, "qos", None)
     if qos is None or not hasattr(qos, "restore_by_tag"):
-        return 0
+        return 0  # not the Redis transport: the broker redelivers by itself
     with channel.conn_or_acquire() as client:
         tags = client.zrangebyscore(qos.unacked_index_key, 0, delivered_before)
         payloads = client.hmget(qos.unacked_key, tags) if tags else []

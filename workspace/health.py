@@ -51,7 +51,6 @@ def workers_ping(*, timeouts: Sequence[float] = (1.0,), expect: str = "") -> set
     """
     from workspace.celery import app
 
-    names: set[str] = set()
     for timeout in timeouts:
         replies = app.control.ping(timeout=timeout) or []
         names = {name for reply in replies for name in reply}
