@@ -109,7 +109,7 @@ def ingest(files: Sequence[tuple[str, bytes]], *, label: str) -> tuple[int, floa
     from django.db.models import Max, Sum
     from django.utils import timezone
 
-    from research import services
+    from research.library import services
     from research.models import Document
 
     owner, _ = User.objects.get_or_create(username="bench")

@@ -290,8 +290,9 @@ def seed(count: int) -> list[Account]:
     from django.contrib.auth.models import User
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from research import flashcards, services
+    from research.library import services
     from research.models import Document, Page
+    from research.study.generators import flashcards
     from stories import services as story_services
     from stories.scripting import StoryScript
     from stories.turns import turn_play

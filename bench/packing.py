@@ -126,7 +126,7 @@ def build_database(rows: list[Row]) -> tuple[Variant, Variant, float]:
     """Both collections as Document/Page/Chunk rows, indexed; returns the ingest seconds."""
     from django.contrib.auth import get_user_model
 
-    from research import search
+    from research.library import search
     from research.models import Chunk, Collection, Document, Page
     from workspace.chunking import PageText, chunk_pages
     from workspace.runtime.tokenizer import count_tokens
@@ -248,8 +248,8 @@ def main() -> None:
 
 
 def run_variant(variant: Variant, rows: Sequence[Row], *, repeats: int, verify: str) -> None:
-    from research.qa_selectors import packing_sources_for_documents
-    from research.qa_services import QA_RULES
+    from research.qa.selectors import packing_sources_for_documents
+    from research.qa.services import QA_RULES
     from workspace.packing import BM25Retriever, Budget, DatabaseRetriever, pack
     from workspace.packing.bm25 import BM25Index
     from workspace.packing.prompt import build_messages

@@ -10,9 +10,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workspace.settings")
 
 app = Celery("carrel")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
-app.autodiscover_tasks(related_name="qa_tasks")  # research/qa_tasks.py (research Q&A)
-app.autodiscover_tasks(related_name="study_tasks")  # research/study_tasks.py (study tools)
+app.autodiscover_tasks()  # the tasks module of each installed app (stories/tasks.py)
+app.autodiscover_tasks(["research.library", "research.qa", "research.study"])  # research's features
 
 # After a lost broker connection, give back the messages Redis still holds as delivered
 # (workspace/broker_recovery.py), instead of waiting for the visibility timeout.

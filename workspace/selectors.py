@@ -6,8 +6,8 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Max, Q, QuerySet
 
 from research.access import with_access_role
+from research.library.selectors import collection_list_for_user
 from research.models import Collection, Document
-from research.selectors import collection_list_for_user
 
 # Stages a document passes through on its way to "ready": shown as "ingesting".
 INGESTING_STAGES = (

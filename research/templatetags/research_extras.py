@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django import template
 
+from research.library.reading import Piece
+from research.library.selectors import document_summary_pieces
 from research.models import Document
-from research.reading import Piece
-from research.selectors import document_summary_pieces
 
 register = template.Library()
 

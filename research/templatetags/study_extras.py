@@ -9,7 +9,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from research.models import Collection
-from research.study_selectors import CLOZE_DELETION, study_overview
+from research.study.selectors import CLOZE_DELETION, study_overview
 
 register = template.Library()
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from research import services
+from research.library import services
 from research.models import Collection
 from workspace.celery import app
 

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from pypdf import PdfWriter
 
-from research import services
+from research.library import services
 from research.models import Collection, Document
 
 

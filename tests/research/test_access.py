@@ -22,7 +22,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from research import search
+from research.library import search
 from research.models import (
     Answer,
     Chunk,
@@ -39,7 +39,7 @@ from research.models import (
     Thread,
     TimelineEvent,
 )
-from research.qa_selectors import packing_sources_for_documents
+from research.qa.selectors import packing_sources_for_documents
 from workspace.chunking import PageText, chunk_pages
 from workspace.packing import DatabaseRetriever
 from workspace.runtime import use_runtime
@@ -506,7 +506,7 @@ def test_a_shared_reader_asks_and_the_context_map_holds_only_the_shared_project(
 def test_a_thread_pointing_at_another_projects_document_packs_none_of_it(world, scripted):
     """Even a thread whose stored scope names someone else's document (a tampered or stale
     row) only ever packs documents of its own project."""
-    from research import qa_services
+    from research.qa import services as qa_services
 
     stranger_project = Collection.objects.create(owner=world.people["stranger"], title="Survey")
     theirs = add_document(stranger_project, "Their survey", SECRET_PAGES)

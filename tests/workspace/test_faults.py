@@ -2,7 +2,7 @@
 the worker's connections mid-task, and a model server that hangs, is dead or answers
 garbage. No job and no stored data may be lost: work resumes, or fails with a message a
 person can act on, and the pages keep answering meanwhile. (A worker killed with kill -9
-is in tests/research/test_worker.py.)
+is in tests/research/library/test_worker.py.)
 
 Redis here is a private redis-server on a free port, never the shared one: it is stopped
 and started again under the worker. The model server is tests/fakes/ollama_server.py.
@@ -23,11 +23,11 @@ from django.db import connection
 from django.urls import reverse
 from kombu import pools as kombu_pools
 
-from research import services
+from research.library import services
 from research.models import Chunk, Document, ExtractionPart, Page, Question
 from tests.fakes.ollama_server import FakeOllama
 from tests.research.ingest_support import file_from, file_of, indexed_rows, repeated_pdf
-from tests.research.test_qa_views import make_project
+from tests.research.qa.test_views import make_project
 from workspace.celery import app
 from workspace.chunking import PageText, chunk_pages
 from workspace.local_redis import free_port, redis_answers, redis_server_binary

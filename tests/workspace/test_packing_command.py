@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.research.test_qa_views import make_project
+from tests.research.qa.test_views import make_project
 
 pytestmark = pytest.mark.django_db
 

@@ -75,7 +75,8 @@ def test_questions_have_the_model_queue_to_themselves_and_batch_work_has_its_own
 
 
 def test_the_calls_that_name_their_queue_name_the_routed_one(monkeypatch):
-    from research import qa_tasks, study_tasks
+    from research.qa import tasks as qa_tasks
+    from research.study import tasks as study_tasks
 
     sent: list[tuple[str, str]] = []
     for task in (qa_tasks.qa_answer, study_tasks.study_generate):

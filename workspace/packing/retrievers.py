@@ -58,7 +58,7 @@ class DatabaseRetriever:
     name = "database full-text index"
 
     def __call__(self, query: str, pieces: Sequence[Piece], k: int) -> list[Ranked]:
-        search = importlib.import_module("research.search")
+        search = importlib.import_module("research.library.search")
         wanted = {piece.id for piece in pieces}
         document_ids = sorted({piece.source_id for piece in pieces})
         hits = search.chunk_search(query=query, document_ids=document_ids, limit=k)
@@ -67,7 +67,7 @@ class DatabaseRetriever:
 
 def database_search_available() -> bool:
     try:
-        search = importlib.import_module("research.search")
+        search = importlib.import_module("research.library.search")
     except ImportError:
         return False
     return callable(getattr(search, "chunk_search", None))

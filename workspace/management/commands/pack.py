@@ -51,11 +51,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from research.models import Collection
-        from research.qa_selectors import (
+        from research.qa.selectors import (
             documents_ready_for_questions,
             packing_sources_for_documents,
         )
-        from research.qa_services import QA_RULES
+        from research.qa.services import QA_RULES
 
         reference = options["collection"]
         collection = (

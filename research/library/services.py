@@ -1,0 +1,429 @@
+"""Writes for the research app: collections, uploads, and controlling a document's run.
+
+The pipeline's own stage work is in research/pipeline.py; this module starts, stops,
+retries and resumes runs. Every (re)start increments Document.attempt (see the model).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import PurePath
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.db.models import Case, Exists, F, OuterRef, Q, Sum, Value, When
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+
+from research.library.extraction import SNIFF_BYTES, ExtractionError, file_type_for
+from research.library.search import chunk_unindex_document
+from research.models import Chunk, Collection, Document, ExtractionPart, Page
+
+logger = logging.getLogger(__name__)
+
+Stage = Document.Stage
+ErrorCode = Document.ErrorCode
+SummaryStatus = Document.SummaryStatus
+
+# A running document whose heartbeat is older than this is presumed orphaned. It must
+# exceed the longest single step (one model call can take OLLAMA_TIMEOUT = 10 minutes).
+STALE_AFTER = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    name: str
+    document: Document | None  # the new document (also for files refused with a message)
+    duplicate_of: Document | None = None
+    refusal: str = ""  # refused before any row was made (the uploader's storage quota)
+
+    @property
+    def accepted(self) -> bool:
+        return self.document is not None and self.document.stage == Stage.QUEUED
+
+    @property
+    def message(self) -> str:
+        if self.refusal:
+            return self.refusal
+        if self.duplicate_of is not None:
+            return (
+                f"“{self.name}” is already in this collection as “{self.duplicate_of.title}” "
+                "(same content), so it was not added again."
+            )
+        if self.document is not None and self.document.stage == Stage.FAILED:
+            return self.document.error
+        return f"“{self.name}” was added."
+
+
+def collection_create(
+    *, owner: User, title: str, kind: str = Collection.Kind.RESEARCH,
+    description: str = "",
+) -> Collection:  # fmt: skip
+    return Collection.objects.create(
+        owner=owner, title=title.strip(), kind=kind, description=description.strip()
+    )
+
+
+def _enqueue(document_id: int, attempt: int, stage: str) -> None:
+    """Send the task that (re)starts `stage`, once the current transaction commits."""
+
+    def send() -> None:
+        from research.library.tasks import STAGE_TASKS
+
+        try:
+            STAGE_TASKS[stage].delay(document_id, attempt)
+        except Exception:  # broker down: resume_stale_documents will send it later
+            logger.exception("Could not queue document %s; it will be resumed", document_id)
+
+    transaction.on_commit(send)
+
+
+def _sha256(file: File) -> str:
+    digest = hashlib.sha256()
+    file.seek(0)
+    for block in file.chunks():
+        digest.update(block)
+    file.seek(0)
+    return digest.hexdigest()
+
+
+def _refuse(
+    *, collection: Collection, uploaded_by: User | None, name: str, size: int,
+    error: ExtractionError,
+) -> Document:  # fmt: skip
+    """A document row that only carries the reason its file was refused (no file is kept)."""
+    suffix = PurePath(name).suffix.lower()
+    file_type = {
+        ".pdf": Document.FileType.PDF,
+        ".md": Document.FileType.MARKDOWN,
+        ".markdown": Document.FileType.MARKDOWN,
+        ".txt": Document.FileType.TEXT,
+        ".text": Document.FileType.TEXT,
+    }.get(suffix, Document.FileType.OTHER)
+    return Document.objects.create(
+        collection=collection,
+        uploaded_by=uploaded_by,
+        title=PurePath(name).stem or name,
+        original_name=name,
+        file_type=file_type,
+        content_hash=f"refused-{uuid.uuid4().hex}",
+        size_bytes=size,
+        stage=Stage.FAILED,
+        halted_stage=Stage.QUEUED,
+        error_code=error.code,
+        error=error.message,
+        status_message=error.message[:500],
+        finished_at=timezone.now(),
+    )
+
+
+class _OverQuota(Exception):
+    """Raised inside the upload transaction to roll it back; carries the user's message."""
+
+
+def storage_quota_check(*, user: User | None, name: str, size: int) -> str | None:
+    """Why `user` may not store `size` more bytes (CARREL_USER_STORAGE_MB), or None.
+
+    Counts the bytes of the files the user uploaded that are stored (refused uploads keep no
+    file). Call it inside the upload's transaction: it locks the user's row (on PostgreSQL;
+    SQLite's IMMEDIATE transactions serialize writers), so two uploads at once cannot both
+    squeeze under the quota.
+    """
+    quota = settings.CARREL_USER_STORAGE_BYTES
+    if user is None or quota <= 0:
+        return None
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    used = (
+        Document.objects.filter(uploaded_by=user)
+        .exclude(file="")
+        .aggregate(total=Sum("size_bytes"))["total"]
+        or 0
+    )
+    if used + size <= quota:
+        return None
+    free = max(0, quota - used)
+    return (
+        f"“{name}” ({filesizeformat(size)}) was not added: your documents already use "
+        f"{filesizeformat(used)} of your {filesizeformat(quota)} storage "
+        f"({filesizeformat(free)} free). Delete documents you no longer need, or ask an "
+        "administrator for more room (CARREL_USER_STORAGE_MB)."
+    )
+
+
+def _add_file(*, collection: Collection, uploaded_by: User | None, file: File) -> UploadOutcome:
+    name = PurePath(file.name or "unnamed").name[:300]
+    size = file.size or 0
+    refuse = None
+    if size == 0:
+        refuse = ExtractionError(ErrorCode.EMPTY, f"“{name}” is empty (0 bytes).")
+    elif size > settings.CARREL_MAX_UPLOAD_BYTES:
+        refuse = ExtractionError(
+            ErrorCode.TOO_LARGE,
+            f"“{name}” is {filesizeformat(size)}; the limit is "
+            f"{filesizeformat(settings.CARREL_MAX_UPLOAD_BYTES)} per file (CARREL_MAX_UPLOAD_MB).",
+        )
+    file_type = ""
+    if refuse is None:
+        file.seek(0)
+        head = file.read(SNIFF_BYTES)
+        file.seek(0)
+        try:
+            file_type = file_type_for(name=name, head=head)
+        except ExtractionError as error:
+            refuse = error
+    if refuse is not None:
+        document = _refuse(
+            collection=collection, uploaded_by=uploaded_by, name=name, size=size, error=refuse
+        )
+        return UploadOutcome(name=name, document=document)
+
+    content_hash = _sha256(file)
+    existing = Document.objects.filter(collection=collection, content_hash=content_hash).first()
+    if existing is not None:
+        return UploadOutcome(name=name, document=None, duplicate_of=existing)
+    try:
+        with transaction.atomic():
+            refusal = storage_quota_check(user=uploaded_by, name=name, size=size)
+            if refusal is not None:
+                raise _OverQuota(refusal)
+            document = Document.objects.create(
+                collection=collection,
+                uploaded_by=uploaded_by,
+                title=PurePath(name).stem or name,
+                original_name=name,
+                file_type=file_type,
+                content_hash=content_hash,
+                size_bytes=size,
+                status_message="Waiting for a worker",
+            )
+            document.file.save(name, file, save=True)
+            _enqueue(document.pk, document.attempt, Stage.QUEUED)
+    except _OverQuota as over:
+        return UploadOutcome(name=name, document=None, refusal=str(over))
+    except IntegrityError:  # the same file, uploaded at the same moment
+        racing = Document.objects.filter(collection=collection, content_hash=content_hash)
+        return UploadOutcome(name=name, document=None, duplicate_of=racing.first())
+    return UploadOutcome(name=name, document=document)
+
+
+def document_upload(
+    *, collection: Collection, uploaded_by: User | None, files: Sequence[File]
+) -> list[UploadOutcome]:
+    """Add files to a collection and queue each for ingestion.
+
+    Each file stands alone: an empty, oversized, mistyped or duplicate file gets its own
+    message (on a refused document row, or as a duplicate) and the others go ahead.
+    """
+    outcomes = [
+        _add_file(collection=collection, uploaded_by=uploaded_by, file=file) for file in files
+    ]
+    Collection.objects.filter(pk=collection.pk).update(updated_at=timezone.now())
+    return outcomes
+
+
+def _clear_outputs(document_id: int, *, keep_parts: bool) -> None:
+    chunk_unindex_document(document_id=document_id)
+    Chunk.objects.filter(document_id=document_id).delete()
+    if not keep_parts:
+        ExtractionPart.objects.filter(document_id=document_id).delete()
+        Page.objects.filter(document_id=document_id).delete()
+
+
+def _restart_stage(document: Document) -> str:
+    """Where a retry starts: the halted stage when its inputs are intact, else the start."""
+    if document.error_code in ("", ErrorCode.SUMMARY_FAILED, ErrorCode.INTERNAL) and (
+        document.halted_stage in (Stage.CHUNKING, Stage.INDEXING, Stage.SUMMARIZING)
+    ):
+        return document.halted_stage
+    return Stage.QUEUED
+
+
+def document_cancel(*, document: Document) -> bool:
+    """Stop a queued or running document; tasks already sent become no-ops."""
+    cancelled = Document.objects.filter(
+        pk=document.pk, stage__in=[Stage.QUEUED, *Document.RUNNING_STAGES]
+    ).update(
+        halted_stage=F("stage"),
+        stage=Stage.CANCELLED,
+        attempt=F("attempt") + 1,
+        pdf_password="",
+        status_message="Cancelled",
+        heartbeat_at=None,
+        summary_status=Case(
+            When(
+                summary_status__in=[SummaryStatus.RUNNING, SummaryStatus.WAITING],
+                then=Value(SummaryStatus.PENDING),
+            ),
+            default=F("summary_status"),
+        ),
+        summary_retry_at=None,
+        finished_at=timezone.now(),
+    )
+    return bool(cancelled)
+
+
+def document_retry(*, document: Document) -> bool:
+    """Run a failed or cancelled document again, from the stage where it stopped."""
+    if not document.can_retry:
+        return False
+    stage = _restart_stage(document)
+    keep_parts = document.error_code == "" and document.halted_stage in (
+        Stage.QUEUED,
+        Stage.EXTRACTING,
+    )
+    changes: dict[str, object] = {
+        "stage": stage,
+        "attempt": F("attempt") + 1,
+        "error": "",
+        "error_code": "",
+        "halted_stage": "",
+        "status_message": "Queued again",
+        "heartbeat_at": None,
+        "worker": "",
+        "finished_at": None,
+        "summary_retries": 0,
+        "summary_retry_at": None,
+    }
+    if stage == Stage.QUEUED:
+        changes.update(
+            progress=0.0,
+            token_count=0,
+            chunk_count=0,
+            indexed_at=None,
+            summary="",
+            summary_status=SummaryStatus.PENDING,
+            warnings=[],
+        )
+        if not keep_parts:
+            changes["page_count"] = 0
+    elif stage == Stage.SUMMARIZING:
+        changes["summary_status"] = SummaryStatus.PENDING
+    with transaction.atomic():
+        if not Document.objects.filter(
+            pk=document.pk, attempt=document.attempt, stage__in=[Stage.FAILED, Stage.CANCELLED]
+        ).update(**changes):
+            return False
+        if stage == Stage.QUEUED:
+            _clear_outputs(document.pk, keep_parts=keep_parts)
+        elif stage == Stage.CHUNKING:
+            _clear_outputs(document.pk, keep_parts=True)
+        _enqueue(document.pk, document.attempt + 1, stage)
+    return True
+
+
+def document_submit_password(*, document: Document, password: str) -> bool:
+    """Try to open an encrypted PDF again with the password the user typed."""
+    with transaction.atomic():
+        if not Document.objects.filter(
+            pk=document.pk, attempt=document.attempt, stage=Stage.NEEDS_PASSWORD
+        ).update(
+            stage=Stage.QUEUED,
+            attempt=F("attempt") + 1,
+            pdf_password=password,
+            error="",
+            error_code="",
+            halted_stage="",
+            status_message="Trying the password",
+            finished_at=None,
+            progress=0.0,
+        ):
+            return False
+        _clear_outputs(document.pk, keep_parts=False)
+        _enqueue(document.pk, document.attempt + 1, Stage.QUEUED)
+    return True
+
+
+def document_delete(*, document: Document) -> None:
+    """Delete a document, its pages, chunks and index entries, and its stored file."""
+    stored = document.file.name if document.file else ""
+    with transaction.atomic():
+        chunk_unindex_document(document_id=document.pk)
+        document.delete()
+    if stored:
+        storage = document.file.storage
+        transaction.on_commit(lambda: storage.delete(stored))
+
+
+def documents_resume_stale(
+    *, stale_after: timedelta = STALE_AFTER, live_workers: set[str] | None = None
+) -> list[int]:
+    """Restart documents left behind by a dead or stuck worker; returns their ids.
+
+    A document is left behind when it is queued or running and its heartbeat is older
+    than `stale_after`, or (when `live_workers` is known) a worker holding it, one of its
+    page ranges or one of its unsummarized chunks is not among them: that worker died and
+    its task's message is lost until the broker's visibility timeout. Running stages start
+    again under a new attempt (fencing off the lost run); queued documents just get another
+    message (their first claim wins).
+    """
+    now = timezone.now()
+    old = now - stale_after
+    left_behind = Q(heartbeat_at__lt=old) | Q(heartbeat_at__isnull=True, updated_at__lt=old)
+    if live_workers is not None:
+        live = list(live_workers)
+        dead_part = ExtractionPart.objects.filter(
+            document=OuterRef("pk"), status=ExtractionPart.Status.RUNNING
+        ).exclude(Q(worker="") | Q(worker__in=live))
+        dead_chunk = Chunk.objects.filter(document=OuterRef("pk"), summary="").exclude(
+            Q(summary_worker="") | Q(summary_worker__in=live)
+        )
+        left_behind |= (
+            (~Q(worker="") & ~Q(worker__in=live))
+            | Q(stage=Stage.EXTRACTING, has_dead_part=True)
+            | Q(stage=Stage.SUMMARIZING, has_dead_chunk=True)
+        )
+    else:
+        dead_part = ExtractionPart.objects.none()
+        dead_chunk = Chunk.objects.none()
+    resumed: list[int] = []
+    candidates = (
+        Document.objects.annotate(
+            has_dead_part=Exists(dead_part), has_dead_chunk=Exists(dead_chunk)
+        )
+        .filter(Q(stage__in=[Stage.QUEUED, *Document.RUNNING_STAGES]) & left_behind)
+        .values_list("pk", "attempt", "stage")
+    )
+    for document_id, attempt, stage in candidates:
+        restart = Stage.QUEUED if stage == Stage.EXTRACTING else stage
+        with transaction.atomic():
+            if stage == Stage.QUEUED:
+                updated = Document.objects.filter(
+                    pk=document_id, attempt=attempt, stage=stage
+                ).update(heartbeat_at=now, worker="")
+                next_attempt = attempt
+            else:
+                updated = Document.objects.filter(
+                    pk=document_id, attempt=attempt, stage=stage
+                ).update(
+                    stage=restart,
+                    attempt=F("attempt") + 1,
+                    heartbeat_at=now,
+                    worker="",
+                    status_message="Resuming after a worker stopped",
+                    summary_status=Case(
+                        When(
+                            stage=Stage.SUMMARIZING,
+                            then=Value(SummaryStatus.PENDING),
+                        ),
+                        default=F("summary_status"),
+                    ),
+                )
+                next_attempt = attempt + 1
+                # the lost run's claims go with it
+                ExtractionPart.objects.filter(document_id=document_id).exclude(
+                    status=ExtractionPart.Status.DONE
+                ).update(status=ExtractionPart.Status.PENDING, worker="")
+                Chunk.objects.filter(document_id=document_id, summary="").update(summary_worker="")
+            if updated:
+                _enqueue(document_id, next_attempt, restart)
+                resumed.append(document_id)
+    if resumed:
+        logger.info("Resumed %d stale documents: %s", len(resumed), resumed)
+    return resumed

@@ -1,0 +1,235 @@
+"""Celery tasks of the ingestion pipeline: thin wrappers around research/pipeline.py.
+
+Every task takes (document_id, attempt, ...) and is idempotent (see research/pipeline.py),
+so all run with acks_late + reject_on_worker_lost: a task whose worker dies is delivered
+again. Extraction fans out page ranges as a chord (a one-range document is extracted in the
+task that planned it); chunking and indexing follow in the same task; summaries are a chord
+of chunk summaries reduced by one callback, on the "batch" queue (workspace/settings.py).
+A killed worker's messages and documents are picked up by resume_stale_documents, which runs
+when any worker starts and every minute under beat.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task, chord, shared_task
+from celery.signals import worker_process_init, worker_ready
+from celery.utils.time import get_exponential_backoff_interval
+from django.db import InterfaceError, OperationalError
+
+from research.library import pipeline, services
+from workspace.broker_recovery import lost_messages_restore
+from workspace.health import live_workers
+from workspace.runtime import ModelRuntimeError, get_runtime
+
+logger = logging.getLogger(__name__)
+
+MODEL_MAX_RETRIES = 8
+MODEL_RETRY_BACKOFF = 10  # seconds, doubled each retry
+MODEL_RETRY_BACKOFF_MAX = 600
+
+
+class DocumentTask(Task):
+    """A pipeline task: an unexpected exception fails its document with the error's words."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+    # A dropped database connection (PostgreSQL restarted or its backend terminated) is
+    # retried on a fresh connection: every step is idempotent (tests/workspace/test_faults.py).
+    autoretry_for = (OperationalError, InterfaceError)
+    max_retries = 5
+    retry_backoff = 2
+    retry_backoff_max = 60
+    retry_jitter = False
+
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        if len(args) >= 2:
+            document_id, attempt = args[0], args[1]
+        else:
+            document_id, attempt = kwargs.get("document_id"), kwargs.get("attempt")
+        if document_id is None or attempt is None:
+            return
+        pipeline.document_fail(
+            document_id=document_id,
+            attempt=attempt,
+            code=pipeline.ErrorCode.INTERNAL,
+            message=f"Unexpected error in {self.name.rsplit('.', 1)[-1]}: "
+            f"{type(exc).__name__}: {exc}",
+        )
+
+
+def _worker(task: Task) -> str:
+    return task.request.hostname or ""
+
+
+def _release(task: Task, document_id: int, attempt: int) -> None:
+    """The next step's message is in the broker: if this worker dies now, nothing is lost."""
+    pipeline.document_release(document_id=document_id, attempt=attempt, worker=_worker(task))
+
+
+@shared_task(bind=True, base=DocumentTask, name="research.tasks.ingest_document")
+def ingest_document(self: Task, document_id: int, attempt: int) -> None:
+    part_ids = pipeline.document_start_extraction(
+        document_id=document_id, attempt=attempt, worker=_worker(self)
+    )
+    if part_ids is None:
+        return
+    if len(part_ids) == 1:
+        # One page range (most papers): nothing to run in parallel, so extract it here
+        # rather than pay a chord's broker and result-backend round trips.
+        pipeline.document_extract_part(
+            document_id=document_id, attempt=attempt, part_id=part_ids[0], worker=_worker(self)
+        )
+        _finish_extraction(self, document_id, attempt)
+        return
+    callback = extraction_finished.si(document_id, attempt)
+    if part_ids:
+        chord(extract_part.si(document_id, attempt, part_id) for part_id in part_ids)(callback)
+    else:  # a resumed run found every range done
+        callback.delay()
+    _release(self, document_id, attempt)
+
+
+@shared_task(bind=True, base=DocumentTask, name="research.tasks.extract_part")
+def extract_part(self: Task, document_id: int, attempt: int, part_id: int) -> None:
+    pipeline.document_extract_part(
+        document_id=document_id, attempt=attempt, part_id=part_id, worker=_worker(self)
+    )
+
+
+def _finish_extraction(task: Task, document_id: int, attempt: int) -> None:
+    if pipeline.document_finish_extraction(
+        document_id=document_id, attempt=attempt, worker=_worker(task)
+    ):
+        _chunk_and_index(task, document_id, attempt)
+
+
+def _chunk_and_index(task: Task, document_id: int, attempt: int) -> None:
+    """Chunking and indexing are short database work, so they run in the task that reached
+    them instead of costing a broker round trip each. Every stage still commits on its own:
+    a worker killed in between leaves the document at the stage it reached, and
+    resume_stale_documents restarts it there (STAGE_TASKS)."""
+    worker = _worker(task)
+    if pipeline.document_chunk(
+        document_id=document_id, attempt=attempt, worker=worker
+    ) and pipeline.document_index(document_id=document_id, attempt=attempt, worker=worker):
+        summarize_document.delay(document_id, attempt)
+        _release(task, document_id, attempt)
+
+
+@shared_task(bind=True, base=DocumentTask, name="research.tasks.extraction_finished")
+def extraction_finished(self: Task, document_id: int, attempt: int) -> None:
+    _finish_extraction(self, document_id, attempt)
+
+
+@shared_task(bind=True, base=DocumentTask, name="research.tasks.chunk_document")
+def chunk_document(self: Task, document_id: int, attempt: int) -> None:
+    _chunk_and_index(self, document_id, attempt)
+
+
+@shared_task(bind=True, base=DocumentTask, name="research.tasks.index_document")
+def index_document(self: Task, document_id: int, attempt: int) -> None:
+    if pipeline.document_index(document_id=document_id, attempt=attempt, worker=_worker(self)):
+        summarize_document.delay(document_id, attempt)
+        _release(self, document_id, attempt)
+
+
+@shared_task(bind=True, base=DocumentTask, name="research.tasks.summarize_document")
+def summarize_document(self: Task, document_id: int, attempt: int) -> None:
+    chunk_ids = pipeline.document_summary_plan(
+        document_id=document_id, attempt=attempt, worker=_worker(self)
+    )
+    if chunk_ids is None:
+        return
+    callback = summarize_reduce.si(document_id, attempt)
+    if chunk_ids:
+        chord(summarize_chunk.si(document_id, attempt, c) for c in chunk_ids)(callback)
+    else:
+        callback.delay()
+    _release(self, document_id, attempt)
+
+
+def _model_error(task: Task, exc: ModelRuntimeError, document_id: int, attempt: int) -> None:
+    """Back off and retry while the model may come back; otherwise fail the summary."""
+    retries = task.request.retries
+    if exc.retryable and retries < MODEL_MAX_RETRIES:
+        countdown = get_exponential_backoff_interval(
+            factor=MODEL_RETRY_BACKOFF,
+            retries=retries,
+            maximum=MODEL_RETRY_BACKOFF_MAX,
+            full_jitter=False,
+        )
+        pipeline.document_summary_waiting(
+            document_id=document_id,
+            attempt=attempt,
+            error=exc.message,
+            retry_in=countdown,
+            retry_number=retries + 1,
+            max_retries=MODEL_MAX_RETRIES,
+        )
+        raise task.retry(exc=exc, countdown=countdown, max_retries=MODEL_MAX_RETRIES)
+    pipeline.document_summary_failed(document_id=document_id, attempt=attempt, error=exc.message)
+
+
+@shared_task(bind=True, base=DocumentTask, name="research.tasks.summarize_chunk")
+def summarize_chunk(self: Task, document_id: int, attempt: int, chunk_id: int) -> None:
+    try:
+        pipeline.chunk_summarize(
+            document_id=document_id,
+            attempt=attempt,
+            chunk_id=chunk_id,
+            runtime=get_runtime(),
+            worker=_worker(self),
+        )
+    except ModelRuntimeError as exc:
+        _model_error(self, exc, document_id, attempt)
+
+
+@shared_task(bind=True, base=DocumentTask, name="research.tasks.summarize_reduce")
+def summarize_reduce(self: Task, document_id: int, attempt: int) -> None:
+    try:
+        pipeline.document_summary_reduce(
+            document_id=document_id, attempt=attempt, runtime=get_runtime(), worker=_worker(self)
+        )
+    except ModelRuntimeError as exc:
+        _model_error(self, exc, document_id, attempt)
+
+
+@shared_task(bind=True, name="research.tasks.resume_stale_documents")
+def resume_stale_documents(self: Task) -> list[int]:
+    """Put back the messages dead workers held (any task, not only ingestion), then restart
+    the documents they left mid-stage."""
+    live = live_workers(me=_worker(self))
+    lost_messages_restore(app=self.app, live_workers=live)
+    return services.documents_resume_stale(live_workers=live)
+
+
+# Stage → the task that (re)starts it; used by research/services.py.
+STAGE_TASKS: dict[str, Task] = {
+    pipeline.Stage.QUEUED: ingest_document,
+    pipeline.Stage.CHUNKING: chunk_document,
+    pipeline.Stage.INDEXING: index_document,
+    pipeline.Stage.SUMMARIZING: summarize_document,
+}
+
+
+@worker_ready.connect
+def _resume_on_worker_start(**_: Any) -> None:
+    """A worker that starts (again) picks up the documents a dead worker left behind."""
+    try:
+        resume_stale_documents.delay()
+    except Exception:  # the broker may be down at start; beat will try again
+        logger.exception("Could not queue resume_stale_documents")
+
+
+@worker_process_init.connect
+def _load_tokenizer(**_: Any) -> None:
+    """Load Gemma's vocabulary in each worker process before its first document."""
+    try:
+        from workspace.runtime.tokenizer import get_tokenizer
+
+        get_tokenizer()
+    except Exception:
+        logger.exception("Could not preload the tokenizer")

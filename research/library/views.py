@@ -1,0 +1,188 @@
+"""Research pages: projects, uploads, document progress and the reading view.
+
+Every object is loaded through a selector that filters by access (research/access.py),
+so another person's id is a 404 and a viewer's POST a 403. Views validate, call one
+service, and render or redirect.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from research import access
+from research.library import selectors, services
+from research.library.forms import CollectionForm, PasswordForm, UploadForm
+from research.models import Collection, Document, Page
+from research.qa import selectors as qa_selectors
+from research.study import selectors as study_selectors
+from workspace.http import AuthedRequest
+
+
+def _collection(request: AuthedRequest, pk: int) -> Collection:
+    write = access.request_writes(request)  # a viewer's POST is refused (403)
+    found = selectors.collection_for_user(user=request.user, collection_id=pk, write=write)
+    if found is None:
+        raise Http404("No such project.")
+    return found
+
+
+def _document(request: AuthedRequest, document_id: int) -> Document:
+    write = access.request_writes(request)
+    found = selectors.document_for_user(user=request.user, document_id=document_id, write=write)
+    if found is None:
+        raise Http404("No such document.")
+    return found
+
+
+def _document_card(request: AuthedRequest, document: Document) -> HttpResponse:
+    """The document's card; on its own page ("document") the summary shows open."""
+    place = request.GET.get("view") or request.POST.get("next") or "project"
+    context = {
+        "document": document,
+        "next": "document" if place == "document" else "project",
+        "read_only": _read_only(request, document.collection),
+    }
+    return render(request, "research/library/partials/document_card.html", context)
+
+
+def _read_only(request: AuthedRequest, collection: Collection) -> bool:
+    """A viewer sees no buttons that would only be refused (the server checks regardless)."""
+    return not access.collection_writable_for_user(user=request.user, collection=collection)
+
+
+def _back_to(request: AuthedRequest, document: Document) -> HttpResponse:
+    """After a button on a document: the fresh card for htmx, else the page it came from."""
+    if request.htmx:
+        document.refresh_from_db()
+        return _document_card(request, document)
+    if request.POST.get("next") == "document":
+        return redirect("research:document_detail", document_id=document.pk)
+    return redirect("research:project_detail", pk=document.collection_id)
+
+
+@require_GET
+def project_list(request: AuthedRequest) -> HttpResponse:
+    collections = selectors.collection_list_for_user(user=request.user)
+    return render(request, "research/library/project_list.html", {"collections": collections})
+
+
+@require_http_methods(["GET", "POST"])
+def project_create(request: AuthedRequest) -> HttpResponse:
+    form = CollectionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        collection = services.collection_create(owner=request.user, **form.cleaned_data)
+        return redirect("research:project_detail", pk=collection.pk)
+    return render(request, "research/library/project_form.html", {"form": form})
+
+
+def _project_page(
+    request: AuthedRequest, collection: Collection, form: UploadForm, status: int = 200
+) -> HttpResponse:
+    documents = selectors.document_list_for_collection(collection=collection)
+    context = {
+        "collection": collection,
+        "documents": documents,
+        "form": form,
+        "threads": qa_selectors.thread_list_for_collection(
+            user=request.user, collection=collection
+        )[:10],
+        "study": study_selectors.study_overview(collection=collection),
+        "read_only": _read_only(request, collection),
+    }
+    return render(request, "research/library/project_detail.html", context, status=status)
+
+
+@require_GET
+def project_detail(request: AuthedRequest, pk: int) -> HttpResponse:
+    return _project_page(request, _collection(request, pk), UploadForm())
+
+
+@require_POST
+def document_upload(request: AuthedRequest, pk: int) -> HttpResponse:
+    collection = _collection(request, pk)
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _project_page(request, collection, form, status=400)
+    outcomes = services.document_upload(
+        collection=collection, uploaded_by=request.user, files=form.cleaned_data["uploads"]
+    )
+    added = sum(1 for outcome in outcomes if outcome.accepted)
+    if added:
+        messages.success(request, f"Added {added} file{'s' if added != 1 else ''}.")
+    for outcome in outcomes:
+        if not outcome.accepted:
+            messages.warning(request, outcome.message)
+    return redirect("research:project_detail", pk=collection.pk)
+
+
+@require_GET
+def document_detail(request: AuthedRequest, document_id: int) -> HttpResponse:
+    document = _document(request, document_id)
+    context = {
+        "document": document,
+        "pages": selectors.page_list_for_document(document=document),
+        "summary": selectors.document_summary_pieces(document=document),
+        "read_only": _read_only(request, document.collection),
+    }
+    return render(request, "research/library/document_detail.html", context)
+
+
+@require_GET
+def document_progress(request: AuthedRequest, document_id: int) -> HttpResponse:
+    document = _document(request, document_id)
+    if not request.htmx:
+        return redirect("research:document_detail", document_id=document.pk)
+    return _document_card(request, document)
+
+
+@require_POST
+def document_cancel(request: AuthedRequest, document_id: int) -> HttpResponse:
+    document = _document(request, document_id)
+    if not services.document_cancel(document=document):
+        messages.info(request, f"“{document.title}” was not running.")
+    return _back_to(request, document)
+
+
+@require_POST
+def document_retry(request: AuthedRequest, document_id: int) -> HttpResponse:
+    document = _document(request, document_id)
+    if not services.document_retry(document=document):
+        messages.info(request, f"“{document.title}” cannot be retried now.")
+    return _back_to(request, document)
+
+
+@require_POST
+def document_password(request: AuthedRequest, document_id: int) -> HttpResponse:
+    document = _document(request, document_id)
+    form = PasswordForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter the PDF's password.")
+    elif not services.document_submit_password(
+        document=document, password=form.cleaned_data["password"]
+    ):
+        messages.info(request, f"“{document.title}” is not waiting for a password.")
+    return _back_to(request, document)
+
+
+@require_POST
+def document_delete(request: AuthedRequest, document_id: int) -> HttpResponse:
+    document = _document(request, document_id)
+    collection_id = document.collection_id
+    services.document_delete(document=document)
+    messages.success(request, f"Deleted “{document.title}”.")
+    return redirect("research:project_detail", pk=collection_id)
+
+
+@require_GET
+def page_detail(request: AuthedRequest, document_id: int, number: int) -> HttpResponse:
+    query = request.GET.get("q", "")
+    try:
+        view = selectors.page_view_for_user(
+            user=request.user, document_id=document_id, number=number, query=query
+        )
+    except Page.DoesNotExist:
+        raise Http404("No such page.") from None
+    return render(request, "research/library/page_detail.html", {"view": view, "query": query})

@@ -1,0 +1,38 @@
+"""Research's models, one module per feature, all under the app label "research"."""
+
+from research.models.library import Chunk, Collection, Document, ExtractionPart, Page
+from research.models.qa import Answer, MapNote, Question, Thread
+from research.models.sharing import CollectionShare
+from research.models.study import (
+    Comparison,
+    ComparisonCell,
+    Digest,
+    EventSource,
+    Flashcard,
+    ReviewLog,
+    StudyJob,
+    StudyTag,
+    TimelineEvent,
+)
+
+__all__ = [
+    "Answer",
+    "Chunk",
+    "Collection",
+    "CollectionShare",
+    "Comparison",
+    "ComparisonCell",
+    "Digest",
+    "Document",
+    "EventSource",
+    "ExtractionPart",
+    "Flashcard",
+    "MapNote",
+    "Page",
+    "Question",
+    "ReviewLog",
+    "StudyJob",
+    "StudyTag",
+    "Thread",
+    "TimelineEvent",
+]

@@ -1,0 +1,237 @@
+"""The library of a project: its documents, their pages and page-anchored chunks."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Collection(models.Model):
+    """A research project, or the world documents of a campaign."""
+
+    class Kind(models.TextChoices):
+        RESEARCH = "research", "Research project"
+        WORLD = "world", "World documents"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="collections"
+    )
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.RESEARCH)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Document(models.Model):
+    """One uploaded file and where it is in the ingestion pipeline.
+
+    `attempt` is a fencing token: every (re)start of the pipeline (retry, password, resume of
+    a stale run, cancel) increments it, every task carries the attempt it was sent for, and
+    every write checks it in the same transaction, so a task from an older run is a no-op.
+    """
+
+    class Stage(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        EXTRACTING = "extracting", "Extracting text"
+        CHUNKING = "chunking", "Counting and chunking"
+        INDEXING = "indexing", "Indexing"
+        SUMMARIZING = "summarizing", "Summarizing"
+        READY = "ready", "Ready"
+        NEEDS_PASSWORD = "needs_password", "Needs a password"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class FileType(models.TextChoices):
+        PDF = "pdf", "PDF"
+        TEXT = "text", "Plain text"
+        MARKDOWN = "markdown", "Markdown"
+        OTHER = "other", "Other"
+
+    class ErrorCode(models.TextChoices):
+        EMPTY = "empty", "Empty file"
+        TOO_LARGE = "too_large", "Over the size limit"
+        WRONG_TYPE = "wrong_type", "Not what its extension claims"
+        UNSUPPORTED = "unsupported", "Unsupported file type"
+        DAMAGED = "damaged", "Damaged file"
+        NEEDS_PASSWORD = "needs_password", "Password required"
+        WRONG_PASSWORD = "wrong_password", "Wrong password"
+        NO_TEXT = "no_text", "No text layer"
+        SUMMARY_FAILED = "summary_failed", "Summary failed"
+        INTERNAL = "internal", "Unexpected error"
+
+    class SummaryStatus(models.TextChoices):
+        PENDING = "pending", "Not started"
+        RUNNING = "running", "Running"
+        WAITING = "waiting", "Waiting to retry"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    RUNNING_STAGES = (Stage.EXTRACTING, Stage.CHUNKING, Stage.INDEXING, Stage.SUMMARIZING)
+    FINISHED_STAGES = (Stage.READY, Stage.FAILED, Stage.CANCELLED, Stage.NEEDS_PASSWORD)
+    # Rejected at upload: there is no stored file to retry with.
+    UNRETRYABLE_ERRORS = (
+        ErrorCode.EMPTY,
+        ErrorCode.TOO_LARGE,
+        ErrorCode.WRONG_TYPE,
+        ErrorCode.UNSUPPORTED,
+    )
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="documents")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    title = models.CharField(max_length=300)
+    original_name = models.CharField(max_length=300)
+    file = models.FileField(upload_to="documents/%Y/%m/", blank=True)
+    file_type = models.CharField(max_length=16, choices=FileType.choices)
+    content_hash = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField(default=0)
+
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.QUEUED)
+    progress = models.FloatField(default=0.0)  # 0..1 within the whole pipeline
+    status_message = models.CharField(max_length=500, blank=True)
+    error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=32, choices=ErrorCode.choices, blank=True)
+    # The stage a failed or cancelled run stopped in: Retry resumes from there.
+    halted_stage = models.CharField(max_length=20, choices=Stage.choices, blank=True)
+    warnings = models.JSONField(default=list, blank=True)  # non-fatal notes, shown to the user
+
+    attempt = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)  # next expected sign of life
+    # The Celery node running a step of this document right now; "" between steps (the next
+    # message is queued) or while page ranges / chunk summaries, which name their own, run.
+    worker = models.CharField(max_length=200, blank=True)
+    # Held only until extraction has opened the file; never shown, cleared after use.
+    pdf_password = models.CharField(max_length=500, blank=True)
+
+    page_count = models.PositiveIntegerField(default=0)
+    token_count = models.PositiveIntegerField(default=0)
+    chunk_count = models.PositiveIntegerField(default=0)
+    metadata = models.JSONField(default=dict, blank=True)
+    indexed_at = models.DateTimeField(null=True, blank=True)
+    summary = models.TextField(blank=True)
+    summary_status = models.CharField(
+        max_length=16, choices=SummaryStatus.choices, default=SummaryStatus.PENDING
+    )
+    summary_retries = models.PositiveIntegerField(default=0)
+    summary_retry_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["collection", "content_hash"], name="unique_document_per_collection"
+            )
+        ]
+        indexes = [models.Index(fields=["stage", "heartbeat_at"], name="document_stage_heartbeat")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_finished(self) -> bool:
+        return self.stage in self.FINISHED_STAGES
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.stage == self.Stage.QUEUED or self.stage in self.RUNNING_STAGES
+
+    @property
+    def can_retry(self) -> bool:
+        return (
+            self.stage in (self.Stage.FAILED, self.Stage.CANCELLED)
+            and bool(self.file)
+            and self.error_code not in self.UNRETRYABLE_ERRORS
+        )
+
+    @property
+    def is_searchable(self) -> bool:
+        return self.indexed_at is not None
+
+
+class ExtractionPart(models.Model):
+    """A page range of one document, extracted by one task; ranges run in parallel."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="parts")
+    first_page = models.PositiveIntegerField()  # 1-based, inclusive
+    last_page = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempt = models.PositiveIntegerField(default=0)  # the document attempt that claimed it
+    worker = models.CharField(max_length=200, blank=True)  # Celery node extracting it
+    pages_done = models.PositiveIntegerField(default=0)
+    notes = models.JSONField(default=dict, blank=True)  # textless, scanned and unreadable pages
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["document", "first_page"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "first_page"], name="unique_part_start")
+        ]
+
+    def __str__(self) -> str:
+        return f"pages {self.first_page}-{self.last_page} of document {self.document_id}"
+
+    @property
+    def page_total(self) -> int:
+        return self.last_page - self.first_page + 1
+
+
+class Page(models.Model):
+    """One page of a PDF, or one section/line range of a text or Markdown file."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="pages")
+    number = models.PositiveIntegerField()  # 1-based
+    label = models.CharField(max_length=200, blank=True)  # "p. 7", "lines 1-80", a heading
+    text = models.TextField()
+    token_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["document", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "number"], name="unique_page_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"page {self.number} of document {self.document_id}"
+
+
+class Chunk(models.Model):
+    """A token-sized, page-anchored piece of a document: it always knows its pages.
+
+    The keyword index lives outside the ORM (research/search.py): an FTS5 table on SQLite,
+    a tsvector column on PostgreSQL, both created by migration 0002.
+    """
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    ordinal = models.PositiveIntegerField()
+    text = models.TextField()
+    token_count = models.PositiveIntegerField()
+    page_start = models.PositiveIntegerField()
+    page_end = models.PositiveIntegerField()
+    summary = models.TextField(blank=True)
+    summary_worker = models.CharField(max_length=200, blank=True)  # Celery node summarizing it
+
+    class Meta:
+        ordering = ["document", "ordinal"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "ordinal"], name="unique_chunk_ordinal")
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk {self.ordinal} (pp. {self.page_start}-{self.page_end})"

@@ -1,0 +1,112 @@
+"""Research Q&A: threads of questions over a project's documents. Each question keeps the
+context map of what the model saw; each answer its checked citations."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from research.models.library import Collection
+
+
+class Thread(models.Model):
+    """A conversation over a scope of documents; follow-up questions reuse it."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="qa_threads"
+    )
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="threads")
+    title = models.CharField(max_length=200)
+    # The documents in scope; empty means every ready document of the collection.
+    document_ids = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Question(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Waiting for the model"
+        MAPPING = "mapping", "Reading the sources part by part"
+        ANSWERING = "answering", "Answering"
+        DONE = "done", "Answered"
+        FAILED = "failed", "Failed"
+
+    class ErrorCode(models.TextChoices):
+        UNAVAILABLE = "unavailable", "The model server is not answering"
+        TIMEOUT = "timeout", "The model server timed out"
+        TRUNCATED = "truncated", "The model server truncated the prompt"
+        TOO_LONG = "too_long", "The prompt is too long for the model"
+        NOT_FOUND = "not_found", "The model is not installed"
+        MODEL = "model", "The model server failed"
+        PACKING = "packing", "The sources could not be packed"
+        NO_SOURCES = "no_sources", "No documents are ready"
+        INTERRUPTED = "interrupted", "The answer was interrupted"
+
+    ACTIVE = (Status.QUEUED, Status.MAPPING, Status.ANSWERING)
+
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="questions")
+    text = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    strategy = models.CharField(max_length=16, blank=True)  # fits | near_edge | map_reduce
+    context_map = models.JSONField(default=dict, blank=True)  # workspace.packing.ContextMap
+    error_code = models.CharField(max_length=16, choices=ErrorCode.choices, blank=True)
+    error = models.TextField(blank=True)
+    groups_total = models.PositiveIntegerField(default=0)  # map-reduce progress
+    groups_done = models.PositiveIntegerField(default=0)
+    # Fencing token: a retry increments it; work started for an older attempt is ignored.
+    attempt = models.PositiveIntegerField(default=1)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+
+class Answer(models.Model):
+    question = models.OneToOneField(Question, on_delete=models.CASCADE, related_name="answer")
+    text = models.TextField()
+    citations = models.JSONField(default=list, blank=True)  # research.citations, checked
+    flagged_count = models.PositiveIntegerField(default=0)  # citations not in the context
+    model = models.CharField(max_length=200, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    hit_output_cap = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+
+class MapNote(models.Model):
+    """What one map step of a map-reduce answer found in its group of sources."""
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="map_notes")
+    index = models.PositiveIntegerField()
+    attempt = models.PositiveIntegerField()
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["question", "index"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["question", "attempt", "index"], name="unique_map_note_per_attempt"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"map note {self.index} of question {self.question_id}"

@@ -1,0 +1,78 @@
+"""The sharing page of a project: who else may open it, and as what. The owner's only:
+anyone else who may read the project gets 403, anyone who may not gets 404."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from research import access
+from research.models import Collection, CollectionShare
+from research.sharing import selectors as sharing_selectors
+from research.sharing import services as sharing_services
+from research.sharing.forms import ShareForm, ShareRoleForm
+from workspace.http import AuthedRequest
+
+
+def _owned(request: AuthedRequest, pk: int) -> Collection:
+    collection = access.collection_owned_by_user(user=request.user, collection_id=pk)
+    if collection is None:
+        raise Http404("No such project.")
+    return collection
+
+
+def _share(collection: Collection, share_id: int) -> CollectionShare:
+    share = sharing_selectors.share_for_collection(collection=collection, share_id=share_id)
+    if share is None:
+        raise Http404("No such share.")
+    return share
+
+
+@require_http_methods(["GET", "POST"])
+def sharing(request: AuthedRequest, pk: int) -> HttpResponse:
+    """The list of shares with a role form each, and a form to add one."""
+    collection = _owned(request, pk)
+    form = ShareForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                share = sharing_services.collection_share_add(
+                    collection=collection, created_by=request.user, **form.cleaned_data
+                )
+            except sharing_services.SharingProblem as exc:
+                form.add_error("name", exc.message)
+            else:
+                messages.success(request, f"Shared with {share.grantee} as {share.role}.")
+                return redirect("research:sharing", pk=collection.pk)
+        status = 400
+    shares = [
+        (share, ShareRoleForm(initial={"role": share.role}, prefix=f"share{share.pk}"))
+        for share in sharing_selectors.share_list_for_collection(collection=collection)
+    ]
+    context = {"collection": collection, "form": form, "shares": shares}
+    return render(request, "research/sharing/sharing.html", context, status=status)
+
+
+@require_POST
+def share_role(request: AuthedRequest, pk: int, share_id: int) -> HttpResponse:
+    collection = _owned(request, pk)
+    share = _share(collection, share_id)
+    form = ShareRoleForm(request.POST, prefix=f"share{share.pk}")
+    if form.is_valid():
+        sharing_services.collection_share_set_role(share=share, role=form.cleaned_data["role"])
+        messages.success(request, f"{share.grantee} is now {share.role}.")
+    else:
+        messages.error(request, "Choose viewer or editor.")
+    return redirect("research:sharing", pk=collection.pk)
+
+
+@require_POST
+def share_remove(request: AuthedRequest, pk: int, share_id: int) -> HttpResponse:
+    collection = _owned(request, pk)
+    share = _share(collection, share_id)
+    sharing_services.collection_share_remove(share=share)
+    messages.success(request, f"{share.grantee} can no longer open this project.")
+    return redirect("research:sharing", pk=collection.pk)

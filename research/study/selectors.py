@@ -1,0 +1,465 @@
+"""Reads for the study tools. Every selector that takes a user filters by access
+(research/access.py), so a card, event, comparison, summary or job of a project the
+user may not read is simply not found."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from research import access
+from research.models import (
+    Answer,
+    Collection,
+    Comparison,
+    ComparisonCell,
+    Digest,
+    Document,
+    EventSource,
+    Flashcard,
+    StudyJob,
+    StudyTag,
+    TimelineEvent,
+)
+from research.study.generators.timelines import event_end, event_label, event_start
+from research.study.review import RATINGS, due_count, interval_labels
+
+Viewer = User | AnonymousUser
+CLOZE_DELETION = re.compile(r"\{\{c\d+::(.+?)(?:::(.+?))?\}\}", re.DOTALL)
+
+
+# Access (research/access.py): None when the user may not read the project (the views
+# answer 404); with `write=True`, PermissionDenied (403) when they may only read it.
+
+
+def collection_for_user(
+    *, user: Viewer, collection_id: int, write: bool = False
+) -> Collection | None:
+    return access.collection_for_user(user=user, collection_id=collection_id, write=write)
+
+
+def documents_ready(*, collection: Collection) -> QuerySet[Document]:
+    """Documents whose text is chunked and indexed: what generators can read."""
+    return collection.documents.filter(indexed_at__isnull=False).order_by("created_at", "id")
+
+
+def tags_for_collection(*, collection: Collection) -> QuerySet[StudyTag]:
+    return StudyTag.objects.filter(collection=collection).order_by("name")
+
+
+# -- flashcards ------------------------------------------------------------------------------
+
+
+def flashcards_for_collection(
+    *,
+    collection: Collection,
+    tag: str = "",
+    document_id: int | None = None,
+) -> QuerySet[Flashcard]:
+    cards = (
+        Flashcard.objects.filter(collection=collection, dismissed=False)
+        .select_related("document")
+        .prefetch_related("tags")
+        .order_by("created_at", "id")
+    )
+    if tag:
+        cards = cards.filter(tags__name=tag)
+    if document_id:
+        cards = cards.filter(document_id=document_id)
+    return cards
+
+
+def flashcard_for_user(*, user: Viewer, card_id: int, write: bool = False) -> Flashcard | None:
+    cards = (
+        Flashcard.objects.select_related("collection", "document")
+        .prefetch_related("tags")
+        .filter(dismissed=False)
+    )
+    return access.object_for_user(cards, user=user, pk=card_id, through="collection", write=write)
+
+
+def answer_for_user(*, user: Viewer, answer_id: int, write: bool = False) -> Answer | None:
+    answers = Answer.objects.select_related("question__thread__collection")
+    return access.object_for_user(
+        answers, user=user, pk=answer_id, through="question__thread__collection", write=write
+    )
+
+
+def answers_for_collection(*, collection: Collection, limit: int = 20) -> list[Answer]:
+    """Recent answers with at least one citation, to make cards from."""
+    answers = (
+        Answer.objects.filter(question__thread__collection=collection)
+        .exclude(citations=[])
+        .select_related("question")
+        .order_by("-created_at")[:limit]
+    )
+    return list(answers)
+
+
+@dataclass(frozen=True)
+class ReviewView:
+    """The review page: the card due now (or None), whether its answer shows, the
+    intervals each grade would give, and how many are due."""
+
+    card: Flashcard | None
+    due: int
+    show: bool
+    intervals: dict[int, str] = field(default_factory=dict)
+    next_due: datetime | None = None
+
+    @property
+    def grades(self) -> list[tuple[int, str, str]]:
+        """(rating, name, what it does) for the four grade buttons."""
+        return [
+            (int(rating), name, self.intervals.get(int(rating), ""))
+            for rating, name in RATINGS.items()
+        ]
+
+    @property
+    def cloze_front(self) -> str:
+        return cloze_hidden(self.card.front) if self.card else ""
+
+    @property
+    def cloze_back(self) -> str:
+        return cloze_shown(self.card.front) if self.card else ""
+
+
+def review_view(
+    *, collection: Collection, show: bool = False, now: datetime | None = None
+) -> ReviewView:
+    moment = now or timezone.now()
+    cards = Flashcard.objects.filter(collection=collection, dismissed=False, due__lte=moment)
+    card = cards.select_related("document").order_by("due", "id").first()
+    due = due_count(collection=collection, now=moment)
+    intervals = interval_labels(card=card, now=moment) if card else {}
+    upcoming = None
+    if card is None:
+        upcoming = (
+            Flashcard.objects.filter(collection=collection, dismissed=False)
+            .order_by("due")
+            .values_list("due", flat=True)
+            .first()
+        )
+    return ReviewView(card=card, due=due, show=show, intervals=intervals, next_due=upcoming)
+
+
+def cloze_hidden(text: str) -> str:
+    """The cloze text with every deletion shown as [...] (or its hint: {{c1::term::hint}})."""
+
+    def blank(match: re.Match[str]) -> str:
+        hint = match.group(2)
+        return f"[{hint}]" if hint else "[…]"
+
+    return CLOZE_DELETION.sub(blank, text)
+
+
+def cloze_shown(text: str) -> str:
+    return CLOZE_DELETION.sub(r"\1", text)
+
+
+@dataclass(frozen=True)
+class StudyOverview:
+    due: int
+    cards: int
+    events: int
+    comparisons: int
+    summaries: int
+    active_jobs: int
+
+
+def study_overview(*, collection: Collection) -> StudyOverview:
+    return StudyOverview(
+        due=due_count(collection=collection),
+        cards=Flashcard.objects.filter(collection=collection, dismissed=False).count(),
+        events=TimelineEvent.objects.filter(collection=collection, dismissed=False).count(),
+        comparisons=Comparison.objects.filter(collection=collection).count(),
+        summaries=Digest.objects.filter(collection=collection).count(),
+        active_jobs=StudyJob.objects.filter(
+            collection=collection, status__in=StudyJob.ACTIVE
+        ).count(),
+    )
+
+
+# -- jobs -----------------------------------------------------------------------------------
+
+
+def job_for_user(*, user: Viewer, job_id: int, write: bool = False) -> StudyJob | None:
+    jobs = StudyJob.objects.select_related("collection")
+    return access.object_for_user(jobs, user=user, pk=job_id, through="collection", write=write)
+
+
+def jobs_for_collection(*, collection: Collection, kind: str, limit: int = 5) -> list[StudyJob]:
+    return list(StudyJob.objects.filter(collection=collection, kind=kind).order_by("-id")[:limit])
+
+
+# -- timelines ---------------------------------------------------------------------------------
+
+
+def events_for_collection(
+    *, collection: Collection, document_id: int | None = None, tag: str = ""
+) -> QuerySet[TimelineEvent]:
+    events = (
+        TimelineEvent.objects.filter(collection=collection, dismissed=False)
+        .prefetch_related(
+            Prefetch("sources", queryset=EventSource.objects.select_related("document")),
+            "tags",
+        )
+        .order_by("sort_key", "id")
+    )
+    if document_id:
+        events = events.filter(sources__document_id=document_id).distinct()
+    if tag:
+        events = events.filter(tags__name=tag).distinct()
+    return events
+
+
+def event_for_user(*, user: Viewer, event_id: int, write: bool = False) -> TimelineEvent | None:
+    events = (
+        TimelineEvent.objects.select_related("collection")
+        .prefetch_related("tags", "sources__document")
+        .filter(dismissed=False)
+    )
+    return access.object_for_user(events, user=user, pk=event_id, through="collection", write=write)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One event drawn on the timeline (SVG user units)."""
+
+    event: TimelineEvent
+    x: float
+    x2: float  # == x for a point in time
+    y: float
+    label: str
+    date: str
+    flipped: bool = False  # the label sits left of the mark (it would pass the right edge)
+
+    @property
+    def is_range(self) -> bool:
+        return self.x2 - self.x >= 1
+
+    @property
+    def width(self) -> float:
+        return max(0.0, self.x2 - self.x)
+
+    @property
+    def top(self) -> float:
+        return self.y - 5
+
+    @property
+    def text_x(self) -> float:
+        return self.x - 8 if self.flipped else self.x2 + 8
+
+    @property
+    def anchor(self) -> str:
+        return "end" if self.flipped else "start"
+
+    @property
+    def text_y(self) -> float:
+        return self.y + 4
+
+
+@dataclass(frozen=True)
+class Tick:
+    x: float
+    label: str
+
+
+@dataclass(frozen=True)
+class TimelineLayout:
+    width: int
+    height: int
+    axis_y: float
+    marks: list[Mark]
+    ticks: list[Tick]
+
+
+WIDTH = 1000
+MARGIN = 40
+LANE = 26
+TOP = 40
+CHAR = 6.6  # average width of a label character at the SVG's font size
+LABEL_CHARS = 36
+_STEPS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000]
+
+
+def _year_label(year: int) -> str:
+    return f"{-year} BCE" if year < 0 else str(year)
+
+
+def timeline_layout(events: Sequence[TimelineEvent]) -> TimelineLayout:
+    """Events on a horizontal axis, spread over lanes so that no two labels overlap.
+    Drawn server-side as SVG, so the timeline needs no JavaScript."""
+    if not events:
+        return TimelineLayout(WIDTH, TOP + LANE, TOP, [], [])
+    starts = [event_start(event).sort_key for event in events]
+    ends = [
+        (event_end(event) or event_start(event)).sort_key + _span(event.precision)
+        for event in events
+    ]
+    low = math.floor(min(starts))
+    high = max(math.ceil(max(ends)), low + 1)
+    inner = WIDTH - 2 * MARGIN - LABEL_CHARS * CHAR * 0.5
+
+    def x_of(key: float) -> float:
+        return MARGIN + (key - low) / (high - low) * inner
+
+    lanes: list[float] = []  # where each lane is free again
+    placed: list[tuple[TimelineEvent, float, float, int, str, bool]] = []
+    for event, start in zip(events, starts, strict=True):
+        end = event_end(event)
+        x = x_of(start)
+        x2 = x_of(end.sort_key) if end else x
+        label = event.title if len(event.title) <= LABEL_CHARS else event.title[:35] + "…"
+        text = 8 + len(label) * CHAR
+        # A label that would run past the right edge goes to the left of its mark.
+        flipped = x2 + text > WIDTH - 4 and x - text >= 4
+        left, right = (x - text - 12, x2 + 12) if flipped else (x, x2 + text + 12)
+        lane = next((i for i, free in enumerate(lanes) if free <= left), None)
+        if lane is None:
+            lanes.append(right)
+            lane = len(lanes) - 1
+        else:
+            lanes[lane] = right
+        placed.append((event, x, x2, lane, label, flipped))
+    axis_y = TOP - 14
+    marks = [
+        Mark(event, x, x2, TOP + lane * LANE + LANE / 2, label, event_label(event), flipped)
+        for event, x, x2, lane, label, flipped in placed
+    ]
+    span = high - low
+    step = next((s for s in _STEPS if span / s <= 10), _STEPS[-1])
+    first = math.ceil(low / step) * step
+    ticks = [Tick(x_of(year), _year_label(year)) for year in range(first, high + 1, step)]
+    return TimelineLayout(WIDTH, int(TOP + len(lanes) * LANE + 10), axis_y, marks, ticks)
+
+
+def _span(precision: str) -> float:
+    """How much of the axis an event dated at this precision covers."""
+    return {"day": 1 / 372, "month": 1 / 12, "year": 0.0, "decade": 0.0, "century": 0.0}.get(
+        precision, 0.0
+    )
+
+
+@dataclass(frozen=True)
+class SourceLink:
+    document_id: int
+    title: str
+    page: int
+
+
+@dataclass(frozen=True)
+class EventView:
+    event: TimelineEvent
+    date: str
+    links: list[SourceLink]
+
+
+def event_views(events: Sequence[TimelineEvent]) -> list[EventView]:
+    """Events with their date label and the pages they cite, for the list under the axis."""
+    return [
+        EventView(
+            event,
+            event_label(event),
+            [
+                SourceLink(source.document_id, source.document.title, source.page)
+                for source in event.sources.all()
+            ],
+        )
+        for event in events
+    ]
+
+
+# -- comparisons -----------------------------------------------------------------------------
+
+
+def comparisons_for_collection(*, collection: Collection) -> QuerySet[Comparison]:
+    return Comparison.objects.filter(collection=collection).order_by("-updated_at", "-id")
+
+
+def comparison_for_user(
+    *, user: Viewer, comparison_id: int, write: bool = False
+) -> Comparison | None:
+    comparisons = Comparison.objects.select_related("collection")
+    return access.object_for_user(
+        comparisons, user=user, pk=comparison_id, through="collection", write=write
+    )
+
+
+def cell_for_user(*, user: Viewer, cell_id: int, write: bool = False) -> ComparisonCell | None:
+    cells = ComparisonCell.objects.select_related("comparison__collection", "document")
+    return access.object_for_user(
+        cells, user=user, pk=cell_id, through="comparison__collection", write=write
+    )
+
+
+def comparison_documents(*, comparison: Comparison) -> list[Document]:
+    """The compared papers in the chosen order (deleted ones drop out)."""
+    found = {
+        document.pk: document
+        for document in Document.objects.filter(
+            collection=comparison.collection, pk__in=comparison.document_ids
+        )
+    }
+    return [found[pk] for pk in comparison.document_ids if pk in found]
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    aspect: str
+    cells: list[ComparisonCell | None]
+
+
+def comparison_table(*, comparison: Comparison) -> tuple[list[Document], list[ComparisonRow]]:
+    documents = comparison_documents(comparison=comparison)
+    cells = {
+        (cell.document_id, cell.aspect): cell
+        for cell in ComparisonCell.objects.filter(comparison=comparison)
+    }
+    rows = [
+        ComparisonRow(aspect, [cells.get((document.pk, aspect)) for document in documents])
+        for aspect in comparison.aspects
+    ]
+    return documents, rows
+
+
+def comparison_cells(*, comparison: Comparison) -> QuerySet[ComparisonCell]:
+    return ComparisonCell.objects.filter(comparison=comparison)
+
+
+# -- summaries -------------------------------------------------------------------------------
+
+
+def digests_for_collection(*, collection: Collection) -> QuerySet[Digest]:
+    return Digest.objects.filter(collection=collection).order_by("-updated_at", "-id")
+
+
+def digest_for_user(*, user: Viewer, digest_id: int, write: bool = False) -> Digest | None:
+    digests = Digest.objects.select_related("collection")
+    return access.object_for_user(
+        digests, user=user, pk=digest_id, through="collection", write=write
+    )
+
+
+def digest_documents(*, digest: Digest) -> list[Document]:
+    found = {
+        document.pk: document
+        for document in Document.objects.filter(
+            collection=digest.collection, pk__in=digest.document_ids
+        )
+    }
+    return [found[pk] for pk in digest.document_ids if pk in found]
+
+
+def document_for_user(*, user: Viewer, document_id: int, write: bool = False) -> Document | None:
+    documents = Document.objects.select_related("collection")
+    return access.object_for_user(
+        documents, user=user, pk=document_id, through="collection", write=write
+    )

@@ -1,0 +1,444 @@
+"""Generation jobs of the study tools: start one, run it unit by unit, fail it clearly,
+retry it.
+
+A job is claimed with a conditional UPDATE (queued → running, same attempt); every
+later write checks the attempt and status too, so a task left over from an earlier
+attempt changes nothing. Each unit's results are saved in the same transaction that
+advances `units_done`, so a redelivered task resumes after the last saved unit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from research.models import (
+    Answer,
+    Collection,
+    Comparison,
+    Digest,
+    Document,
+    StudyJob,
+)
+from research.study.generators import comparisons, digests, flashcards, timelines
+from research.study.generators.base import GenerationFailed, Tally
+from workspace.runtime import get_runtime
+from workspace.runtime.errors import (
+    InvalidModelOutput,
+    ModelNotFound,
+    ModelRuntimeError,
+    ModelTimeout,
+    ModelUnavailable,
+    PromptTooLong,
+    PromptTruncated,
+)
+from workspace.runtime.types import ModelRuntime
+
+logger = logging.getLogger(__name__)
+
+Status = StudyJob.Status
+Kind = StudyJob.Kind
+ErrorCode = StudyJob.ErrorCode
+
+STALE_AFTER = StudyJob.STALE_AFTER
+
+
+@dataclass(frozen=True)
+class Generator:
+    generate_unit: Callable[..., tuple[Sequence[Any], Tally]]
+    save_unit: Callable[..., flashcards.SaveCounts]
+    noun: str  # what it makes, plural
+    one: str  # the same, singular
+
+
+GENERATORS: dict[str, Generator] = {
+    Kind.FLASHCARDS: Generator(flashcards.generate_unit, flashcards.save_unit, "cards", "card"),
+    Kind.TIMELINE: Generator(timelines.generate_unit, timelines.save_unit, "events", "event"),
+    Kind.COMPARISON: Generator(comparisons.generate_unit, comparisons.save_unit, "cells", "cell"),
+    Kind.DIGEST: Generator(digests.generate_unit, digests.save_unit, "summaries", "summary"),
+}
+
+_ERROR_CODES: tuple[tuple[type[ModelRuntimeError], str], ...] = (
+    (InvalidModelOutput, ErrorCode.INVALID_OUTPUT),
+    (PromptTruncated, ErrorCode.TOO_LONG),
+    (PromptTooLong, ErrorCode.TOO_LONG),
+    (ModelTimeout, ErrorCode.TIMEOUT),
+    (ModelUnavailable, ErrorCode.UNAVAILABLE),
+    (ModelNotFound, ErrorCode.NOT_FOUND),
+)
+
+
+def error_code_for(exc: ModelRuntimeError) -> str:
+    for kind, code in _ERROR_CODES:
+        if isinstance(exc, kind):
+            return code
+    return ErrorCode.MODEL
+
+
+# -- starting ------------------------------------------------------------------------------
+
+
+def _job_create(
+    *,
+    collection: Collection,
+    user: User,
+    kind: str,
+    label: str,
+    units: list[dict[str, Any]],
+    params: dict[str, Any] | None = None,
+    comparison: Comparison | None = None,
+    digest: Digest | None = None,
+) -> StudyJob:
+    job = StudyJob.objects.create(
+        collection=collection,
+        created_by=user,
+        kind=kind,
+        label=label[:300],
+        units=units,
+        params=params or {},
+        comparison=comparison,
+        digest=digest,
+    )
+    job_enqueue(job=job)
+    return job
+
+
+def flashcards_generate(
+    *,
+    collection: Collection,
+    user: User,
+    documents: Sequence[Document],
+    pages: tuple[int, int] | None = None,
+    count: int = flashcards.DEFAULT_COUNT,
+    kinds: str = "basic",
+    tags: Sequence[str] = (),
+) -> StudyJob:
+    """Cards from each document (a whole project is all its ready documents), or from a
+    page range of one document."""
+    if pages is not None and len(documents) == 1:
+        units: list[dict[str, Any]] = [{"document_id": documents[0].pk, "pages": list(pages)}]
+        label = f"{documents[0].title}, pp. {pages[0]}-{pages[1]}"
+    else:
+        units = [{"document_id": document.pk} for document in documents]
+        label = documents[0].title if len(documents) == 1 else f"{len(documents)} documents"
+    params = {"count": count, "kinds": kinds, "tags": list(tags)}
+    return _job_create(
+        collection=collection,
+        user=user,
+        kind=Kind.FLASHCARDS,
+        label=label,
+        units=units,
+        params=params,
+    )
+
+
+def flashcards_generate_from_answer(
+    *,
+    answer: Answer,
+    user: User,
+    count: int = flashcards.DEFAULT_COUNT,
+    kinds: str = "basic",
+    tags: Sequence[str] = (),
+) -> StudyJob:
+    question = answer.question
+    return _job_create(
+        collection=question.thread.collection,
+        user=user,
+        kind=Kind.FLASHCARDS,
+        label=f"the answer to “{question.text[:200]}”",
+        units=[{"answer_id": answer.pk}],
+        params={"count": count, "kinds": kinds, "tags": list(tags)},
+    )
+
+
+def timeline_generate(
+    *,
+    collection: Collection,
+    user: User,
+    documents: Sequence[Document],
+    count: int = timelines.DEFAULT_COUNT,
+    tags: Sequence[str] = (),
+) -> StudyJob:
+    label = documents[0].title if len(documents) == 1 else f"{len(documents)} documents"
+    return _job_create(
+        collection=collection,
+        user=user,
+        kind=Kind.TIMELINE,
+        label=label,
+        units=[{"document_id": document.pk} for document in documents],
+        params={"count": count, "tags": list(tags)},
+    )
+
+
+def comparison_start(
+    *,
+    collection: Collection,
+    user: User,
+    title: str,
+    documents: Sequence[Document],
+    aspects: Sequence[str],
+) -> StudyJob:
+    with transaction.atomic():
+        comparison = comparisons.comparison_create(
+            collection=collection, title=title, documents=documents, aspects=aspects
+        )
+        return comparison_fill(comparison=comparison, user=user)
+
+
+def comparison_fill(*, comparison: Comparison, user: User) -> StudyJob:
+    """(Re)fill every paper's column; cells the user edited are kept."""
+    return _job_create(
+        collection=comparison.collection,
+        user=user,
+        kind=Kind.COMPARISON,
+        label=comparison.title,
+        units=[{"document_id": document_id} for document_id in comparison.document_ids],
+        comparison=comparison,
+    )
+
+
+def digest_start(
+    *, collection: Collection, user: User, title: str, documents: Sequence[Document]
+) -> StudyJob:
+    with transaction.atomic():
+        digest = digests.digest_create(collection=collection, title=title, documents=documents)
+        return digest_regenerate(digest=digest, user=user)
+
+
+class EditedByUser(Exception):
+    """The user edited this; a regeneration would overwrite their words."""
+
+
+def digest_regenerate(*, digest: Digest, user: User) -> StudyJob:
+    if digest.edited_by_user:
+        raise EditedByUser("You edited this summary; make a new one instead of regenerating it.")
+    return _job_create(
+        collection=digest.collection,
+        user=user,
+        kind=Kind.DIGEST,
+        label=digest.title,
+        units=[{"digest_id": digest.pk}],
+        digest=digest,
+    )
+
+
+def job_enqueue(*, job: StudyJob) -> None:
+    """Send the job to a worker once the transaction that made it commits."""
+    job_id, attempt = job.pk, job.attempt
+
+    def send() -> None:
+        from research.study.tasks import send_generate
+
+        try:
+            send_generate(job_id=job_id, attempt=attempt)
+        except Exception as exc:  # broker down: say so; Retry sends it again
+            logger.exception("Could not queue study job %s", job_id)
+            job_fail(
+                job_id=job_id,
+                attempt=attempt,
+                code=ErrorCode.INTERRUPTED,
+                message=f"Could not reach the task queue ({exc}). Retry when it is back.",
+            )
+
+    transaction.on_commit(send)
+
+
+def job_retry(*, job: StudyJob) -> bool:
+    """Start a failed (or stuck) job again as a new attempt, resuming after its last saved
+    unit; False when it cannot be."""
+    now = timezone.now()
+    stale = now - STALE_AFTER
+    fields: dict[str, Any] = {
+        "status": Status.QUEUED,
+        "attempt": F("attempt") + 1,
+        "error": "",
+        "error_code": "",
+        "error_detail": "",
+        "message": "Waiting for the model…",
+        "finished_at": None,
+        "updated_at": now,
+    }
+    claimable = StudyJob.objects.filter(pk=job.pk, attempt=job.attempt)
+    updated = claimable.filter(status=Status.FAILED).update(**fields) or claimable.filter(
+        status__in=StudyJob.ACTIVE, updated_at__lt=stale
+    ).update(**fields)
+    if updated:
+        job.refresh_from_db()
+        job_enqueue(job=job)
+    return bool(updated)
+
+
+# -- running ---------------------------------------------------------------------------------
+
+
+class JobLost(Exception):
+    """The job was retried, finished or deleted meanwhile: this run must stop."""
+
+
+def _live(job_id: int, attempt: int) -> Any:
+    return StudyJob.objects.filter(pk=job_id, attempt=attempt, status=Status.RUNNING)
+
+
+def _update(job_id: int, attempt: int, **fields: Any) -> None:
+    # QuerySet.update() skips auto_now: set updated_at, the sign of life STALE_AFTER reads.
+    if not _live(job_id, attempt).update(updated_at=timezone.now(), **fields):
+        raise JobLost()
+
+
+def job_claim(*, job_id: int, attempt: int) -> bool:
+    """Take a queued job, or one whose worker died mid-run (running, but silent for
+    STALE_AFTER: a redelivered message resumes it after its last saved unit)."""
+    now = timezone.now()
+    claimable = Q(status=Status.QUEUED) | Q(status=Status.RUNNING, updated_at__lt=now - STALE_AFTER)
+    return bool(
+        StudyJob.objects.filter(claimable, pk=job_id, attempt=attempt).update(
+            status=Status.RUNNING, message="Starting…", updated_at=now
+        )
+    )
+
+
+def job_release(*, job_id: int, attempt: int, message: str) -> None:
+    """Give a running job back to the queue (the task will retry it after a pause)."""
+    StudyJob.objects.filter(pk=job_id, attempt=attempt, status=Status.RUNNING).update(
+        status=Status.QUEUED, message=message[:500], updated_at=timezone.now()
+    )
+
+
+def job_fail(*, job_id: int, attempt: int, code: str, message: str, detail: str = "") -> bool:
+    now = timezone.now()
+    return bool(
+        StudyJob.objects.filter(pk=job_id, attempt=attempt, status__in=StudyJob.ACTIVE).update(
+            status=Status.FAILED,
+            error_code=code,
+            error=message,
+            error_detail=detail,
+            message="",
+            finished_at=now,
+            updated_at=now,
+        )
+    )
+
+
+def _unit_name(unit: dict[str, Any]) -> str:
+    if "document_id" in unit:
+        title = Document.objects.filter(pk=unit["document_id"]).values_list("title", flat=True)
+        return f"“{title.first() or 'a deleted document'}”"
+    if "answer_id" in unit:
+        return "the answer"
+    return "the documents"
+
+
+def job_run(*, job_id: int, attempt: int, runtime: ModelRuntime | None = None) -> None:
+    """Claim the job and generate its remaining units. Model errors other than invalid
+    output propagate (the task retries them, then fails the job); everything else that
+    goes wrong ends here as a failure stored on the job."""
+    if not job_claim(job_id=job_id, attempt=attempt):
+        return
+    job = StudyJob.objects.select_related("collection", "comparison", "digest").get(pk=job_id)
+    generator = GENERATORS[job.kind]
+    try:
+        runtime = runtime or get_runtime()
+        for index in range(job.units_done, len(job.units)):
+            _run_unit(job, generator, index, runtime)
+        _update(
+            job_id,
+            attempt,
+            status=Status.DONE,
+            message=_summary(StudyJob.objects.get(pk=job_id), generator),
+            finished_at=timezone.now(),
+            parts_done=0,
+            parts_total=0,
+        )
+    except JobLost:
+        return
+    except GenerationFailed as exc:
+        job_fail(
+            job_id=job_id, attempt=attempt, code=exc.code, message=exc.message, detail=exc.detail
+        )
+    except ModelRuntimeError as exc:
+        if exc.retryable:
+            job_release(job_id=job_id, attempt=attempt, message=f"{exc.message} Trying again soon…")
+            raise
+        job_fail(job_id=job_id, attempt=attempt, code=error_code_for(exc), message=exc.message)
+
+
+def _run_unit(job: StudyJob, generator: Generator, index: int, runtime: ModelRuntime) -> None:
+    unit = job.units[index]
+    total = len(job.units)
+    name = _unit_name(unit)
+    where = f" ({index + 1} of {total})" if total > 1 else ""
+    _update(job.pk, job.attempt, message=f"Reading {name}{where}…", parts_done=0, parts_total=0)
+
+    def on_part(part: int, parts: int) -> None:
+        detail = f", part {part + 1} of {parts}" if parts > 1 else ""
+        _update(
+            job.pk,
+            job.attempt,
+            parts_done=part,
+            parts_total=parts,
+            message=f"Asking the model about {name}{where}{detail}…",
+        )
+
+    def on_invalid(tries: int, exc: InvalidModelOutput) -> None:
+        _update(
+            job.pk,
+            job.attempt,
+            invalid_outputs=F("invalid_outputs") + 1,
+            message=f"The model's answer did not match the schema ({exc.message}); "
+            f"asking again (try {tries + 1})…",
+        )
+
+    try:
+        drafts, tally = generator.generate_unit(
+            job=job, unit=unit, runtime=runtime, on_part=on_part, on_invalid=on_invalid
+        )
+    except GenerationFailed as exc:
+        if exc.code == ErrorCode.NO_SOURCES and total > 1:
+            # One document of many has no text (yet): note it and go on with the others.
+            with transaction.atomic():
+                _update(
+                    job.pk,
+                    job.attempt,
+                    units_done=index + 1,
+                    message=f"Skipped {name}: {exc.message}",
+                )
+            return
+        raise GenerationFailed(exc.code, f"{name}{where}: {exc.message}", exc.detail) from exc
+    with transaction.atomic():
+        StudyJob.objects.select_for_update().filter(pk=job.pk).first()
+        if not _live(job.pk, job.attempt).filter(units_done=index).exists():
+            raise JobLost()
+        counts = generator.save_unit(job=job, unit=unit, drafts=drafts)
+        _update(
+            job.pk,
+            job.attempt,
+            units_done=index + 1,
+            parts_done=0,
+            parts_total=0,
+            created_count=F("created_count") + counts.created,
+            updated_count=F("updated_count") + counts.updated,
+            kept_count=F("kept_count") + counts.kept,
+            dropped_count=F("dropped_count") + counts.dropped + tally.dropped,
+        )
+
+
+def _summary(job: StudyJob, generator: Generator) -> str:
+    noun = generator.one if job.created_count == 1 else generator.noun
+    parts = [f"{job.created_count} new {noun}"]
+    if job.updated_count:
+        parts.append(f"{job.updated_count} updated or merged")
+    if job.kept_count:
+        parts.append(f"{job.kept_count} left as you edited them")
+    if job.dropped_count:
+        parts.append(
+            f"{job.dropped_count} dropped or left uncited because they cited pages the model "
+            "was not shown"
+        )
+    return "Done: " + ", ".join(parts) + "."

@@ -1,0 +1,116 @@
+"""Map-reduce answers: material far beyond the window is read in window-sized parts (a chord
+of map steps), then combined by a reduce step; the page shows progress meanwhile.
+
+The chord runs in-process (Celery's eager mode) so the test can script the model's words;
+tests/research/qa/test_worker.py runs the worker path with real worker processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import pytest
+
+from research.models import Collection, MapNote, Question
+from tests.research.qa.test_views import HX, add_document, events
+from tests.research.qa.test_views import urlpatterns as urlpatterns
+from workspace.celery import app
+from workspace.runtime import use_runtime
+from workspace.runtime.scripted import ScriptedRuntime
+from workspace.runtime.tokenizer import get_tokenizer
+from workspace.runtime.types import Message
+
+pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db]
+
+WINDOW = 4096
+
+
+def long_pages(topic: str, count: int) -> list[str]:
+    return [
+        "\n\n".join(
+            f"Page {n} of the {topic} survey, paragraph {p}: the {topic} record for station "
+            f"{n}-{p} lists readings, dates and observers in careful detail." * 3
+            for p in range(4)
+        )
+        for n in range(1, count + 1)
+    ]
+
+
+@pytest.fixture
+def big_project(user) -> Collection:
+    collection = Collection.objects.create(owner=user, title="Surveys")
+    add_document(collection, "Glacier survey", long_pages("glacier", 40), target=300)
+    add_document(collection, "Tide survey", long_pages("tide", 40), target=300)
+    return collection
+
+
+@pytest.fixture
+def eager() -> Iterator[None]:
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = previous
+
+
+def reply(messages: Sequence[Message]) -> str:
+    """Map steps note the first page marker they were shown; the reduce step cites it."""
+    system = messages[0].content
+    text = messages[1].content
+    if system.startswith("You are reading one part"):
+        start = text.index("\n[") + 1
+        return "Readings are logged per station " + text[start : text.index("]", start) + 1]
+    notes = [line for line in text.splitlines() if line.startswith("Readings")]
+    return f"From {len(notes)} parts: " + notes[0].removeprefix("Readings are logged per station ")
+
+
+def test_far_beyond_the_window_the_answer_is_read_in_parts_then_combined(
+    signed_in_client, big_project, eager, django_capture_on_commit_callbacks
+) -> None:
+    runtime = ScriptedRuntime(reply, context_window=WINDOW)
+    with use_runtime(runtime):
+        response = signed_in_client.post(
+            f"/research/{big_project.pk}/ask/",
+            {"question": "How are readings logged?", "scope": "all"},
+            **HX,
+        )
+        assert response.status_code == 204
+        question = Question.objects.get()
+        with django_capture_on_commit_callbacks(execute=True):
+            streamed = events(signed_in_client.get(f"/research/questions/{question.pk}/stream/"))
+    assert [name for name, _ in streamed] == ["done"], "map-reduce is polled, not streamed"
+    assert 'data-testid="map-reduce-progress"' in streamed[0][1]
+
+    question.refresh_from_db()
+    groups = question.context_map["groups"]
+    assert question.strategy == "map_reduce" and len(groups) >= 4
+    assert question.status == Question.Status.DONE
+    assert (question.groups_done, question.groups_total) == (len(groups), len(groups))
+    assert MapNote.objects.filter(question=question).count() == len(groups)
+    map_calls = [call for call in runtime.calls if call[0].content.startswith("You are reading")]
+    assert len(map_calls) == len(groups)
+    for call in runtime.calls:
+        assert get_tokenizer().count_messages(call) <= question.context_map["prompt_limit"]
+    answer = question.answer
+    assert answer.text.startswith(f"From {len(groups)} parts: [Glacier survey, p. 1]")
+    assert answer.flagged_count == 0
+
+    page = signed_in_client.get(f"/research/questions/{question.pk}/context/").content.decode()
+    assert "map_reduce" in page and "Part" in page
+
+
+def test_progress_is_polled_while_the_parts_are_being_read(signed_in_client, big_project) -> None:
+    with use_runtime(ScriptedRuntime(reply, context_window=WINDOW)):
+        signed_in_client.post(
+            f"/research/{big_project.pk}/ask/",
+            {"question": "How are readings logged?", "scope": "all"},
+            **HX,
+        )
+        question = Question.objects.get()
+        # no on-commit here: the chord is never sent, so the question stays mid-way
+        events(signed_in_client.get(f"/research/questions/{question.pk}/stream/"))
+    question.refresh_from_db()
+    assert question.status == Question.Status.MAPPING
+    partial = signed_in_client.get(f"/research/questions/{question.pk}/", **HX).content.decode()
+    assert 'hx-trigger="every 2s"' in partial
+    assert f"0 of {question.groups_total} parts read" in partial

@@ -1,0 +1,57 @@
+"""A generation job run by a real `celery worker` process on the "batch" queue, against the
+test database and Redis. The worker's backend is the scripted echo model, which answers in
+prose: the job asks a bounded number of times, then fails and says why, and the page that
+polls it shows the failure with the model's answer and a Retry button."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from research.models import StudyJob
+from research.study.generators.base import MAX_TRIES
+from tests.research.study.test_generation import study_project
+
+pytestmark = [pytest.mark.worker, pytest.mark.slow]
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_a_worker_runs_the_job_and_an_answer_that_is_not_json_fails_it_clearly(
+    celery_worker_factory, signed_in_client, user
+) -> None:
+    project = study_project(user)
+    paper = project.documents.get(title="Glacial erosion")
+    worker = celery_worker_factory(queues="batch")
+    response = signed_in_client.post(
+        f"/research/{project.pk}/flashcards/generate/",
+        {
+            "scope": "document",
+            "document": paper.pk,
+            "count": "3",
+            "kinds": "basic",
+        },
+    )
+    assert response.status_code == 302
+    job = StudyJob.objects.get()
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        poll = signed_in_client.get(f"/research/study/jobs/{job.pk}/?polling=1", **HX)
+        assert poll.status_code == 200
+        job.refresh_from_db()
+        if not job.is_active:
+            assert poll["HX-Refresh"] == "true"  # the page reloads to show the outcome
+            break
+        time.sleep(0.2)
+    assert job.status == StudyJob.Status.FAILED, worker.log.read_text()[-3000:]
+    assert job.error_code == StudyJob.ErrorCode.INVALID_OUTPUT
+    assert job.invalid_outputs == MAX_TRIES
+    assert "did not match the expected JSON after 3 tries" in job.error
+    assert job.error_detail.startswith("Scripted answer to:")  # the model's own words
+    assert "study_generate" in worker.log.read_text()
+
+    page = signed_in_client.get(f"/research/{project.pk}/flashcards/").content.decode()
+    assert 'data-status="failed"' in page and 'data-testid="job-retry"' in page
+    assert "Scripted answer to:" in page
