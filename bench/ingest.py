@@ -102,7 +102,7 @@ class Workers:
 
 
 def ingest(files: Sequence[tuple[str, bytes]], *, label: str) -> tuple[int, float]:
-    """Upload the files into a new collection; (pages, seconds until all are indexed)."""
+    """Upload the files into a new project; (pages, seconds until all are indexed)."""
     from django.contrib.auth.models import User
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.db import transaction
@@ -113,10 +113,10 @@ def ingest(files: Sequence[tuple[str, bytes]], *, label: str) -> tuple[int, floa
     from research.models import Document
 
     owner, _ = User.objects.get_or_create(username="bench")
-    collection = services.collection_create(owner=owner, title=label)
+    project = services.project_create(owner=owner, title=label)
     with transaction.atomic():
         outcomes = services.document_upload(
-            collection=collection,
+            project=project,
             uploaded_by=owner,
             files=[SimpleUploadedFile(name, data) for name, data in files],
         )

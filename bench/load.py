@@ -258,7 +258,7 @@ def start_web(processes: Processes, *, server: str, port: int) -> str:
 @dataclass
 class Account:
     username: str
-    collection_id: int
+    project_id: int
     document_ids: list[int]
     pages: list[tuple[int, int]]  # (document id, page number)
     campaign_id: int
@@ -266,7 +266,7 @@ class Account:
 
     def main_pages(self) -> dict[str, list[str]]:
         """Page name -> the URLs of that page this account can open."""
-        c, k = self.collection_id, self.campaign_id
+        c, k = self.project_id, self.campaign_id
         return {
             "home": ["/"],
             "project list": ["/research/"],
@@ -304,16 +304,16 @@ def seed(count: int) -> list[Account]:
         [User(username=f"load{i:02d}", password=hashed) for i in range(count)]
     )
     files = [(name, (PAPERS / name).read_bytes()) for name in SEED_PAPERS]
-    collections = []
+    projects = []
     for user in users:
-        collection = services.collection_create(owner=user, title=f"Papers of {user.username}")
+        project = services.project_create(owner=user, title=f"Papers of {user.username}")
         services.document_upload(
-            collection=collection,
+            project=project,
             uploaded_by=user,
             files=[SimpleUploadedFile(name, data) for name, data in files],
         )
-        collections.append(collection)
-    documents = Document.objects.filter(collection__in=collections)
+        projects.append(project)
+    documents = Document.objects.filter(project__in=projects)
     deadline = time.monotonic() + 900
     while documents.exclude(stage__in=Document.FINISHED_STAGES).exists():
         if time.monotonic() > deadline:
@@ -324,11 +324,11 @@ def seed(count: int) -> list[Account]:
         raise RuntimeError(f"{failed.original_name} did not become ready: {failed.error}")
 
     accounts = []
-    for user, collection in zip(users, collections, strict=True):
-        docs = list(collection.documents.order_by("pk"))
+    for user, project in zip(users, projects, strict=True):
+        docs = list(project.documents.order_by("pk"))
         for number in range(1, 6):
             flashcards.flashcard_create(
-                collection=collection,
+                project=project,
                 kind="basic",
                 front=f"What does page {number} of {docs[0].title} cover?",
                 back="What the page says, in a sentence.",
@@ -366,7 +366,7 @@ def seed(count: int) -> list[Account]:
         accounts.append(
             Account(
                 username=user.username,
-                collection_id=collection.pk,
+                project_id=project.pk,
                 document_ids=[d.pk for d in docs],
                 pages=pages,
                 campaign_id=campaign.pk,
@@ -455,7 +455,7 @@ class Person:
                 found = re.findall(r'id="question-(\d+)"', posted.text)
                 question_id = int(found[-1]) if posted.status_code == 200 and found else 0
             else:
-                url = f"/research/{self.account.collection_id}/ask/"
+                url = f"/research/{self.account.project_id}/ask/"
                 posted = await self.send(
                     "POST", url, data={"question": question, "scope": "all"}, headers=headers
                 )

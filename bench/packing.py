@@ -11,7 +11,7 @@ line of the file is a paragraph). BAMBOO papers have no abstract and no title: a
 "summary" is extractive — its opening sentences, up to 200 tokens — and its title is
 "Paper NN". The bench is model-free: nothing here calls a model.
 
-Two collections: as specified (one document per row: 100 documents, but the file holds only
+Two projects: as specified (one document per row: 100 documents, but the file holds only
 25 distinct papers, each repeated for about four questions), and the 25 distinct papers.
 
 Evidence: each row's evidence is split into sentences; sentences of at least 20 characters
@@ -123,11 +123,11 @@ def extractive_summary(pages: list[str], count: Callable[[str], int]) -> str:
 
 
 def build_database(rows: list[Row]) -> tuple[Variant, Variant, float]:
-    """Both collections as Document/Page/Chunk rows, indexed; returns the ingest seconds."""
+    """Both projects as Document/Page/Chunk rows, indexed; returns the ingest seconds."""
     from django.contrib.auth import get_user_model
 
     from research.library import search
-    from research.models import Chunk, Collection, Document, Page
+    from research.models import Chunk, Document, Page, Project
     from workspace.chunking import PageText, chunk_pages
     from workspace.runtime.tokenizer import count_tokens
 
@@ -135,18 +135,18 @@ def build_database(rows: list[Row]) -> tuple[Variant, Variant, float]:
     start = time.perf_counter()
     drafts_cache: dict[str, tuple[list[str], list, str]] = {}
 
-    def add(collection: Collection, row: Row, number: int) -> int:
+    def add(project: Project, row: Row, number: int) -> int:
         if row.paper not in drafts_cache:
             pages = pages_of(row.paper)
             drafts = chunk_pages([PageText(n + 1, text) for n, text in enumerate(pages)])
             drafts_cache[row.paper] = (pages, drafts, extractive_summary(pages, count_tokens))
         pages, drafts, summary = drafts_cache[row.paper]
         document = Document.objects.create(
-            collection=collection,
+            project=project,
             title=f"Paper {number:02d}",
             original_name=f"paper-{number:02d}.txt",
             file_type=Document.FileType.TEXT,
-            content_hash=hashlib.sha256(f"{collection.pk}:{number}".encode()).hexdigest(),
+            content_hash=hashlib.sha256(f"{project.pk}:{number}".encode()).hexdigest(),
             stage=Document.Stage.READY,
             page_count=len(pages),
             token_count=sum(d.token_count for d in drafts),
@@ -170,8 +170,8 @@ def build_database(rows: list[Row]) -> tuple[Variant, Variant, float]:
         search.chunk_index_document(document_id=document.pk)
         return document.pk
 
-    specified = Collection.objects.create(owner=user, title="BAMBOO, one document per row")
-    distinct = Collection.objects.create(owner=user, title="BAMBOO, distinct papers")
+    specified = Project.objects.create(owner=user, title="BAMBOO, one document per row")
+    distinct = Project.objects.create(owner=user, title="BAMBOO, distinct papers")
     as_specified = Variant("as specified: 100 rows as 100 documents", rows, [], [])
     for row in rows:
         as_specified.document_ids.append(add(specified, row, row.index + 1))
@@ -242,7 +242,7 @@ def main() -> None:
         f"({sum(len(r.gold) for r in located)} sentences), the other {len(rows) - len(located)} "
         "are left out of the recall."
     )
-    print(f"Ingest into SQLite (pages, 400-token chunks, FTS5), both collections: {ingest:.1f} s")
+    print(f"Ingest into SQLite (pages, 400-token chunks, FTS5), both projects: {ingest:.1f} s")
     for variant in (as_specified, unique):
         run_variant(variant, located, repeats=args.repeats, verify=args.verify)
 
@@ -276,7 +276,7 @@ def run_variant(variant: Variant, rows: Sequence[Row], *, repeats: int, verify: 
     print(
         f"Loading the sources from the database: {load_seconds * 1000:.0f} ms; building the "
         f"in-memory BM25 indexes: {memory_index_seconds * 1000:.0f} ms (400-token chunks), "
-        f"{index_seconds * 1000:.0f} ms (1,000-token chunks), once per collection."
+        f"{index_seconds * 1000:.0f} ms (1,000-token chunks), once per project."
     )
 
     def room(budget: int, question: str) -> int:

@@ -1,6 +1,6 @@
-"""Who may open and who may change a research project (a Collection), in one place.
+"""Who may open and who may change a research project (a Project), in one place.
 
-Every read in research goes through `collection_list_for_user` (or `scoped_for_user`,
+Every read in research goes through `readable_projects` (or `scoped_for_user`,
 which filters any queryset by the project it belongs to), so a project is:
 
 - readable by its owner, by every person it is shared with, and by every member of a
@@ -29,14 +29,14 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Case, CharField, Model, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.http import HttpRequest
 
-from research.models import Collection, CollectionShare, Thread
+from research.models import Project, ProjectShare, Thread
 
 Viewer = User | AnonymousUser
 M = TypeVar("M", bound=Model)
 
 OWNER = "owner"
-EDITOR = CollectionShare.Role.EDITOR.value
-VIEWER = CollectionShare.Role.VIEWER.value
+EDITOR = ProjectShare.Role.EDITOR.value
+VIEWER = ProjectShare.Role.VIEWER.value
 READ_ROLES = (VIEWER, EDITOR)
 WRITE_ROLES = (EDITOR,)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -52,32 +52,30 @@ def _account(user: Viewer) -> User | None:
     return user if isinstance(user, User) and user.is_authenticated and user.is_active else None
 
 
-def shares_for_user(
-    *, user: User, roles: tuple[str, ...] = READ_ROLES
-) -> QuerySet[CollectionShare]:
+def _user_shares(*, user: User, roles: tuple[str, ...] = READ_ROLES) -> QuerySet[ProjectShare]:
     """Shares naming the user, or one of the user's groups, with one of `roles`."""
-    return CollectionShare.objects.filter(
+    return ProjectShare.objects.filter(
         Q(user=user) | Q(group__in=user.groups.all()), role__in=roles
     )
 
 
-def collection_list_for_user(*, user: Viewer, write: bool = False) -> QuerySet[Collection]:
+def readable_projects(*, user: Viewer, write: bool = False) -> QuerySet[Project]:
     """Projects the user may read (or, with `write`, change)."""
     account = _account(user)
     if account is None:
-        return Collection.objects.none()
+        return Project.objects.none()
     roles = WRITE_ROLES if write else READ_ROLES
-    shared = shares_for_user(user=account, roles=roles).values("collection_id")
-    return Collection.objects.filter(Q(owner=account) | Q(pk__in=shared))
+    shared = _user_shares(user=account, roles=roles).values("project_id")
+    return Project.objects.filter(Q(owner=account) | Q(pk__in=shared))
 
 
 def scoped_for_user(
     queryset: QuerySet[M], *, user: Viewer, through: str, write: bool = False
 ) -> QuerySet[M]:
     """`queryset` narrowed to rows of projects the user may read (or change). `through`
-    is the lookup from the row to its Collection: "collection", "document__collection",
-    "question__thread__collection"..."""
-    allowed = collection_list_for_user(user=user, write=write).values("pk")
+    is the lookup from the row to its Project: "project", "document__project",
+    "question__thread__project"..."""
+    allowed = readable_projects(user=user, write=write).values("pk")
     return queryset.filter(**{f"{through}__in": allowed})
 
 
@@ -96,49 +94,45 @@ def object_for_user(
     return found
 
 
-def collection_for_user(
-    *, user: Viewer, collection_id: int, write: bool = False
-) -> Collection | None:
+def project_get_for_user(*, user: Viewer, project_id: int, write: bool = False) -> Project | None:
     return object_for_user(
-        Collection.objects.all(), user=user, pk=collection_id, through="pk", write=write
+        Project.objects.all(), user=user, pk=project_id, through="pk", write=write
     )
 
 
-def collection_role_for_user(*, user: Viewer, collection: Collection) -> str:
+def project_role_for_user(*, user: Viewer, project: Project) -> str:
     """The user's role on the project: owner, editor, viewer, or "" (no access)."""
     account = _account(user)
     if account is None:
         return ""
-    if collection.owner_id == account.pk:
+    if project.owner_id == account.pk:
         return OWNER
-    roles = set(
-        shares_for_user(user=account).filter(collection=collection).values_list("role", flat=True)
-    )
+    roles = set(_user_shares(user=account).filter(project=project).values_list("role", flat=True))
     if EDITOR in roles:
         return EDITOR
     return VIEWER if VIEWER in roles else ""
 
 
-def collection_writable_for_user(*, user: Viewer, collection: Collection) -> bool:
+def project_writable_for_user(*, user: Viewer, project: Project) -> bool:
     """Whether the user may change the project (its owner, or an editor through a share)."""
-    return collection_role_for_user(user=user, collection=collection) in (OWNER, *WRITE_ROLES)
+    return project_role_for_user(user=user, project=project) in (OWNER, *WRITE_ROLES)
 
 
-def collection_owned_by_user(*, user: Viewer, collection_id: int) -> Collection | None:
+def project_owned_by_user(*, user: Viewer, project_id: int) -> Project | None:
     """The project if the user owns it (for managing shares). None when the user may not
     read it at all; PermissionDenied when they may read it but are not its owner."""
-    collection = collection_for_user(user=user, collection_id=collection_id)
-    if collection is not None and collection.owner_id != user.pk:
+    project = project_get_for_user(user=user, project_id=project_id)
+    if project is not None and project.owner_id != user.pk:
         raise PermissionDenied("Only the project's owner can manage who it is shared with.")
-    return collection
+    return project
 
 
-def with_access_role(queryset: QuerySet[Collection], *, user: User) -> QuerySet[Collection]:
+def with_access_role(queryset: QuerySet[Project], *, user: User) -> QuerySet[Project]:
     """Annotates `access_role` ("owner", "editor" or "viewer": the best of the user's
     shares) on projects the user may read."""
     best = (
-        shares_for_user(user=user)
-        .filter(collection=OuterRef("pk"))
+        _user_shares(user=user)
+        .filter(project=OuterRef("pk"))
         .order_by(Case(When(role=EDITOR, then=Value(0)), default=Value(1)), "id")
         .values("role")[:1]
     )
@@ -154,14 +148,14 @@ def with_access_role(queryset: QuerySet[Collection], *, user: User) -> QuerySet[
 # -- conversations -------------------------------------------------------------------------
 
 
-def thread_for_user(*, user: Viewer, thread_id: int, write: bool = False) -> Thread | None:
+def thread_get_for_user(*, user: Viewer, thread_id: int, write: bool = False) -> Thread | None:
     """A thread of a project the user may read, or None. With `write` (a follow-up, a
     retry) only its asker may go on: anyone else gets PermissionDenied."""
     thread = object_for_user(
-        Thread.objects.select_related("collection"),
+        Thread.objects.select_related("project"),
         user=user,
         pk=thread_id,
-        through="collection",
+        through="project",
     )
     if thread is not None and write:
         thread_require_asker(user=user, thread=thread)

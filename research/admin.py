@@ -4,11 +4,11 @@ from django.contrib import admin
 from django.contrib.auth.models import User
 from django.http import HttpRequest
 
-from research.models import Chunk, Collection, CollectionShare, Document, ExtractionPart, Page
+from research.models import Chunk, Document, ExtractionPart, Page, Project, ProjectShare
 
 
-@admin.register(Collection)
-class CollectionAdmin(admin.ModelAdmin):
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
     list_display = ["title", "kind", "owner", "updated_at"]
     list_filter = ["kind"]
     search_fields = ["title", "owner__username"]
@@ -17,7 +17,7 @@ class CollectionAdmin(admin.ModelAdmin):
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
     list_display = [
-        "title", "collection", "stage", "summary_status", "page_count", "token_count",
+        "title", "project", "stage", "summary_status", "page_count", "token_count",
         "attempt", "updated_at",
     ]  # fmt: skip
     list_filter = ["stage", "summary_status", "file_type", "error_code"]
@@ -44,17 +44,15 @@ class ChunkAdmin(admin.ModelAdmin):
     search_fields = ["document__title"]
 
 
-@admin.register(CollectionShare)
-class CollectionShareAdmin(admin.ModelAdmin):
-    list_display = ["collection", "user", "group", "role", "created_at"]
+@admin.register(ProjectShare)
+class ProjectShareAdmin(admin.ModelAdmin):
+    list_display = ["project", "user", "group", "role", "created_at"]
     list_filter = ["role"]
-    search_fields = ["collection__title", "user__username", "group__name"]
-    raw_id_fields = ["collection", "user"]
+    search_fields = ["project__title", "user__username", "group__name"]
+    raw_id_fields = ["project", "user"]
     readonly_fields = ["created_by", "created_at", "updated_at"]
 
-    def save_model(
-        self, request: HttpRequest, obj: CollectionShare, form: Any, change: bool
-    ) -> None:
+    def save_model(self, request: HttpRequest, obj: ProjectShare, form: Any, change: bool) -> None:
         if not change and isinstance(request.user, User):
             obj.created_by = request.user
         super().save_model(request, obj, form, change)

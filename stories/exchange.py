@@ -23,7 +23,7 @@ from django.contrib.auth.models import User
 from django.db import DatabaseError, transaction
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from research.models import Collection
+from research.models import Project
 from stories.describe import describe_applied, describe_proposed
 from stories.models import Campaign, CampaignMember, Event, Summary, Turn
 from stories.projection import load_state, rebuild
@@ -243,12 +243,12 @@ def campaign_import(
     c = parsed.campaign
     try:
         with transaction.atomic():
-            collection = branched_from.world_collection if branched_from else None
-            if collection is None:
-                collection = Collection.objects.create(
+            project = branched_from.world_project if branched_from else None
+            if project is None:
+                project = Project.objects.create(
                     owner=owner,
                     title=f"{title or c.title} — world documents",
-                    kind=Collection.Kind.WORLD,
+                    kind=Project.Kind.WORLD,
                 )
             campaign = Campaign.objects.create(
                 owner=owner,
@@ -256,7 +256,7 @@ def campaign_import(
                 premise=c.premise,
                 tone=c.tone,
                 rules_notes=c.rules_notes,
-                world_collection=collection,
+                world_project=project,
                 branched_from=branched_from,
                 branched_at_turn=branched_at_turn,
                 head_turn=c.head_turn,

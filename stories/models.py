@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from research.models import Collection, Document
+from research.models import Document, Project
 from stories.world import ENTITY_KINDS
 
 
@@ -28,8 +28,8 @@ class Campaign(models.Model):
     premise = models.TextField(blank=True)
     tone = models.CharField(max_length=200, blank=True)
     rules_notes = models.TextField(blank=True)
-    world_collection = models.ForeignKey(
-        Collection, on_delete=models.SET_NULL, null=True, blank=True, related_name="campaigns"
+    world_project = models.ForeignKey(
+        Project, on_delete=models.SET_NULL, null=True, blank=True, related_name="campaigns"
     )
     branched_from = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="branches"
@@ -59,6 +59,12 @@ class Campaign(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("stories:campaign_detail", args=[self.pk])
+
+    @property
+    def world_collection(self) -> Project | None:
+        """The old name of `world_project`, read by stories/views.py and
+        templates/stories/proposals.html until they say `world_project` (then delete this)."""
+        return self.world_project
 
 
 class CampaignMember(models.Model):

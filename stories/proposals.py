@@ -1,6 +1,6 @@
 """Entities proposed from a campaign's world documents, for the user to accept.
 
-The world documents are a research Collection (kind "world") that the research app
+The world documents are a research Project (kind "world") that the research app
 ingests into Documents and Chunks. A proposal run reads the ready documents' chunks in
 window-sized batches and asks the model (structured, stories.world.ProposedEntities) for
 the characters, places, items, factions, arcs and quests they introduce. Each becomes an
@@ -49,10 +49,10 @@ def proposal_run_request(*, campaign: Campaign, user: User) -> ProposalRun:
 
 def _batches(campaign: Campaign, limit: int) -> Iterator[tuple[Document, str]]:
     """(document, text) pieces of ready world documents, each within `limit` tokens."""
-    if campaign.world_collection_id is None:
+    if campaign.world_project_id is None:
         return
     documents = Document.objects.filter(
-        collection_id=campaign.world_collection_id, stage=Document.Stage.READY
+        project_id=campaign.world_project_id, stage=Document.Stage.READY
     ).order_by("created_at", "id")
     for document in documents:
         parts: list[str] = []

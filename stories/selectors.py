@@ -324,8 +324,8 @@ def entity_history(
 def world_documents(*, campaign: Campaign) -> list[Any]:
     from research.models import Document
 
-    if campaign.world_collection_id is None:
+    if campaign.world_project_id is None:
         return []
     return list(
-        Document.objects.filter(collection_id=campaign.world_collection_id).order_by("created_at")
+        Document.objects.filter(project_id=campaign.world_project_id).order_by("created_at")
     )

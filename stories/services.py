@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from research.models import Collection
+from research.models import Project
 from stories import world
 from stories.exchange import ImportProblem, lorebook_entries
 from stories.ledger import events_record
@@ -47,8 +47,8 @@ def campaign_create(
     *, owner: User, title: str, premise: str = "", tone: str = "", rules_notes: str = ""
 ) -> Campaign:
     with transaction.atomic():
-        collection = Collection.objects.create(
-            owner=owner, title=f"{title} — world documents", kind=Collection.Kind.WORLD
+        project = Project.objects.create(
+            owner=owner, title=f"{title} — world documents", kind=Project.Kind.WORLD
         )
         campaign = Campaign.objects.create(
             owner=owner,
@@ -56,7 +56,7 @@ def campaign_create(
             premise=premise,
             tone=tone,
             rules_notes=rules_notes,
-            world_collection=collection,
+            world_project=project,
         )
         CampaignMember.objects.create(campaign=campaign, user=owner, role=CampaignMember.Role.OWNER)
     return campaign

@@ -6,8 +6,8 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Max, Q, QuerySet
 
 from research.access import with_access_role
-from research.library.selectors import collection_list_for_user
-from research.models import Collection, Document
+from research.library.selectors import project_list_for_user
+from research.models import Document, Project
 
 # Stages a document passes through on its way to "ready": shown as "ingesting".
 INGESTING_STAGES = (
@@ -21,14 +21,14 @@ INGESTING_STAGES = (
 ATTENTION_STAGES = (Document.Stage.FAILED, Document.Stage.NEEDS_PASSWORD)
 
 
-def project_summary_list_for_user(*, user: User | AnonymousUser) -> QuerySet[Collection]:
+def project_summary_list_for_user(*, user: User | AnonymousUser) -> QuerySet[Project]:
     """The research projects the user owns or that are shared with them, each with counts
     of documents ingesting and needing attention, the time of the last change to any of
     its documents, and `access_role` ("owner", "editor" or "viewer": a shared project is
     one whose role is not "owner")."""
     projects = (
-        collection_list_for_user(user=user)
-        .filter(kind=Collection.Kind.RESEARCH)
+        project_list_for_user(user=user)
+        .filter(kind=Project.Kind.RESEARCH)
         .select_related("owner")
         .annotate(
             ingesting_count=Count(

@@ -5,14 +5,14 @@ from typing import Any
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
-from research.models import Collection
+from research.models import Project
 
 ACCEPT = ".pdf,.txt,.text,.md,.markdown,application/pdf,text/plain,text/markdown"
 
 
-class CollectionForm(forms.ModelForm):
+class ProjectForm(forms.ModelForm):
     class Meta:
-        model = Collection
+        model = Project
         fields = ["title", "kind", "description"]
         labels = {"title": "Title", "kind": "Kind", "description": "Description (optional)"}
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}

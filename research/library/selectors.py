@@ -9,45 +9,43 @@ from django.db.models import Count, QuerySet
 
 from research import access
 from research.library.reading import Piece, highlight, linked_citations
-from research.models import Collection, Document, Page
+from research.models import Document, Page, Project
 
 
-def collection_list_for_user(
-    *, user: User | AnonymousUser, write: bool = False
-) -> QuerySet[Collection]:
+def project_list_for_user(*, user: User | AnonymousUser, write: bool = False) -> QuerySet[Project]:
     """Projects the user owns or that are shared with them (research/access.py)."""
-    return access.collection_list_for_user(user=user, write=write).annotate(
+    return access.readable_projects(user=user, write=write).annotate(
         document_count=Count("documents")
     )
 
 
-def collection_for_user(
-    *, user: User | AnonymousUser, collection_id: int, write: bool = False
-) -> Collection | None:
+def project_get_for_user(
+    *, user: User | AnonymousUser, project_id: int, write: bool = False
+) -> Project | None:
     """None if the user may not read it; PermissionDenied for a viewer asking to write."""
-    return access.collection_for_user(user=user, collection_id=collection_id, write=write)
+    return access.project_get_for_user(user=user, project_id=project_id, write=write)
 
 
 def document_list_for_user(
     *, user: User | AnonymousUser, write: bool = False
 ) -> QuerySet[Document]:
     """Documents of the projects the user may read (the only documents they may see)."""
-    documents = Document.objects.select_related("collection")
-    return access.scoped_for_user(documents, user=user, through="collection", write=write)
+    documents = Document.objects.select_related("project")
+    return access.scoped_for_user(documents, user=user, through="project", write=write)
 
 
-def document_for_user(
+def document_get_for_user(
     *, user: User | AnonymousUser, document_id: int, write: bool = False
 ) -> Document | None:
     """None if the user may not read it; PermissionDenied for a viewer asking to write."""
-    documents = Document.objects.select_related("collection")
+    documents = Document.objects.select_related("project")
     return access.object_for_user(
-        documents, user=user, pk=document_id, through="collection", write=write
+        documents, user=user, pk=document_id, through="project", write=write
     )
 
 
-def document_list_for_collection(*, collection: Collection) -> QuerySet[Document]:
-    return collection.documents.order_by("-created_at", "-id")
+def document_list_for_project(*, project: Project) -> QuerySet[Document]:
+    return project.documents.order_by("-created_at", "-id")
 
 
 def page_list_for_document(*, document: Document) -> QuerySet[Page]:
@@ -70,7 +68,7 @@ def page_view_for_user(
 
     Raises Page.DoesNotExist for someone else's document or a page that does not exist.
     """
-    page = Page.objects.select_related("document", "document__collection").get(
+    page = Page.objects.select_related("document", "document__project").get(
         document__in=document_list_for_user(user=user), document_id=document_id, number=number
     )
     pieces, marks = highlight(page.text, query[:2000])

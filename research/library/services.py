@@ -1,4 +1,4 @@
-"""Writes for the research app: collections, uploads, and controlling a document's run.
+"""Writes for the research app: projects, uploads, and controlling a document's run.
 
 The pipeline's own stage work is in research/pipeline.py; this module starts, stops,
 retries and resumes runs. Every (re)start increments Document.attempt (see the model).
@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from research.library.extraction import SNIFF_BYTES, ExtractionError, file_type_for
 from research.library.search import chunk_unindex_document
-from research.models import Chunk, Collection, Document, ExtractionPart, Page
+from research.models import Chunk, Document, ExtractionPart, Page, Project
 
 logger = logging.getLogger(__name__)
 
@@ -62,11 +62,11 @@ class UploadOutcome:
         return f"“{self.name}” was added."
 
 
-def collection_create(
-    *, owner: User, title: str, kind: str = Collection.Kind.RESEARCH,
+def project_create(
+    *, owner: User, title: str, kind: str = Project.Kind.RESEARCH,
     description: str = "",
-) -> Collection:  # fmt: skip
-    return Collection.objects.create(
+) -> Project:  # fmt: skip
+    return Project.objects.create(
         owner=owner, title=title.strip(), kind=kind, description=description.strip()
     )
 
@@ -95,7 +95,7 @@ def _sha256(file: File) -> str:
 
 
 def _refuse(
-    *, collection: Collection, uploaded_by: User | None, name: str, size: int,
+    *, project: Project, uploaded_by: User | None, name: str, size: int,
     error: ExtractionError,
 ) -> Document:  # fmt: skip
     """A document row that only carries the reason its file was refused (no file is kept)."""
@@ -108,7 +108,7 @@ def _refuse(
         ".text": Document.FileType.TEXT,
     }.get(suffix, Document.FileType.OTHER)
     return Document.objects.create(
-        collection=collection,
+        project=project,
         uploaded_by=uploaded_by,
         title=PurePath(name).stem or name,
         original_name=name,
@@ -157,7 +157,7 @@ def storage_quota_check(*, user: User | None, name: str, size: int) -> str | Non
     )
 
 
-def _add_file(*, collection: Collection, uploaded_by: User | None, file: File) -> UploadOutcome:
+def _add_file(*, project: Project, uploaded_by: User | None, file: File) -> UploadOutcome:
     name = PurePath(file.name or "unnamed").name[:300]
     size = file.size or 0
     refuse = None
@@ -180,12 +180,12 @@ def _add_file(*, collection: Collection, uploaded_by: User | None, file: File) -
             refuse = error
     if refuse is not None:
         document = _refuse(
-            collection=collection, uploaded_by=uploaded_by, name=name, size=size, error=refuse
+            project=project, uploaded_by=uploaded_by, name=name, size=size, error=refuse
         )
         return UploadOutcome(name=name, document=document)
 
     content_hash = _sha256(file)
-    existing = Document.objects.filter(collection=collection, content_hash=content_hash).first()
+    existing = Document.objects.filter(project=project, content_hash=content_hash).first()
     if existing is not None:
         return UploadOutcome(name=name, document=None, duplicate_of=existing)
     try:
@@ -194,7 +194,7 @@ def _add_file(*, collection: Collection, uploaded_by: User | None, file: File) -
             if refusal is not None:
                 raise _OverQuota(refusal)
             document = Document.objects.create(
-                collection=collection,
+                project=project,
                 uploaded_by=uploaded_by,
                 title=PurePath(name).stem or name,
                 original_name=name,
@@ -208,23 +208,21 @@ def _add_file(*, collection: Collection, uploaded_by: User | None, file: File) -
     except _OverQuota as over:
         return UploadOutcome(name=name, document=None, refusal=str(over))
     except IntegrityError:  # the same file, uploaded at the same moment
-        racing = Document.objects.filter(collection=collection, content_hash=content_hash)
+        racing = Document.objects.filter(project=project, content_hash=content_hash)
         return UploadOutcome(name=name, document=None, duplicate_of=racing.first())
     return UploadOutcome(name=name, document=document)
 
 
 def document_upload(
-    *, collection: Collection, uploaded_by: User | None, files: Sequence[File]
+    *, project: Project, uploaded_by: User | None, files: Sequence[File]
 ) -> list[UploadOutcome]:
-    """Add files to a collection and queue each for ingestion.
+    """Add files to a project and queue each for ingestion.
 
     Each file stands alone: an empty, oversized, mistyped or duplicate file gets its own
     message (on a refused document row, or as a duplicate) and the others go ahead.
     """
-    outcomes = [
-        _add_file(collection=collection, uploaded_by=uploaded_by, file=file) for file in files
-    ]
-    Collection.objects.filter(pk=collection.pk).update(updated_at=timezone.now())
+    outcomes = [_add_file(project=project, uploaded_by=uploaded_by, file=file) for file in files]
+    Project.objects.filter(pk=project.pk).update(updated_at=timezone.now())
     return outcomes
 
 

@@ -14,16 +14,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from research import access
 from research.library import selectors, services
-from research.library.forms import CollectionForm, PasswordForm, UploadForm
-from research.models import Collection, Document, Page
+from research.library.forms import PasswordForm, ProjectForm, UploadForm
+from research.models import Document, Page, Project
 from research.qa import selectors as qa_selectors
 from research.study import selectors as study_selectors
 from workspace.http import AuthedRequest
 
 
-def _collection(request: AuthedRequest, pk: int) -> Collection:
+def _project(request: AuthedRequest, pk: int) -> Project:
     write = access.request_writes(request)  # a viewer's POST is refused (403)
-    found = selectors.collection_for_user(user=request.user, collection_id=pk, write=write)
+    found = selectors.project_get_for_user(user=request.user, project_id=pk, write=write)
     if found is None:
         raise Http404("No such project.")
     return found
@@ -31,7 +31,7 @@ def _collection(request: AuthedRequest, pk: int) -> Collection:
 
 def _document(request: AuthedRequest, document_id: int) -> Document:
     write = access.request_writes(request)
-    found = selectors.document_for_user(user=request.user, document_id=document_id, write=write)
+    found = selectors.document_get_for_user(user=request.user, document_id=document_id, write=write)
     if found is None:
         raise Http404("No such document.")
     return found
@@ -43,14 +43,14 @@ def _document_card(request: AuthedRequest, document: Document) -> HttpResponse:
     context = {
         "document": document,
         "next": "document" if place == "document" else "project",
-        "read_only": _read_only(request, document.collection),
+        "read_only": _read_only(request, document.project),
     }
     return render(request, "research/library/partials/document_card.html", context)
 
 
-def _read_only(request: AuthedRequest, collection: Collection) -> bool:
+def _read_only(request: AuthedRequest, project: Project) -> bool:
     """A viewer sees no buttons that would only be refused (the server checks regardless)."""
-    return not access.collection_writable_for_user(user=request.user, collection=collection)
+    return not access.project_writable_for_user(user=request.user, project=project)
 
 
 def _back_to(request: AuthedRequest, document: Document) -> HttpResponse:
@@ -60,54 +60,52 @@ def _back_to(request: AuthedRequest, document: Document) -> HttpResponse:
         return _document_card(request, document)
     if request.POST.get("next") == "document":
         return redirect("research:document_detail", document_id=document.pk)
-    return redirect("research:project_detail", pk=document.collection_id)
+    return redirect("research:project_detail", pk=document.project_id)
 
 
 @require_GET
 def project_list(request: AuthedRequest) -> HttpResponse:
-    collections = selectors.collection_list_for_user(user=request.user)
-    return render(request, "research/library/project_list.html", {"collections": collections})
+    projects = selectors.project_list_for_user(user=request.user)
+    return render(request, "research/library/project_list.html", {"projects": projects})
 
 
 @require_http_methods(["GET", "POST"])
 def project_create(request: AuthedRequest) -> HttpResponse:
-    form = CollectionForm(request.POST or None)
+    form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        collection = services.collection_create(owner=request.user, **form.cleaned_data)
-        return redirect("research:project_detail", pk=collection.pk)
+        project = services.project_create(owner=request.user, **form.cleaned_data)
+        return redirect("research:project_detail", pk=project.pk)
     return render(request, "research/library/project_form.html", {"form": form})
 
 
 def _project_page(
-    request: AuthedRequest, collection: Collection, form: UploadForm, status: int = 200
+    request: AuthedRequest, project: Project, form: UploadForm, status: int = 200
 ) -> HttpResponse:
-    documents = selectors.document_list_for_collection(collection=collection)
+    documents = selectors.document_list_for_project(project=project)
     context = {
-        "collection": collection,
+        "project": project,
         "documents": documents,
         "form": form,
-        "threads": qa_selectors.thread_list_for_collection(
-            user=request.user, collection=collection
-        )[:10],
-        "study": study_selectors.study_overview(collection=collection),
-        "read_only": _read_only(request, collection),
+        "threads": qa_selectors.thread_list_for_project(user=request.user, project=project)[:10],
+        "study": study_selectors.study_overview(project=project),
+        "read_only": _read_only(request, project),
     }
     return render(request, "research/library/project_detail.html", context, status=status)
 
 
 @require_GET
 def project_detail(request: AuthedRequest, pk: int) -> HttpResponse:
-    return _project_page(request, _collection(request, pk), UploadForm())
+    return _project_page(request, _project(request, pk), UploadForm())
 
 
 @require_POST
 def document_upload(request: AuthedRequest, pk: int) -> HttpResponse:
-    collection = _collection(request, pk)
+    project = _project(request, pk)
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
-        return _project_page(request, collection, form, status=400)
+        return _project_page(request, project, form, status=400)
     outcomes = services.document_upload(
-        collection=collection, uploaded_by=request.user, files=form.cleaned_data["uploads"]
+        project=project, uploaded_by=request.user, files=form.cleaned_data["uploads"]
     )
     added = sum(1 for outcome in outcomes if outcome.accepted)
     if added:
@@ -115,7 +113,7 @@ def document_upload(request: AuthedRequest, pk: int) -> HttpResponse:
     for outcome in outcomes:
         if not outcome.accepted:
             messages.warning(request, outcome.message)
-    return redirect("research:project_detail", pk=collection.pk)
+    return redirect("research:project_detail", pk=project.pk)
 
 
 @require_GET
@@ -125,7 +123,7 @@ def document_detail(request: AuthedRequest, document_id: int) -> HttpResponse:
         "document": document,
         "pages": selectors.page_list_for_document(document=document),
         "summary": selectors.document_summary_pieces(document=document),
-        "read_only": _read_only(request, document.collection),
+        "read_only": _read_only(request, document.project),
     }
     return render(request, "research/library/document_detail.html", context)
 
@@ -170,10 +168,10 @@ def document_password(request: AuthedRequest, document_id: int) -> HttpResponse:
 @require_POST
 def document_delete(request: AuthedRequest, document_id: int) -> HttpResponse:
     document = _document(request, document_id)
-    collection_id = document.collection_id
+    project_id = document.project_id
     services.document_delete(document=document)
     messages.success(request, f"Deleted “{document.title}”.")
-    return redirect("research:project_detail", pk=collection_id)
+    return redirect("research:project_detail", pk=project_id)
 
 
 @require_GET

@@ -1,8 +1,8 @@
 """Research's models, one module per feature, all under the app label "research"."""
 
-from research.models.library import Chunk, Collection, Document, ExtractionPart, Page
+from research.models.library import Chunk, Document, ExtractionPart, Page, Project
 from research.models.qa import Answer, MapNote, Question, Thread
-from research.models.sharing import CollectionShare
+from research.models.sharing import ProjectShare
 from research.models.study import (
     Comparison,
     ComparisonCell,
@@ -18,8 +18,6 @@ from research.models.study import (
 __all__ = [
     "Answer",
     "Chunk",
-    "Collection",
-    "CollectionShare",
     "Comparison",
     "ComparisonCell",
     "Digest",
@@ -29,6 +27,8 @@ __all__ = [
     "Flashcard",
     "MapNote",
     "Page",
+    "Project",
+    "ProjectShare",
     "Question",
     "ReviewLog",
     "StudyJob",

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 
 
-class Collection(models.Model):
+class Project(models.Model):
     """A research project, or the world documents of a campaign."""
 
     class Kind(models.TextChoices):
@@ -14,7 +14,7 @@ class Collection(models.Model):
         WORLD = "world", "World documents"
 
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="collections"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="projects"
     )
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -83,7 +83,7 @@ class Document(models.Model):
         ErrorCode.UNSUPPORTED,
     )
 
-    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="documents")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="documents")
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -131,7 +131,7 @@ class Document(models.Model):
         ordering = ["created_at", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["collection", "content_hash"], name="unique_document_per_collection"
+                fields=["project", "content_hash"], name="unique_document_per_project"
             )
         ]
         indexes = [models.Index(fields=["stage", "heartbeat_at"], name="document_stage_heartbeat")]

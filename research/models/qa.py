@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from research.models.library import Collection
+from research.models.library import Project
 
 
 class Thread(models.Model):
@@ -15,9 +15,9 @@ class Thread(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="qa_threads"
     )
-    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="threads")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="threads")
     title = models.CharField(max_length=200)
-    # The documents in scope; empty means every ready document of the collection.
+    # The documents in scope; empty means every ready document of the project.
     document_ids = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from research.models.library import Collection
+from research.models.library import Project
 
 
-class CollectionShare(models.Model):
+class ProjectShare(models.Model):
     """One person or one group that may open a project it does not own.
 
     A viewer reads everything in the project (documents, pages, conversations, study
@@ -21,20 +21,20 @@ class CollectionShare(models.Model):
         VIEWER = "viewer", "Viewer (reads, asks questions, exports)"
         EDITOR = "editor", "Editor (also uploads, deletes, generates and edits)"
 
-    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="shares")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="shares")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
         null=True,
         blank=True,
-        related_name="collection_shares",
+        related_name="project_shares",
     )
     group = models.ForeignKey(
         "auth.Group",
         on_delete=models.CASCADE,
         null=True,
         blank=True,
-        related_name="collection_shares",
+        related_name="project_shares",
     )
     role = models.CharField(max_length=8, choices=Role.choices, default=Role.VIEWER)
     created_by = models.ForeignKey(
@@ -51,26 +51,26 @@ class CollectionShare(models.Model):
                     models.Q(user__isnull=False, group__isnull=True)
                     | models.Q(user__isnull=True, group__isnull=False)
                 ),
-                name="collection_share_user_xor_group",
+                name="project_share_user_xor_group",
             ),
             models.CheckConstraint(
                 condition=models.Q(role__in=["viewer", "editor"]),
-                name="collection_share_role_valid",
+                name="project_share_role_valid",
             ),
             models.UniqueConstraint(
-                fields=["collection", "user"],
+                fields=["project", "user"],
                 condition=models.Q(user__isnull=False),
-                name="unique_collection_share_user",
+                name="unique_project_share_user",
             ),
             models.UniqueConstraint(
-                fields=["collection", "group"],
+                fields=["project", "group"],
                 condition=models.Q(group__isnull=False),
-                name="unique_collection_share_group",
+                name="unique_project_share_group",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.collection} shared with {self.grantee} ({self.role})"
+        return f"{self.project} shared with {self.grantee} ({self.role})"
 
     @property
     def grantee(self) -> str:

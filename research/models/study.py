@@ -11,20 +11,18 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from research.models.library import Collection, Document
+from research.models.library import Document, Project
 
 
 class StudyTag(models.Model):
     """A tag for cards and timeline events, per project."""
 
-    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="study_tags")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="study_tags")
     name = models.CharField(max_length=60)
 
     class Meta:
         ordering = ["name"]
-        constraints = [
-            models.UniqueConstraint(fields=["collection", "name"], name="unique_study_tag")
-        ]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_study_tag")]
 
     def __str__(self) -> str:
         return self.name
@@ -33,7 +31,7 @@ class StudyTag(models.Model):
 class Comparison(models.Model):
     """A table comparing two or more papers over a set of aspects."""
 
-    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="comparisons")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="comparisons")
     title = models.CharField(max_length=200)
     document_ids = models.JSONField(default=list)  # the columns, in order
     aspects = models.JSONField(default=list)  # the rows, in order
@@ -50,7 +48,7 @@ class Comparison(models.Model):
 class Digest(models.Model):
     """A summary across a chosen set of documents; `body` cites pages as [Title, p. N]."""
 
-    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="digests")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="digests")
     title = models.CharField(max_length=200)
     document_ids = models.JSONField(default=list)
     body = models.TextField(blank=True)
@@ -106,7 +104,7 @@ class StudyJob(models.Model):
     # of a run sets `updated_at`, and no single model call runs this long.
     STALE_AFTER = timedelta(minutes=15)
 
-    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="study_jobs")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="study_jobs")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -140,7 +138,7 @@ class StudyJob(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["collection", "kind", "status"], name="study_job_kind")]
+        indexes = [models.Index(fields=["project", "kind", "status"], name="study_job_kind")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.label}"
@@ -167,7 +165,7 @@ class Flashcard(models.Model):
         BASIC = "basic", "Question and answer"
         CLOZE = "cloze", "Cloze (fill in the blank)"
 
-    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="flashcards")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="flashcards")
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.BASIC)
     front = models.TextField()  # the question, or the cloze text with {{c1::...}}
     back = models.TextField(blank=True)  # the answer, or a cloze card's extra
@@ -203,7 +201,7 @@ class Flashcard(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["collection", "dismissed", "due"], name="flashcard_due")]
+        indexes = [models.Index(fields=["project", "dismissed", "due"], name="flashcard_due")]
 
     def __str__(self) -> str:
         return self.front[:80]
@@ -246,9 +244,7 @@ class TimelineEvent(models.Model):
         DECADE = "decade", "Decade"
         CENTURY = "century", "Century"
 
-    collection = models.ForeignKey(
-        Collection, on_delete=models.CASCADE, related_name="timeline_events"
-    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="timeline_events")
     title = models.CharField(max_length=300)
     description = models.TextField(blank=True)
     start_year = models.IntegerField()

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from research import access
 from research.citations import Citation, citations_from_json
-from research.models import Answer, Chunk, Collection, Document, Question, Thread
+from research.models import Answer, Chunk, Document, Project, Question, Thread
 from workspace.packing import LEFT_OUT_REASONS, ContextMap, Piece, Source
 
 Viewer = User | AnonymousUser
@@ -51,19 +51,19 @@ def packing_sources_for_documents(*, document_ids: Sequence[int]) -> list[Source
     ]
 
 
-def collection_for_user(*, user: Viewer, collection_id: int) -> Collection | None:
+def project_get_for_user(*, user: Viewer, project_id: int) -> Project | None:
     """A project the user may read: a viewer may ask questions too (their own thread)."""
-    return access.collection_for_user(user=user, collection_id=collection_id)
+    return access.project_get_for_user(user=user, project_id=project_id)
 
 
-def documents_ready_for_questions(*, collection: Collection) -> QuerySet[Document]:
+def ready_document_list_for_project(*, project: Project) -> QuerySet[Document]:
     """Documents whose text is chunked and indexed (a summary may still be on its way)."""
-    return collection.documents.filter(indexed_at__isnull=False).order_by("created_at", "id")
+    return project.documents.filter(indexed_at__isnull=False).order_by("created_at", "id")
 
 
-def documents_in_scope(*, thread: Thread) -> QuerySet[Document]:
+def document_list_for_thread(*, thread: Thread) -> QuerySet[Document]:
     """The thread's documents that can be asked about now, in their fixed order."""
-    documents = documents_ready_for_questions(collection=thread.collection)
+    documents = ready_document_list_for_project(project=thread.project)
     if thread.document_ids:
         documents = documents.filter(id__in=thread.document_ids)
     return documents
@@ -81,37 +81,39 @@ def thread_history(*, question: Question) -> list[tuple[str, str]]:
     return [(item.text, item.answer.text) for item in earlier if hasattr(item, "answer")]
 
 
-def thread_list_for_collection(*, user: Viewer, collection: Collection) -> QuerySet[Thread]:
-    threads = Thread.objects.filter(collection=collection).select_related("owner")
-    return access.scoped_for_user(threads, user=user, through="collection").annotate(
+def thread_list_for_project(*, user: Viewer, project: Project) -> QuerySet[Thread]:
+    threads = Thread.objects.filter(project=project).select_related("owner")
+    return access.scoped_for_user(threads, user=user, through="project").annotate(
         question_count=Count("questions")
     )
 
 
-def thread_for_user(*, user: Viewer, thread_id: int, write: bool = False) -> Thread | None:
+def thread_get_for_user(*, user: Viewer, thread_id: int, write: bool = False) -> Thread | None:
     """None if the user may not read the project; with `write`, PermissionDenied unless
     the user asked the thread."""
-    return access.thread_for_user(user=user, thread_id=thread_id, write=write)
+    return access.thread_get_for_user(user=user, thread_id=thread_id, write=write)
 
 
-def question_for_user(*, user: Viewer, question_id: int, write: bool = False) -> Question | None:
-    questions = Question.objects.select_related("thread", "thread__collection", "answer")
+def question_get_for_user(
+    *, user: Viewer, question_id: int, write: bool = False
+) -> Question | None:
+    questions = Question.objects.select_related("thread", "thread__project", "answer")
     question = access.object_for_user(
-        questions, user=user, pk=question_id, through="thread__collection"
+        questions, user=user, pk=question_id, through="thread__project"
     )
     if question is not None and write:
         access.thread_require_asker(user=user, thread=question.thread)
     return question
 
 
-def questions_for_thread(*, thread: Thread) -> QuerySet[Question]:
+def question_list_for_thread(*, thread: Thread) -> QuerySet[Question]:
     return thread.questions.select_related("answer").order_by("created_at", "id")
 
 
-def answer_for_user(*, user: Viewer, answer_id: int) -> Answer | None:
+def answer_get_for_user(*, user: Viewer, answer_id: int) -> Answer | None:
     answers = Answer.objects.select_related("question__thread")
     return access.object_for_user(
-        answers, user=user, pk=answer_id, through="question__thread__collection"
+        answers, user=user, pk=answer_id, through="question__thread__project"
     )
 
 
@@ -239,7 +241,7 @@ def question_view(*, question: Question) -> QuestionView:
 
 
 def question_views(*, thread: Thread) -> list[QuestionView]:
-    return [question_view(question=item) for item in questions_for_thread(thread=thread)]
+    return [question_view(question=item) for item in question_list_for_thread(thread=thread)]
 
 
 @dataclass(frozen=True)
@@ -251,7 +253,7 @@ class Scope:
 def thread_scope(*, thread: Thread) -> Scope:
     if not thread.document_ids:
         return Scope(everything=True, titles=[])
-    titles = Document.objects.filter(
-        collection=thread.collection, id__in=thread.document_ids
-    ).order_by("created_at", "id")
+    titles = Document.objects.filter(project=thread.project, id__in=thread.document_ids).order_by(
+        "created_at", "id"
+    )
     return Scope(everything=False, titles=list(titles.values_list("title", flat=True)))

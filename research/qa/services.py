@@ -21,10 +21,10 @@ from django.utils import timezone
 
 from research.citations import Citation, check_citations
 from research.library.search import query_terms
-from research.models import Answer, Collection, MapNote, Page, Question, Thread
+from research.models import Answer, MapNote, Page, Project, Question, Thread
 from research.qa.selectors import (
     STALE_AFTER,
-    documents_in_scope,
+    document_list_for_thread,
     packing_sources_for_documents,
     thread_history,
 )
@@ -103,15 +103,15 @@ def qa_budget(runtime: ModelRuntime) -> Budget:
 def thread_start(
     *,
     owner: User,
-    collection: Collection,
+    project: Project,
     question: str,
     document_ids: Sequence[int] = (),
 ) -> Question:
-    """A new thread over the chosen documents (none chosen: the whole collection)."""
+    """A new thread over the chosen documents (none chosen: the whole project)."""
     with transaction.atomic():
         thread = Thread.objects.create(
             owner=owner,
-            collection=collection,
+            project=project,
             title=_title(question),
             document_ids=sorted({int(i) for i in document_ids}),
         )
@@ -219,7 +219,7 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
     (someone else claimed it, or it failed while packing — the failure is stored)."""
     if not question_claim(question_id=question_id, attempt=attempt):
         return None
-    question = Question.objects.select_related("thread", "thread__collection").get(pk=question_id)
+    question = Question.objects.select_related("thread", "thread__project").get(pk=question_id)
     try:
         runtime = get_runtime()
         budget = qa_budget(runtime)
@@ -228,7 +228,9 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
             question_id=question_id, attempt=attempt, code=error_code_for(exc), message=exc.message
         )
         return None
-    document_ids = list(documents_in_scope(thread=question.thread).values_list("id", flat=True))
+    document_ids = list(
+        document_list_for_thread(thread=question.thread).values_list("id", flat=True)
+    )
     if not document_ids:
         question_fail(
             question_id=question_id,

@@ -9,7 +9,7 @@ from research.qa import views as qa_views
 
 app_name = "qa"
 urlpatterns = [
-    path("<int:collection_id>/ask/", qa_views.ask, name="ask"),
+    path("<int:project_id>/ask/", qa_views.ask, name="ask"),
     path("threads/<int:thread_id>/", qa_views.thread, name="thread"),
     path("questions/<int:question_id>/", qa_views.question, name="question"),
     path("questions/<int:question_id>/stream/", qa_views.stream, name="stream"),

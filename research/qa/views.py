@@ -24,7 +24,7 @@ from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from research import access
-from research.models import Collection, Question, Thread
+from research.models import Project, Question, Thread
 from research.qa import selectors, services
 from research.qa.forms import AskForm, FollowUpForm
 from workspace.http import AuthedRequest
@@ -34,16 +34,16 @@ KEEPALIVE_SECONDS = 15.0
 POLL_SECONDS = 0.5
 
 
-def _collection(request: AuthedRequest, collection_id: int) -> Collection:
-    collection = selectors.collection_for_user(user=request.user, collection_id=collection_id)
-    if collection is None:
+def _project(request: AuthedRequest, project_id: int) -> Project:
+    project = selectors.project_get_for_user(user=request.user, project_id=project_id)
+    if project is None:
         raise Http404("No such project.")
-    return collection
+    return project
 
 
 def _thread(request: AuthedRequest, thread_id: int) -> Thread:
     write = access.request_writes(request)  # a follow-up: the asker's only (else 403)
-    thread = selectors.thread_for_user(user=request.user, thread_id=thread_id, write=write)
+    thread = selectors.thread_get_for_user(user=request.user, thread_id=thread_id, write=write)
     if thread is None:
         raise Http404("No such conversation.")
     return thread
@@ -51,7 +51,9 @@ def _thread(request: AuthedRequest, thread_id: int) -> Thread:
 
 def _question(request: AuthedRequest, question_id: int) -> Question:
     write = access.request_writes(request)  # a retry: the asker's only (else 403)
-    question = selectors.question_for_user(user=request.user, question_id=question_id, write=write)
+    question = selectors.question_get_for_user(
+        user=request.user, question_id=question_id, write=write
+    )
     if question is None:
         raise Http404("No such question.")
     return question
@@ -62,15 +64,15 @@ def _thread_url(question: Question) -> str:
 
 
 @require_http_methods(["GET", "POST"])
-def ask(request: AuthedRequest, collection_id: int) -> HttpResponse:
+def ask(request: AuthedRequest, project_id: int) -> HttpResponse:
     """A project's questions: start a new thread, or open an earlier one."""
-    collection = _collection(request, collection_id)
-    documents = selectors.documents_ready_for_questions(collection=collection)
+    project = _project(request, project_id)
+    documents = selectors.ready_document_list_for_project(project=project)
     form = AskForm(request.POST or None, documents=documents)
     if request.method == "POST" and form.is_valid():
         question = services.thread_start(
             owner=request.user,
-            collection=collection,
+            project=project,
             question=form.cleaned_data["question"],
             document_ids=form.document_ids(),
         )
@@ -78,12 +80,10 @@ def ask(request: AuthedRequest, collection_id: int) -> HttpResponse:
             return HttpResponse(status=204, headers={"HX-Redirect": _thread_url(question)})
         services.question_enqueue(question=question)
         return redirect(_thread_url(question))
-    context = {"collection": collection, "form": form, "documents": documents}
+    context = {"project": project, "form": form, "documents": documents}
     if request.htmx:
         return render(request, "research/qa/partials/ask_form.html", context)
-    context["threads"] = selectors.thread_list_for_collection(
-        user=request.user, collection=collection
-    )
+    context["threads"] = selectors.thread_list_for_project(user=request.user, project=project)
     return render(request, "research/qa/ask.html", context)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from research.models import CollectionShare
+from research.models import ProjectShare
 
 KIND_CHOICES = [("user", "A person (username)"), ("group", "A group")]
 
@@ -16,13 +16,11 @@ class ShareForm(forms.Form):
         label="Username or group name",
         help_text="Exactly as it is written on this server (an administrator makes groups).",
     )
-    role = forms.ChoiceField(
-        choices=CollectionShare.Role.choices, initial=CollectionShare.Role.VIEWER
-    )
+    role = forms.ChoiceField(choices=ProjectShare.Role.choices, initial=ProjectShare.Role.VIEWER)
 
     def clean_name(self) -> str:
         return str(self.cleaned_data["name"]).strip()
 
 
 class ShareRoleForm(forms.Form):
-    role = forms.ChoiceField(choices=CollectionShare.Role.choices)
+    role = forms.ChoiceField(choices=ProjectShare.Role.choices)

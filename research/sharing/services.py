@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import Group, User
 
-from research.models import Collection, CollectionShare
+from research.models import Project, ProjectShare
 
 
 class SharingProblem(Exception):
@@ -16,14 +16,14 @@ class SharingProblem(Exception):
 
 
 def _role(role: str) -> str:
-    if role not in CollectionShare.Role.values:
+    if role not in ProjectShare.Role.values:
         raise SharingProblem("Choose viewer or editor.")
     return role
 
 
-def collection_share_add(
-    *, collection: Collection, kind: str, name: str, role: str, created_by: User
-) -> CollectionShare:
+def project_share_add(
+    *, project: Project, kind: str, name: str, role: str, created_by: User
+) -> ProjectShare:
     """Share the project with the person or group named `name` (kind "user" or "group").
     Sharing again with the same person or group changes its role."""
     role = _role(role)
@@ -31,10 +31,10 @@ def collection_share_add(
         person = User.objects.filter(username=name, is_active=True).first()
         if person is None:
             raise SharingProblem(f"No account on this server is named “{name}”.")
-        if person.pk == collection.owner_id:
+        if person.pk == project.owner_id:
             raise SharingProblem("You own this project: it needs no share for you.")
-        share, _created = CollectionShare.objects.update_or_create(
-            collection=collection,
+        share, _created = ProjectShare.objects.update_or_create(
+            project=project,
             user=person,
             defaults={"role": role},
             create_defaults={"role": role, "created_by": created_by},
@@ -44,8 +44,8 @@ def collection_share_add(
         group = Group.objects.filter(name=name).first()
         if group is None:
             raise SharingProblem(f"No group on this server is named “{name}”.")
-        share, _created = CollectionShare.objects.update_or_create(
-            collection=collection,
+        share, _created = ProjectShare.objects.update_or_create(
+            project=project,
             group=group,
             defaults={"role": role},
             create_defaults={"role": role, "created_by": created_by},
@@ -54,10 +54,10 @@ def collection_share_add(
     raise SharingProblem("Choose a person or a group.")
 
 
-def collection_share_set_role(*, share: CollectionShare, role: str) -> None:
+def project_share_set_role(*, share: ProjectShare, role: str) -> None:
     share.role = _role(role)
     share.save(update_fields=["role", "updated_at"])
 
 
-def collection_share_remove(*, share: CollectionShare) -> None:
+def project_share_remove(*, share: ProjectShare) -> None:
     share.delete()

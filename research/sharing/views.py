@@ -9,22 +9,22 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from research import access
-from research.models import Collection, CollectionShare
+from research.models import Project, ProjectShare
 from research.sharing import selectors as sharing_selectors
 from research.sharing import services as sharing_services
 from research.sharing.forms import ShareForm, ShareRoleForm
 from workspace.http import AuthedRequest
 
 
-def _owned(request: AuthedRequest, pk: int) -> Collection:
-    collection = access.collection_owned_by_user(user=request.user, collection_id=pk)
-    if collection is None:
+def _owned(request: AuthedRequest, pk: int) -> Project:
+    project = access.project_owned_by_user(user=request.user, project_id=pk)
+    if project is None:
         raise Http404("No such project.")
-    return collection
+    return project
 
 
-def _share(collection: Collection, share_id: int) -> CollectionShare:
-    share = sharing_selectors.share_for_collection(collection=collection, share_id=share_id)
+def _share(project: Project, share_id: int) -> ProjectShare:
+    share = sharing_selectors.share_get_for_project(project=project, share_id=share_id)
     if share is None:
         raise Http404("No such share.")
     return share
@@ -33,46 +33,46 @@ def _share(collection: Collection, share_id: int) -> CollectionShare:
 @require_http_methods(["GET", "POST"])
 def sharing(request: AuthedRequest, pk: int) -> HttpResponse:
     """The list of shares with a role form each, and a form to add one."""
-    collection = _owned(request, pk)
+    project = _owned(request, pk)
     form = ShareForm(request.POST or None)
     status = 200
     if request.method == "POST":
         if form.is_valid():
             try:
-                share = sharing_services.collection_share_add(
-                    collection=collection, created_by=request.user, **form.cleaned_data
+                share = sharing_services.project_share_add(
+                    project=project, created_by=request.user, **form.cleaned_data
                 )
             except sharing_services.SharingProblem as exc:
                 form.add_error("name", exc.message)
             else:
                 messages.success(request, f"Shared with {share.grantee} as {share.role}.")
-                return redirect("research:sharing", pk=collection.pk)
+                return redirect("research:sharing", pk=project.pk)
         status = 400
     shares = [
         (share, ShareRoleForm(initial={"role": share.role}, prefix=f"share{share.pk}"))
-        for share in sharing_selectors.share_list_for_collection(collection=collection)
+        for share in sharing_selectors.share_list_for_project(project=project)
     ]
-    context = {"collection": collection, "form": form, "shares": shares}
+    context = {"project": project, "form": form, "shares": shares}
     return render(request, "research/sharing/sharing.html", context, status=status)
 
 
 @require_POST
 def share_role(request: AuthedRequest, pk: int, share_id: int) -> HttpResponse:
-    collection = _owned(request, pk)
-    share = _share(collection, share_id)
+    project = _owned(request, pk)
+    share = _share(project, share_id)
     form = ShareRoleForm(request.POST, prefix=f"share{share.pk}")
     if form.is_valid():
-        sharing_services.collection_share_set_role(share=share, role=form.cleaned_data["role"])
+        sharing_services.project_share_set_role(share=share, role=form.cleaned_data["role"])
         messages.success(request, f"{share.grantee} is now {share.role}.")
     else:
         messages.error(request, "Choose viewer or editor.")
-    return redirect("research:sharing", pk=collection.pk)
+    return redirect("research:sharing", pk=project.pk)
 
 
 @require_POST
 def share_remove(request: AuthedRequest, pk: int, share_id: int) -> HttpResponse:
-    collection = _owned(request, pk)
-    share = _share(collection, share_id)
-    sharing_services.collection_share_remove(share=share)
+    project = _owned(request, pk)
+    share = _share(project, share_id)
+    sharing_services.project_share_remove(share=share)
     messages.success(request, f"{share.grantee} can no longer open this project.")
-    return redirect("research:sharing", pk=collection.pk)
+    return redirect("research:sharing", pk=project.pk)

@@ -24,12 +24,12 @@ from typing import Any
 import genanki
 
 from research.models import (
-    Collection,
     Comparison,
     ComparisonCell,
     Digest,
     Document,
     Flashcard,
+    Project,
     TimelineEvent,
 )
 from research.study.generators.comparisons import NOT_STATED
@@ -70,18 +70,18 @@ CLOZE_MODEL = genanki.Model(
 )
 
 
-def deck_id_for(collection: Collection) -> int:
+def deck_id_for(project: Project) -> int:
     """A deck id that is the same at every export of this project."""
-    digest = hashlib.sha256(f"carrel-deck:{collection.pk}".encode()).digest()
+    digest = hashlib.sha256(f"carrel-deck:{project.pk}".encode()).digest()
     return (1 << 30) + int.from_bytes(digest[:4], "big") % (1 << 30)
 
 
-def deck_name_for(collection: Collection) -> str:
-    return f"Carrel::{collection.title}".replace('"', "'")
+def deck_name_for(project: Project) -> str:
+    return f"Carrel::{project.title}".replace('"', "'")
 
 
-def note_guid(collection: Collection, card: Flashcard) -> str:
-    return str(genanki.guid_for("carrel", deck_id_for(collection), card.pk))
+def note_guid(project: Project, card: Flashcard) -> str:
+    return str(genanki.guid_for("carrel", deck_id_for(project), card.pk))
 
 
 def note_id(card: Flashcard) -> int:
@@ -123,9 +123,9 @@ def _cards(cards: Iterable[Flashcard]) -> list[Flashcard]:
     return list(cards)
 
 
-def flashcards_apkg(*, collection: Collection, cards: Iterable[Flashcard]) -> bytes:
+def flashcards_apkg(*, project: Project, cards: Iterable[Flashcard]) -> bytes:
     """The project's deck as an .apkg (a zip holding the SQLite collection.anki2)."""
-    deck = genanki.Deck(deck_id_for(collection), deck_name_for(collection))
+    deck = genanki.Deck(deck_id_for(project), deck_name_for(project))
     for card in _cards(cards):
         cloze = card.kind == Flashcard.Kind.CLOZE
         deck.add_note(
@@ -134,7 +134,7 @@ def flashcards_apkg(*, collection: Collection, cards: Iterable[Flashcard]) -> by
                 model=CLOZE_MODEL if cloze else BASIC_MODEL,
                 fields=[_html(card.front), _html(card.back), _html(source_text(card))],
                 tags=[_anki_tag(tag.name) for tag in card.tags.all()],
-                guid=note_guid(collection, card),
+                guid=note_guid(project, card),
             )
         )
     package = genanki.Package(deck)
@@ -159,7 +159,7 @@ ANKI_COLUMNS = ["guid", "notetype", "deck", "tags", "front", "back"]
 
 
 def flashcards_delimited(
-    *, collection: Collection, cards: Iterable[Flashcard], delimiter: str = ","
+    *, project: Project, cards: Iterable[Flashcard], delimiter: str = ","
 ) -> str:
     """CSV (or TSV with delimiter="\\t") that Anki's importer reads: its header lines name
     the separator and which columns hold the GUID, note type, deck and tags."""
@@ -176,9 +176,9 @@ def flashcards_delimited(
             back += ("<br>" if back else "") + f'<span class="source">{_html(source)}</span>'
         writer.writerow(
             [
-                note_guid(collection, card),
+                note_guid(project, card),
                 "Cloze" if card.kind == Flashcard.Kind.CLOZE else "Basic",
-                deck_name_for(collection),
+                deck_name_for(project),
                 " ".join(_anki_tag(tag.name) for tag in card.tags.all()),
                 _html(card.front),
                 back,
@@ -198,8 +198,8 @@ def _md_line(text: str) -> str:
     return _md(" ".join(text.split()))
 
 
-def flashcards_markdown(*, collection: Collection, cards: Iterable[Flashcard]) -> str:
-    lines = [f"# Flashcards: {_md_line(collection.title)}", ""]
+def flashcards_markdown(*, project: Project, cards: Iterable[Flashcard]) -> str:
+    lines = [f"# Flashcards: {_md_line(project.title)}", ""]
     for number, card in enumerate(_cards(cards), start=1):
         lines.append(f"## {number}. {_md_line(card.front)}")
         lines.append("")
@@ -246,7 +246,7 @@ def _timelinejs_date(year: int, month: int | None, day: int | None) -> dict[str,
     return date
 
 
-def timeline_json(*, collection: Collection, events: Iterable[TimelineEvent]) -> str:
+def timeline_json(*, project: Project, events: Iterable[TimelineEvent]) -> str:
     """TimelineJS's JSON format: {"title": ..., "events": [{"start_date", "end_date",
     "text": {"headline", "text"}, "display_date", "unique_id"}]}."""
     items = []
@@ -270,7 +270,7 @@ def timeline_json(*, collection: Collection, events: Iterable[TimelineEvent]) ->
             item["group"] = tags[0]
         items.append(item)
     data = {
-        "title": {"text": {"headline": html.escape(collection.title), "text": "From Carrel"}},
+        "title": {"text": {"headline": html.escape(project.title), "text": "From Carrel"}},
         "events": items,
     }
     return json.dumps(data, indent=2, ensure_ascii=False)
@@ -300,8 +300,8 @@ def timeline_csv(*, events: Iterable[TimelineEvent]) -> str:
     return out.getvalue()
 
 
-def timeline_markdown(*, collection: Collection, events: Iterable[TimelineEvent]) -> str:
-    lines = [f"# Timeline: {_md_line(collection.title)}", ""]
+def timeline_markdown(*, project: Project, events: Iterable[TimelineEvent]) -> str:
+    lines = [f"# Timeline: {_md_line(project.title)}", ""]
     for event in events:
         line = f"- **{event_label(event)}**: {_md_line(event.title)}"
         if event.description:

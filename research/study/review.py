@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from fsrs import Card, Rating, Scheduler, State
 
-from research.models import Collection, Flashcard, ReviewLog
+from research.models import Flashcard, Project, ReviewLog
 
 RATINGS = {
     Rating.Again: "Again",
@@ -41,15 +41,15 @@ def fsrs_card(card: Flashcard) -> Card:
     )
 
 
-def due_cards(*, collection: Collection, now: datetime | None = None) -> QuerySet[Flashcard]:
+def due_cards(*, project: Project, now: datetime | None = None) -> QuerySet[Flashcard]:
     """Cards to review now, the most overdue first."""
     return Flashcard.objects.filter(
-        collection=collection, dismissed=False, due__lte=now or timezone.now()
+        project=project, dismissed=False, due__lte=now or timezone.now()
     ).order_by("due", "id")
 
 
-def due_count(*, collection: Collection, now: datetime | None = None) -> int:
-    return due_cards(collection=collection, now=now).count()
+def due_count(*, project: Project, now: datetime | None = None) -> int:
+    return due_cards(project=project, now=now).count()
 
 
 def card_review(

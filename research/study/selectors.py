@@ -17,13 +17,13 @@ from django.utils import timezone
 from research import access
 from research.models import (
     Answer,
-    Collection,
     Comparison,
     ComparisonCell,
     Digest,
     Document,
     EventSource,
     Flashcard,
+    Project,
     StudyJob,
     StudyTag,
     TimelineEvent,
@@ -39,32 +39,30 @@ CLOZE_DELETION = re.compile(r"\{\{c\d+::(.+?)(?:::(.+?))?\}\}", re.DOTALL)
 # answer 404); with `write=True`, PermissionDenied (403) when they may only read it.
 
 
-def collection_for_user(
-    *, user: Viewer, collection_id: int, write: bool = False
-) -> Collection | None:
-    return access.collection_for_user(user=user, collection_id=collection_id, write=write)
+def project_get_for_user(*, user: Viewer, project_id: int, write: bool = False) -> Project | None:
+    return access.project_get_for_user(user=user, project_id=project_id, write=write)
 
 
-def documents_ready(*, collection: Collection) -> QuerySet[Document]:
+def ready_document_list_for_project(*, project: Project) -> QuerySet[Document]:
     """Documents whose text is chunked and indexed: what generators can read."""
-    return collection.documents.filter(indexed_at__isnull=False).order_by("created_at", "id")
+    return project.documents.filter(indexed_at__isnull=False).order_by("created_at", "id")
 
 
-def tags_for_collection(*, collection: Collection) -> QuerySet[StudyTag]:
-    return StudyTag.objects.filter(collection=collection).order_by("name")
+def tag_list_for_project(*, project: Project) -> QuerySet[StudyTag]:
+    return StudyTag.objects.filter(project=project).order_by("name")
 
 
 # -- flashcards ------------------------------------------------------------------------------
 
 
-def flashcards_for_collection(
+def flashcard_list_for_project(
     *,
-    collection: Collection,
+    project: Project,
     tag: str = "",
     document_id: int | None = None,
 ) -> QuerySet[Flashcard]:
     cards = (
-        Flashcard.objects.filter(collection=collection, dismissed=False)
+        Flashcard.objects.filter(project=project, dismissed=False)
         .select_related("document")
         .prefetch_related("tags")
         .order_by("created_at", "id")
@@ -76,26 +74,26 @@ def flashcards_for_collection(
     return cards
 
 
-def flashcard_for_user(*, user: Viewer, card_id: int, write: bool = False) -> Flashcard | None:
+def flashcard_get_for_user(*, user: Viewer, card_id: int, write: bool = False) -> Flashcard | None:
     cards = (
-        Flashcard.objects.select_related("collection", "document")
+        Flashcard.objects.select_related("project", "document")
         .prefetch_related("tags")
         .filter(dismissed=False)
     )
-    return access.object_for_user(cards, user=user, pk=card_id, through="collection", write=write)
+    return access.object_for_user(cards, user=user, pk=card_id, through="project", write=write)
 
 
-def answer_for_user(*, user: Viewer, answer_id: int, write: bool = False) -> Answer | None:
-    answers = Answer.objects.select_related("question__thread__collection")
+def answer_get_for_user(*, user: Viewer, answer_id: int, write: bool = False) -> Answer | None:
+    answers = Answer.objects.select_related("question__thread__project")
     return access.object_for_user(
-        answers, user=user, pk=answer_id, through="question__thread__collection", write=write
+        answers, user=user, pk=answer_id, through="question__thread__project", write=write
     )
 
 
-def answers_for_collection(*, collection: Collection, limit: int = 20) -> list[Answer]:
+def answer_list_for_project(*, project: Project, limit: int = 20) -> list[Answer]:
     """Recent answers with at least one citation, to make cards from."""
     answers = (
-        Answer.objects.filter(question__thread__collection=collection)
+        Answer.objects.filter(question__thread__project=project)
         .exclude(citations=[])
         .select_related("question")
         .order_by("-created_at")[:limit]
@@ -131,18 +129,16 @@ class ReviewView:
         return cloze_shown(self.card.front) if self.card else ""
 
 
-def review_view(
-    *, collection: Collection, show: bool = False, now: datetime | None = None
-) -> ReviewView:
+def review_view(*, project: Project, show: bool = False, now: datetime | None = None) -> ReviewView:
     moment = now or timezone.now()
-    cards = Flashcard.objects.filter(collection=collection, dismissed=False, due__lte=moment)
+    cards = Flashcard.objects.filter(project=project, dismissed=False, due__lte=moment)
     card = cards.select_related("document").order_by("due", "id").first()
-    due = due_count(collection=collection, now=moment)
+    due = due_count(project=project, now=moment)
     intervals = interval_labels(card=card, now=moment) if card else {}
     upcoming = None
     if card is None:
         upcoming = (
-            Flashcard.objects.filter(collection=collection, dismissed=False)
+            Flashcard.objects.filter(project=project, dismissed=False)
             .order_by("due")
             .values_list("due", flat=True)
             .first()
@@ -174,39 +170,37 @@ class StudyOverview:
     active_jobs: int
 
 
-def study_overview(*, collection: Collection) -> StudyOverview:
+def study_overview(*, project: Project) -> StudyOverview:
     return StudyOverview(
-        due=due_count(collection=collection),
-        cards=Flashcard.objects.filter(collection=collection, dismissed=False).count(),
-        events=TimelineEvent.objects.filter(collection=collection, dismissed=False).count(),
-        comparisons=Comparison.objects.filter(collection=collection).count(),
-        summaries=Digest.objects.filter(collection=collection).count(),
-        active_jobs=StudyJob.objects.filter(
-            collection=collection, status__in=StudyJob.ACTIVE
-        ).count(),
+        due=due_count(project=project),
+        cards=Flashcard.objects.filter(project=project, dismissed=False).count(),
+        events=TimelineEvent.objects.filter(project=project, dismissed=False).count(),
+        comparisons=Comparison.objects.filter(project=project).count(),
+        summaries=Digest.objects.filter(project=project).count(),
+        active_jobs=StudyJob.objects.filter(project=project, status__in=StudyJob.ACTIVE).count(),
     )
 
 
 # -- jobs -----------------------------------------------------------------------------------
 
 
-def job_for_user(*, user: Viewer, job_id: int, write: bool = False) -> StudyJob | None:
-    jobs = StudyJob.objects.select_related("collection")
-    return access.object_for_user(jobs, user=user, pk=job_id, through="collection", write=write)
+def job_get_for_user(*, user: Viewer, job_id: int, write: bool = False) -> StudyJob | None:
+    jobs = StudyJob.objects.select_related("project")
+    return access.object_for_user(jobs, user=user, pk=job_id, through="project", write=write)
 
 
-def jobs_for_collection(*, collection: Collection, kind: str, limit: int = 5) -> list[StudyJob]:
-    return list(StudyJob.objects.filter(collection=collection, kind=kind).order_by("-id")[:limit])
+def job_list_for_project(*, project: Project, kind: str, limit: int = 5) -> list[StudyJob]:
+    return list(StudyJob.objects.filter(project=project, kind=kind).order_by("-id")[:limit])
 
 
 # -- timelines ---------------------------------------------------------------------------------
 
 
-def events_for_collection(
-    *, collection: Collection, document_id: int | None = None, tag: str = ""
+def event_list_for_project(
+    *, project: Project, document_id: int | None = None, tag: str = ""
 ) -> QuerySet[TimelineEvent]:
     events = (
-        TimelineEvent.objects.filter(collection=collection, dismissed=False)
+        TimelineEvent.objects.filter(project=project, dismissed=False)
         .prefetch_related(
             Prefetch("sources", queryset=EventSource.objects.select_related("document")),
             "tags",
@@ -220,13 +214,13 @@ def events_for_collection(
     return events
 
 
-def event_for_user(*, user: Viewer, event_id: int, write: bool = False) -> TimelineEvent | None:
+def event_get_for_user(*, user: Viewer, event_id: int, write: bool = False) -> TimelineEvent | None:
     events = (
-        TimelineEvent.objects.select_related("collection")
+        TimelineEvent.objects.select_related("project")
         .prefetch_related("tags", "sources__document")
         .filter(dismissed=False)
     )
-    return access.object_for_user(events, user=user, pk=event_id, through="collection", write=write)
+    return access.object_for_user(events, user=user, pk=event_id, through="project", write=write)
 
 
 @dataclass(frozen=True)
@@ -380,23 +374,23 @@ def event_views(events: Sequence[TimelineEvent]) -> list[EventView]:
 # -- comparisons -----------------------------------------------------------------------------
 
 
-def comparisons_for_collection(*, collection: Collection) -> QuerySet[Comparison]:
-    return Comparison.objects.filter(collection=collection).order_by("-updated_at", "-id")
+def comparison_list_for_project(*, project: Project) -> QuerySet[Comparison]:
+    return Comparison.objects.filter(project=project).order_by("-updated_at", "-id")
 
 
-def comparison_for_user(
+def comparison_get_for_user(
     *, user: Viewer, comparison_id: int, write: bool = False
 ) -> Comparison | None:
-    comparisons = Comparison.objects.select_related("collection")
+    comparisons = Comparison.objects.select_related("project")
     return access.object_for_user(
-        comparisons, user=user, pk=comparison_id, through="collection", write=write
+        comparisons, user=user, pk=comparison_id, through="project", write=write
     )
 
 
-def cell_for_user(*, user: Viewer, cell_id: int, write: bool = False) -> ComparisonCell | None:
-    cells = ComparisonCell.objects.select_related("comparison__collection", "document")
+def cell_get_for_user(*, user: Viewer, cell_id: int, write: bool = False) -> ComparisonCell | None:
+    cells = ComparisonCell.objects.select_related("comparison__project", "document")
     return access.object_for_user(
-        cells, user=user, pk=cell_id, through="comparison__collection", write=write
+        cells, user=user, pk=cell_id, through="comparison__project", write=write
     )
 
 
@@ -405,7 +399,7 @@ def comparison_documents(*, comparison: Comparison) -> list[Document]:
     found = {
         document.pk: document
         for document in Document.objects.filter(
-            collection=comparison.collection, pk__in=comparison.document_ids
+            project=comparison.project, pk__in=comparison.document_ids
         )
     }
     return [found[pk] for pk in comparison.document_ids if pk in found]
@@ -437,29 +431,27 @@ def comparison_cells(*, comparison: Comparison) -> QuerySet[ComparisonCell]:
 # -- summaries -------------------------------------------------------------------------------
 
 
-def digests_for_collection(*, collection: Collection) -> QuerySet[Digest]:
-    return Digest.objects.filter(collection=collection).order_by("-updated_at", "-id")
+def digest_list_for_project(*, project: Project) -> QuerySet[Digest]:
+    return Digest.objects.filter(project=project).order_by("-updated_at", "-id")
 
 
-def digest_for_user(*, user: Viewer, digest_id: int, write: bool = False) -> Digest | None:
-    digests = Digest.objects.select_related("collection")
-    return access.object_for_user(
-        digests, user=user, pk=digest_id, through="collection", write=write
-    )
+def digest_get_for_user(*, user: Viewer, digest_id: int, write: bool = False) -> Digest | None:
+    digests = Digest.objects.select_related("project")
+    return access.object_for_user(digests, user=user, pk=digest_id, through="project", write=write)
 
 
 def digest_documents(*, digest: Digest) -> list[Document]:
     found = {
         document.pk: document
-        for document in Document.objects.filter(
-            collection=digest.collection, pk__in=digest.document_ids
-        )
+        for document in Document.objects.filter(project=digest.project, pk__in=digest.document_ids)
     }
     return [found[pk] for pk in digest.document_ids if pk in found]
 
 
-def document_for_user(*, user: Viewer, document_id: int, write: bool = False) -> Document | None:
-    documents = Document.objects.select_related("collection")
+def document_get_for_user(
+    *, user: Viewer, document_id: int, write: bool = False
+) -> Document | None:
+    documents = Document.objects.select_related("project")
     return access.object_for_user(
-        documents, user=user, pk=document_id, through="collection", write=write
+        documents, user=user, pk=document_id, through="project", write=write
     )

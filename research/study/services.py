@@ -21,10 +21,10 @@ from django.utils import timezone
 
 from research.models import (
     Answer,
-    Collection,
     Comparison,
     Digest,
     Document,
+    Project,
     StudyJob,
 )
 from research.study.generators import comparisons, digests, flashcards, timelines
@@ -87,7 +87,7 @@ def error_code_for(exc: ModelRuntimeError) -> str:
 
 def _job_create(
     *,
-    collection: Collection,
+    project: Project,
     user: User,
     kind: str,
     label: str,
@@ -97,7 +97,7 @@ def _job_create(
     digest: Digest | None = None,
 ) -> StudyJob:
     job = StudyJob.objects.create(
-        collection=collection,
+        project=project,
         created_by=user,
         kind=kind,
         label=label[:300],
@@ -112,7 +112,7 @@ def _job_create(
 
 def flashcards_generate(
     *,
-    collection: Collection,
+    project: Project,
     user: User,
     documents: Sequence[Document],
     pages: tuple[int, int] | None = None,
@@ -130,7 +130,7 @@ def flashcards_generate(
         label = documents[0].title if len(documents) == 1 else f"{len(documents)} documents"
     params = {"count": count, "kinds": kinds, "tags": list(tags)}
     return _job_create(
-        collection=collection,
+        project=project,
         user=user,
         kind=Kind.FLASHCARDS,
         label=label,
@@ -149,7 +149,7 @@ def flashcards_generate_from_answer(
 ) -> StudyJob:
     question = answer.question
     return _job_create(
-        collection=question.thread.collection,
+        project=question.thread.project,
         user=user,
         kind=Kind.FLASHCARDS,
         label=f"the answer to “{question.text[:200]}”",
@@ -160,7 +160,7 @@ def flashcards_generate_from_answer(
 
 def timeline_generate(
     *,
-    collection: Collection,
+    project: Project,
     user: User,
     documents: Sequence[Document],
     count: int = timelines.DEFAULT_COUNT,
@@ -168,7 +168,7 @@ def timeline_generate(
 ) -> StudyJob:
     label = documents[0].title if len(documents) == 1 else f"{len(documents)} documents"
     return _job_create(
-        collection=collection,
+        project=project,
         user=user,
         kind=Kind.TIMELINE,
         label=label,
@@ -179,7 +179,7 @@ def timeline_generate(
 
 def comparison_start(
     *,
-    collection: Collection,
+    project: Project,
     user: User,
     title: str,
     documents: Sequence[Document],
@@ -187,7 +187,7 @@ def comparison_start(
 ) -> StudyJob:
     with transaction.atomic():
         comparison = comparisons.comparison_create(
-            collection=collection, title=title, documents=documents, aspects=aspects
+            project=project, title=title, documents=documents, aspects=aspects
         )
         return comparison_fill(comparison=comparison, user=user)
 
@@ -195,7 +195,7 @@ def comparison_start(
 def comparison_fill(*, comparison: Comparison, user: User) -> StudyJob:
     """(Re)fill every paper's column; cells the user edited are kept."""
     return _job_create(
-        collection=comparison.collection,
+        project=comparison.project,
         user=user,
         kind=Kind.COMPARISON,
         label=comparison.title,
@@ -205,10 +205,10 @@ def comparison_fill(*, comparison: Comparison, user: User) -> StudyJob:
 
 
 def digest_start(
-    *, collection: Collection, user: User, title: str, documents: Sequence[Document]
+    *, project: Project, user: User, title: str, documents: Sequence[Document]
 ) -> StudyJob:
     with transaction.atomic():
-        digest = digests.digest_create(collection=collection, title=title, documents=documents)
+        digest = digests.digest_create(project=project, title=title, documents=documents)
         return digest_regenerate(digest=digest, user=user)
 
 
@@ -220,7 +220,7 @@ def digest_regenerate(*, digest: Digest, user: User) -> StudyJob:
     if digest.edited_by_user:
         raise EditedByUser("You edited this summary; make a new one instead of regenerating it.")
     return _job_create(
-        collection=digest.collection,
+        project=digest.project,
         user=user,
         kind=Kind.DIGEST,
         label=digest.title,
@@ -341,7 +341,7 @@ def job_run(*, job_id: int, attempt: int, runtime: ModelRuntime | None = None) -
     goes wrong ends here as a failure stored on the job."""
     if not job_claim(job_id=job_id, attempt=attempt):
         return
-    job = StudyJob.objects.select_related("collection", "comparison", "digest").get(pk=job_id)
+    job = StudyJob.objects.select_related("project", "comparison", "digest").get(pk=job_id)
     generator = GENERATORS[job.kind]
     try:
         runtime = runtime or get_runtime()

@@ -22,11 +22,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from research.access import request_writes
 from research.models import (
     Answer,
-    Collection,
     Comparison,
     ComparisonCell,
     Digest,
     Flashcard,
+    Project,
     StudyJob,
     TimelineEvent,
 )
@@ -64,25 +64,29 @@ def _writes(request: AuthedRequest) -> bool:
     return request_writes(request)
 
 
-def _collection(request: AuthedRequest, collection_id: int) -> Collection:
-    found = selectors.collection_for_user(
-        user=request.user, collection_id=collection_id, write=_writes(request)
+def _project(request: AuthedRequest, project_id: int) -> Project:
+    found = selectors.project_get_for_user(
+        user=request.user, project_id=project_id, write=_writes(request)
     )
     return _found(found, "project")
 
 
 def _card(request: AuthedRequest, card_id: int) -> Flashcard:
-    found = selectors.flashcard_for_user(user=request.user, card_id=card_id, write=_writes(request))
+    found = selectors.flashcard_get_for_user(
+        user=request.user, card_id=card_id, write=_writes(request)
+    )
     return _found(found, "card")
 
 
 def _event(request: AuthedRequest, event_id: int) -> TimelineEvent:
-    found = selectors.event_for_user(user=request.user, event_id=event_id, write=_writes(request))
+    found = selectors.event_get_for_user(
+        user=request.user, event_id=event_id, write=_writes(request)
+    )
     return _found(found, "event")
 
 
 def _comparison(request: AuthedRequest, comparison_id: int) -> Comparison:
-    found = selectors.comparison_for_user(
+    found = selectors.comparison_get_for_user(
         user=request.user, comparison_id=comparison_id, write=_writes(request)
     )
     return _found(found, "comparison")
@@ -90,7 +94,7 @@ def _comparison(request: AuthedRequest, comparison_id: int) -> Comparison:
 
 def _digest(request: AuthedRequest, digest_id: int) -> Digest:
     writes = _writes(request)
-    found = selectors.digest_for_user(user=request.user, digest_id=digest_id, write=writes)
+    found = selectors.digest_get_for_user(user=request.user, digest_id=digest_id, write=writes)
     return _found(found, "summary")
 
 
@@ -108,12 +112,12 @@ def _slug(text: str) -> str:
 
 
 @require_GET
-def study_home(request: AuthedRequest, collection_id: int) -> HttpResponse:
-    collection = _collection(request, collection_id)
+def study_home(request: AuthedRequest, project_id: int) -> HttpResponse:
+    project = _project(request, project_id)
     context = {
-        "collection": collection,
-        "overview": selectors.study_overview(collection=collection),
-        "documents": selectors.documents_ready(collection=collection),
+        "project": project,
+        "overview": selectors.study_overview(project=project),
+        "documents": selectors.ready_document_list_for_project(project=project),
     }
     return render(request, "research/study/home.html", context)
 
@@ -124,14 +128,14 @@ def _tool_url(job: StudyJob) -> str:
     if job.kind == StudyJob.Kind.DIGEST and job.digest_id:
         return reverse("study:digest_detail", args=[job.digest_id])
     name = "study:timeline" if job.kind == StudyJob.Kind.TIMELINE else "study:flashcard_list"
-    return reverse(name, args=[job.collection_id])
+    return reverse(name, args=[job.project_id])
 
 
 @require_GET
 def job_detail(request: AuthedRequest, job_id: int) -> HttpResponse:
     """A job's progress (polled by htmx); when it stops, the page reloads to show the
     results. Without htmx: back to the page the job belongs to."""
-    found = selectors.job_for_user(user=request.user, job_id=job_id, write=_writes(request))
+    found = selectors.job_get_for_user(user=request.user, job_id=job_id, write=_writes(request))
     job = _found(found, "job")
     if not request.htmx:
         return redirect(_tool_url(job))
@@ -143,7 +147,7 @@ def job_detail(request: AuthedRequest, job_id: int) -> HttpResponse:
 
 @require_POST
 def job_retry(request: AuthedRequest, job_id: int) -> HttpResponse:
-    found = selectors.job_for_user(user=request.user, job_id=job_id, write=_writes(request))
+    found = selectors.job_get_for_user(user=request.user, job_id=job_id, write=_writes(request))
     job = _found(found, "job")
     if not study_services.job_retry(job=job):
         messages.info(request, "This job is not failed or stuck, so there is nothing to retry.")
@@ -163,30 +167,30 @@ def _started(request: AuthedRequest, job: StudyJob, url: str) -> HttpResponse:
 
 def _flashcard_page(
     request: AuthedRequest,
-    collection: Collection,
+    project: Project,
     *,
     form: FlashcardGenerateForm | None = None,
     answer_form: AnswerCardsForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    documents = selectors.documents_ready(collection=collection)
-    answers = selectors.answers_for_collection(collection=collection)
+    documents = selectors.ready_document_list_for_project(project=project)
+    answers = selectors.answer_list_for_project(project=project)
     tag = request.GET.get("tag", "")
     document_id = _int(request.GET.get("document"))
     context = {
-        "collection": collection,
-        "cards": selectors.flashcards_for_collection(
-            collection=collection, tag=tag, document_id=document_id
+        "project": project,
+        "cards": selectors.flashcard_list_for_project(
+            project=project, tag=tag, document_id=document_id
         ),
-        "tags": selectors.tags_for_collection(collection=collection),
+        "tags": selectors.tag_list_for_project(project=project),
         "documents": documents,
         "chosen_tag": tag,
         "chosen_document": document_id,
         "form": form or FlashcardGenerateForm(documents=documents),
         "answer_form": answer_form or AnswerCardsForm(answers=answers),
         "answers": answers,
-        "jobs": selectors.jobs_for_collection(collection=collection, kind=StudyJob.Kind.FLASHCARDS),
-        "due": review.due_count(collection=collection),
+        "jobs": selectors.job_list_for_project(project=project, kind=StudyJob.Kind.FLASHCARDS),
+        "due": review.due_count(project=project),
     }
     return render(request, "research/study/flashcards.html", context, status=status)
 
@@ -199,24 +203,24 @@ def _int(value: str | None) -> int | None:
 
 
 @require_GET
-def flashcard_list(request: AuthedRequest, collection_id: int) -> HttpResponse:
-    return _flashcard_page(request, _collection(request, collection_id))
+def flashcard_list(request: AuthedRequest, project_id: int) -> HttpResponse:
+    return _flashcard_page(request, _project(request, project_id))
 
 
 @require_POST
-def flashcard_generate(request: AuthedRequest, collection_id: int) -> HttpResponse:
-    collection = _collection(request, collection_id)
-    documents = selectors.documents_ready(collection=collection)
+def flashcard_generate(request: AuthedRequest, project_id: int) -> HttpResponse:
+    project = _project(request, project_id)
+    documents = selectors.ready_document_list_for_project(project=project)
     form = FlashcardGenerateForm(request.POST, documents=documents)
     if not form.is_valid():
-        return _flashcard_page(request, collection, form=form, status=400)
+        return _flashcard_page(request, project, form=form, status=400)
     data = form.cleaned_data
     chosen = list(documents) if data["scope"] == "project" else [data["document"]]
     if not chosen:
         messages.warning(request, "No document is ready yet: upload one and wait for it.")
-        return redirect("study:flashcard_list", collection_id=collection.pk)
+        return redirect("study:flashcard_list", project_id=project.pk)
     job = study_services.flashcards_generate(
-        collection=collection,
+        project=project,
         user=request.user,
         documents=chosen,
         pages=form.page_range(),
@@ -224,7 +228,7 @@ def flashcard_generate(request: AuthedRequest, collection_id: int) -> HttpRespon
         kinds=data["kinds"],
         tags=_tags(data["tags"]),
     )
-    return _started(request, job, reverse("study:flashcard_list", args=[collection.pk]))
+    return _started(request, job, reverse("study:flashcard_list", args=[project.pk]))
 
 
 def _tags(text: str) -> list[str]:
@@ -232,14 +236,14 @@ def _tags(text: str) -> list[str]:
 
 
 @require_POST
-def flashcard_generate_from_answer(request: AuthedRequest, collection_id: int) -> HttpResponse:
-    collection = _collection(request, collection_id)
-    answers = selectors.answers_for_collection(collection=collection)
+def flashcard_generate_from_answer(request: AuthedRequest, project_id: int) -> HttpResponse:
+    project = _project(request, project_id)
+    answers = selectors.answer_list_for_project(project=project)
     form = AnswerCardsForm(request.POST, answers=answers)
     if not form.is_valid():
-        return _flashcard_page(request, collection, answer_form=form, status=400)
+        return _flashcard_page(request, project, answer_form=form, status=400)
     answer = _found(
-        selectors.answer_for_user(
+        selectors.answer_get_for_user(
             user=request.user, answer_id=form.cleaned_data["answer"].pk, write=True
         ),
         "answer",
@@ -251,18 +255,18 @@ def flashcard_generate_from_answer(request: AuthedRequest, collection_id: int) -
         kinds=form.cleaned_data["kinds"],
         tags=_tags(form.cleaned_data["tags"]),
     )
-    return _started(request, job, reverse("study:flashcard_list", args=[collection.pk]))
+    return _started(request, job, reverse("study:flashcard_list", args=[project.pk]))
 
 
 @require_http_methods(["GET", "POST"])
-def flashcard_create(request: AuthedRequest, collection_id: int) -> HttpResponse:
-    collection = _collection(request, collection_id)
-    documents = collection.documents.order_by("created_at", "id")
+def flashcard_create(request: AuthedRequest, project_id: int) -> HttpResponse:
+    project = _project(request, project_id)
+    documents = project.documents.order_by("created_at", "id")
     form = FlashcardForm(request.POST or None, documents=documents)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         flashcards.flashcard_create(
-            collection=collection,
+            project=project,
             kind=data["kind"],
             front=data["front"],
             back=data["back"],
@@ -271,15 +275,15 @@ def flashcard_create(request: AuthedRequest, collection_id: int) -> HttpResponse
             tags=_tags(data["tags"]),
         )
         messages.success(request, "Card added.")
-        return redirect("study:flashcard_list", collection_id=collection.pk)
-    context = {"collection": collection, "form": form, "card": None}
+        return redirect("study:flashcard_list", project_id=project.pk)
+    context = {"project": project, "form": form, "card": None}
     return render(request, "research/study/flashcard_form.html", context)
 
 
 @require_http_methods(["GET", "POST"])
 def flashcard_edit(request: AuthedRequest, card_id: int) -> HttpResponse:
     card = _card(request, card_id)
-    documents = card.collection.documents.order_by("created_at", "id")
+    documents = card.project.documents.order_by("created_at", "id")
     form = FlashcardForm(
         request.POST or None, documents=documents, initial=FlashcardForm.initial_for(card)
     )
@@ -296,9 +300,9 @@ def flashcard_edit(request: AuthedRequest, card_id: int) -> HttpResponse:
         )
         messages.success(request, "Card saved.")
         return redirect(
-            reverse("study:flashcard_list", args=[card.collection_id]) + f"#card-{card.pk}"
+            reverse("study:flashcard_list", args=[card.project_id]) + f"#card-{card.pk}"
         )
-    context = {"collection": card.collection, "form": form, "card": card}
+    context = {"project": card.project, "form": form, "card": card}
     return render(request, "research/study/flashcard_form.html", context)
 
 
@@ -309,7 +313,7 @@ def flashcard_delete(request: AuthedRequest, card_id: int) -> HttpResponse:
     if request.htmx:
         return HttpResponse("")
     messages.success(request, "Card deleted.")
-    return redirect("study:flashcard_list", collection_id=card.collection_id)
+    return redirect("study:flashcard_list", project_id=card.project_id)
 
 
 EXPORTERS: dict[str, tuple[str, str]] = {
@@ -321,27 +325,25 @@ EXPORTERS: dict[str, tuple[str, str]] = {
 
 
 @require_GET
-def flashcard_export(request: AuthedRequest, collection_id: int, fmt: str) -> HttpResponse:
-    collection = _collection(request, collection_id)
+def flashcard_export(request: AuthedRequest, project_id: int, fmt: str) -> HttpResponse:
+    project = _project(request, project_id)
     if fmt not in EXPORTERS:
         raise Http404("No such format.")
-    cards = selectors.flashcards_for_collection(
-        collection=collection,
+    cards = selectors.flashcard_list_for_project(
+        project=project,
         tag=request.GET.get("tag", ""),
         document_id=_int(request.GET.get("document")),
     )
     content: str | bytes
     if fmt == "apkg":
-        content = exports.flashcards_apkg(collection=collection, cards=cards)
+        content = exports.flashcards_apkg(project=project, cards=cards)
     elif fmt == "md":
-        content = exports.flashcards_markdown(collection=collection, cards=cards)
+        content = exports.flashcards_markdown(project=project, cards=cards)
     else:
         delimiter = "\t" if fmt == "tsv" else ","
-        content = exports.flashcards_delimited(
-            collection=collection, cards=cards, delimiter=delimiter
-        )
+        content = exports.flashcards_delimited(project=project, cards=cards, delimiter=delimiter)
     extension, content_type = EXPORTERS[fmt]
-    filename = f"{_slug(collection.title)}-flashcards.{extension}"
+    filename = f"{_slug(project.title)}-flashcards.{extension}"
     return _download(content, filename=filename, content_type=content_type)
 
 
@@ -349,10 +351,10 @@ def flashcard_export(request: AuthedRequest, collection_id: int, fmt: str) -> Ht
 
 
 @require_GET
-def review_page(request: AuthedRequest, collection_id: int) -> HttpResponse:
-    collection = _collection(request, collection_id)
-    view = selectors.review_view(collection=collection, show=bool(request.GET.get("show")))
-    context = {"collection": collection, "view": view, "oob_due": bool(request.htmx)}
+def review_page(request: AuthedRequest, project_id: int) -> HttpResponse:
+    project = _project(request, project_id)
+    view = selectors.review_view(project=project, show=bool(request.GET.get("show")))
+    context = {"project": project, "view": view, "oob_due": bool(request.htmx)}
     template = REVIEW_PARTIAL if request.htmx else "research/study/review.html"
     return render(request, template, context)
 
@@ -369,12 +371,12 @@ def flashcard_grade(request: AuthedRequest, card_id: int) -> HttpResponse:
         )
     else:
         messages.error(request, "Choose Again, Hard, Good or Easy.")
-    collection = card.collection
+    project = card.project
     if request.htmx:
-        view = selectors.review_view(collection=collection)
-        context = {"collection": collection, "view": view, "oob_due": True}
+        view = selectors.review_view(project=project)
+        context = {"project": project, "view": view, "oob_due": True}
         return render(request, REVIEW_PARTIAL, context)
-    return redirect("study:review", collection_id=collection.pk)
+    return redirect("study:review", project_id=project.pk)
 
 
 # -- timeline --------------------------------------------------------------------------------
@@ -382,68 +384,68 @@ def flashcard_grade(request: AuthedRequest, card_id: int) -> HttpResponse:
 
 def _timeline_page(
     request: AuthedRequest,
-    collection: Collection,
+    project: Project,
     *,
     form: TimelineGenerateForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    documents = selectors.documents_ready(collection=collection)
+    documents = selectors.ready_document_list_for_project(project=project)
     tag = request.GET.get("tag", "")
     document_id = _int(request.GET.get("document"))
     events = list(
-        selectors.events_for_collection(collection=collection, document_id=document_id, tag=tag)
+        selectors.event_list_for_project(project=project, document_id=document_id, tag=tag)
     )
     context = {
-        "collection": collection,
+        "project": project,
         "events": selectors.event_views(events),
         "layout": selectors.timeline_layout(events),
-        "documents": collection.documents.order_by("created_at", "id"),
-        "tags": selectors.tags_for_collection(collection=collection),
+        "documents": project.documents.order_by("created_at", "id"),
+        "tags": selectors.tag_list_for_project(project=project),
         "chosen_tag": tag,
         "chosen_document": document_id,
         "form": form or TimelineGenerateForm(documents=documents),
-        "jobs": selectors.jobs_for_collection(collection=collection, kind=StudyJob.Kind.TIMELINE),
+        "jobs": selectors.job_list_for_project(project=project, kind=StudyJob.Kind.TIMELINE),
         "filters": request.GET.urlencode(),
     }
     return render(request, "research/study/timeline.html", context, status=status)
 
 
 @require_GET
-def timeline(request: AuthedRequest, collection_id: int) -> HttpResponse:
-    return _timeline_page(request, _collection(request, collection_id))
+def timeline(request: AuthedRequest, project_id: int) -> HttpResponse:
+    return _timeline_page(request, _project(request, project_id))
 
 
 @require_POST
-def timeline_generate(request: AuthedRequest, collection_id: int) -> HttpResponse:
-    collection = _collection(request, collection_id)
-    documents = selectors.documents_ready(collection=collection)
+def timeline_generate(request: AuthedRequest, project_id: int) -> HttpResponse:
+    project = _project(request, project_id)
+    documents = selectors.ready_document_list_for_project(project=project)
     form = TimelineGenerateForm(request.POST, documents=documents)
     if not form.is_valid():
-        return _timeline_page(request, collection, form=form, status=400)
+        return _timeline_page(request, project, form=form, status=400)
     chosen = list(form.cleaned_data["documents"]) or list(documents)
     if not chosen:
         messages.warning(request, "No document is ready yet: upload one and wait for it.")
-        return redirect("study:timeline", collection_id=collection.pk)
+        return redirect("study:timeline", project_id=project.pk)
     job = study_services.timeline_generate(
-        collection=collection,
+        project=project,
         user=request.user,
         documents=chosen,
         count=form.cleaned_data["count"],
         tags=_tags(form.cleaned_data["tags"]),
     )
-    return _started(request, job, reverse("study:timeline", args=[collection.pk]))
+    return _started(request, job, reverse("study:timeline", args=[project.pk]))
 
 
 def _event_form_page(
-    request: AuthedRequest, collection: Collection, event: TimelineEvent | None
+    request: AuthedRequest, project: Project, event: TimelineEvent | None
 ) -> HttpResponse:
-    documents = collection.documents.order_by("created_at", "id")
+    documents = project.documents.order_by("created_at", "id")
     initial = EventForm.initial_for(event) if event else None
     form = EventForm(request.POST or None, documents=documents, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         saved = timelines.event_save(
-            collection=collection,
+            project=project,
             event=event,
             title=data["title"],
             description=data["description"],
@@ -455,20 +457,20 @@ def _event_form_page(
             pages=data["pages"],
         )
         messages.success(request, "Event saved.")
-        return redirect(reverse("study:timeline", args=[collection.pk]) + f"#event-{saved.pk}")
-    context = {"collection": collection, "form": form, "event": event}
+        return redirect(reverse("study:timeline", args=[project.pk]) + f"#event-{saved.pk}")
+    context = {"project": project, "form": form, "event": event}
     return render(request, "research/study/event_form.html", context)
 
 
 @require_http_methods(["GET", "POST"])
-def event_create(request: AuthedRequest, collection_id: int) -> HttpResponse:
-    return _event_form_page(request, _collection(request, collection_id), None)
+def event_create(request: AuthedRequest, project_id: int) -> HttpResponse:
+    return _event_form_page(request, _project(request, project_id), None)
 
 
 @require_http_methods(["GET", "POST"])
 def event_edit(request: AuthedRequest, event_id: int) -> HttpResponse:
     event = _event(request, event_id)
-    return _event_form_page(request, event.collection, event)
+    return _event_form_page(request, event.project, event)
 
 
 @require_POST
@@ -476,7 +478,7 @@ def event_delete(request: AuthedRequest, event_id: int) -> HttpResponse:
     event = _event(request, event_id)
     timelines.event_delete(event=event)
     messages.success(request, "Event deleted.")
-    return redirect("study:timeline", collection_id=event.collection_id)
+    return redirect("study:timeline", project_id=event.project_id)
 
 
 TIMELINE_EXPORTS: dict[str, str] = {
@@ -487,21 +489,21 @@ TIMELINE_EXPORTS: dict[str, str] = {
 
 
 @require_GET
-def timeline_export(request: AuthedRequest, collection_id: int, fmt: str) -> HttpResponse:
-    collection = _collection(request, collection_id)
+def timeline_export(request: AuthedRequest, project_id: int, fmt: str) -> HttpResponse:
+    project = _project(request, project_id)
     if fmt not in TIMELINE_EXPORTS:
         raise Http404("No such format.")
-    events = selectors.events_for_collection(
-        collection=collection,
+    events = selectors.event_list_for_project(
+        project=project,
         document_id=_int(request.GET.get("document")),
         tag=request.GET.get("tag", ""),
     )
     content = {
-        "json": lambda: exports.timeline_json(collection=collection, events=events),
+        "json": lambda: exports.timeline_json(project=project, events=events),
         "csv": lambda: exports.timeline_csv(events=events),
-        "md": lambda: exports.timeline_markdown(collection=collection, events=events),
+        "md": lambda: exports.timeline_markdown(project=project, events=events),
     }[fmt]()
-    filename = f"{_slug(collection.title)}-timeline.{fmt}"
+    filename = f"{_slug(project.title)}-timeline.{fmt}"
     return _download(content, filename=filename, content_type=TIMELINE_EXPORTS[fmt])
 
 
@@ -509,13 +511,13 @@ def timeline_export(request: AuthedRequest, collection_id: int, fmt: str) -> Htt
 
 
 @require_http_methods(["GET", "POST"])
-def comparison_list(request: AuthedRequest, collection_id: int) -> HttpResponse:
-    collection = _collection(request, collection_id)
-    documents = selectors.documents_ready(collection=collection)
+def comparison_list(request: AuthedRequest, project_id: int) -> HttpResponse:
+    project = _project(request, project_id)
+    documents = selectors.ready_document_list_for_project(project=project)
     form = ComparisonForm(request.POST or None, documents=documents)
     if request.method == "POST" and form.is_valid():
         job = study_services.comparison_start(
-            collection=collection,
+            project=project,
             user=request.user,
             title=form.cleaned_data["title"],
             documents=list(form.cleaned_data["documents"]),
@@ -524,8 +526,8 @@ def comparison_list(request: AuthedRequest, collection_id: int) -> HttpResponse:
         assert job.comparison_id is not None
         return _started(request, job, reverse("study:comparison_detail", args=[job.comparison_id]))
     context = {
-        "collection": collection,
-        "comparisons": selectors.comparisons_for_collection(collection=collection),
+        "project": project,
+        "comparisons": selectors.comparison_list_for_project(project=project),
         "form": form,
         "documents": documents,
     }
@@ -538,7 +540,7 @@ def comparison_detail(request: AuthedRequest, comparison_id: int) -> HttpRespons
     comparison = _comparison(request, comparison_id)
     documents, rows = selectors.comparison_table(comparison=comparison)
     context = {
-        "collection": comparison.collection,
+        "project": comparison.project,
         "comparison": comparison,
         "documents": documents,
         "rows": rows,
@@ -556,7 +558,7 @@ def comparison_regenerate(request: AuthedRequest, comparison_id: int) -> HttpRes
 
 @require_http_methods(["GET", "POST"])
 def cell_edit(request: AuthedRequest, cell_id: int) -> HttpResponse:
-    found = selectors.cell_for_user(user=request.user, cell_id=cell_id, write=_writes(request))
+    found = selectors.cell_get_for_user(user=request.user, cell_id=cell_id, write=_writes(request))
     cell: ComparisonCell = _found(found, "cell")
     initial = {"text": cell.text, "pages": pages_text(list(cell.pages))}
     form = CellForm(request.POST or None, initial=initial)
@@ -566,7 +568,7 @@ def cell_edit(request: AuthedRequest, cell_id: int) -> HttpResponse:
         )
         messages.success(request, "Cell saved; regenerating will keep your words.")
         return redirect("study:comparison_detail", comparison_id=cell.comparison_id)
-    context = {"collection": cell.comparison.collection, "cell": cell, "form": form}
+    context = {"project": cell.comparison.project, "cell": cell, "form": form}
     return render(request, "research/study/cell_form.html", context)
 
 
@@ -591,13 +593,13 @@ def comparison_export(request: AuthedRequest, comparison_id: int, fmt: str) -> H
 
 
 @require_http_methods(["GET", "POST"])
-def digest_list(request: AuthedRequest, collection_id: int) -> HttpResponse:
-    collection = _collection(request, collection_id)
-    documents = selectors.documents_ready(collection=collection)
+def digest_list(request: AuthedRequest, project_id: int) -> HttpResponse:
+    project = _project(request, project_id)
+    documents = selectors.ready_document_list_for_project(project=project)
     form = DigestForm(request.POST or None, documents=documents)
     if request.method == "POST" and form.is_valid():
         job = study_services.digest_start(
-            collection=collection,
+            project=project,
             user=request.user,
             title=form.cleaned_data["title"],
             documents=list(form.cleaned_data["documents"]),
@@ -605,9 +607,9 @@ def digest_list(request: AuthedRequest, collection_id: int) -> HttpResponse:
         assert job.digest_id is not None
         return _started(request, job, reverse("study:digest_detail", args=[job.digest_id]))
     context = {
-        "collection": collection,
-        "digests": selectors.digests_for_collection(collection=collection),
-        "summarized": collection.documents.exclude(summary="").order_by("created_at", "id"),
+        "project": project,
+        "digests": selectors.digest_list_for_project(project=project),
+        "summarized": project.documents.exclude(summary="").order_by("created_at", "id"),
         "form": form,
         "documents": documents,
     }
@@ -621,7 +623,7 @@ def digest_detail(request: AuthedRequest, digest_id: int) -> HttpResponse:
     # A digest's body cites pages like an answer does: render it the same way (unsaved).
     segments = answer_segments(answer=Answer(text=digest.body, citations=digest.citations))
     context = {
-        "collection": digest.collection,
+        "project": digest.project,
         "digest": digest,
         "segments": segments,
         "flagged": [c for c in digest.citations if c.get("flagged")],
@@ -643,7 +645,7 @@ def digest_edit(request: AuthedRequest, digest_id: int) -> HttpResponse:
         )
         messages.success(request, "Summary saved; it will not be regenerated over.")
         return redirect("study:digest_detail", digest_id=digest.pk)
-    context = {"collection": digest.collection, "digest": digest, "form": form}
+    context = {"project": digest.project, "digest": digest, "form": form}
     return render(request, "research/study/digest_form.html", context)
 
 
@@ -672,7 +674,7 @@ def digest_export(request: AuthedRequest, digest_id: int) -> HttpResponse:
 @require_GET
 def document_summary_export(request: AuthedRequest, document_id: int) -> HttpResponse:
     document = _found(
-        selectors.document_for_user(user=request.user, document_id=document_id), "document"
+        selectors.document_get_for_user(user=request.user, document_id=document_id), "document"
     )
     return _download(
         exports.document_summary_markdown(document=document),

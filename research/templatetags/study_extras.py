@@ -8,16 +8,16 @@ from django import template
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from research.models import Collection
+from research.models import Project
 from research.study.selectors import CLOZE_DELETION, study_overview
 
 register = template.Library()
 
 
 @register.inclusion_tag("research/study/partials/project_study.html")
-def study_block(collection: Collection) -> dict[str, Any]:
+def study_block(project: Project) -> dict[str, Any]:
     """Links to the study tools and the number of cards due, for the project page."""
-    return {"collection": collection, "overview": study_overview(collection=collection)}
+    return {"project": project, "overview": study_overview(project=project)}
 
 
 @register.filter

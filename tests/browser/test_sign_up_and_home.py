@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
-from research.models import Collection, Document
+from research.models import Document, Project
 
 pytestmark = pytest.mark.browser
 
@@ -60,19 +60,19 @@ def test_a_signup_with_mismatched_passwords_explains_what_to_fix(page: Page, scr
 def test_the_home_page_shows_each_projects_documents_and_what_needs_attention(
     signed_in_page: Page, user, screenshot
 ):
-    thesis = Collection.objects.create(owner=user, title="Thesis: attention in transformers")
+    thesis = Project.objects.create(owner=user, title="Thesis: attention in transformers")
     stages = [Document.Stage.READY, Document.Stage.READY, Document.Stage.EXTRACTING]
     for number, stage in enumerate([*stages, Document.Stage.FAILED]):
         Document.objects.create(
-            collection=thesis,
+            project=thesis,
             title=f"Paper {number}",
             original_name=f"paper{number}.pdf",
             file_type=Document.FileType.PDF,
             content_hash=f"hash{number}",
             stage=stage,
         )
-    Collection.objects.create(owner=user, title="Reading group")
-    Collection.objects.create(owner=user, title="A campaign's world", kind=Collection.Kind.WORLD)
+    Project.objects.create(owner=user, title="Reading group")
+    Project.objects.create(owner=user, title="A campaign's world", kind=Project.Kind.WORLD)
 
     signed_in_page.goto("/")
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from research.library import services
-from research.models import Collection
+from research.models import Project
 from workspace.celery import app
 
 
@@ -27,5 +27,5 @@ def eager_celery() -> Iterator[None]:
 
 
 @pytest.fixture
-def collection(user) -> Collection:
-    return services.collection_create(owner=user, title="Reading group")
+def project(user) -> Project:
+    return services.project_create(owner=user, title="Reading group")

@@ -11,7 +11,7 @@ from django.db import connection
 from pypdf import PdfWriter
 
 from research.library import services
-from research.models import Collection, Document
+from research.models import Document, Project
 
 
 def file_from(path: Path, name: str | None = None) -> SimpleUploadedFile:
@@ -43,15 +43,15 @@ def repeated_pdf(source: Path, times: int) -> bytes:
 
 
 def upload(
-    collection: Collection, user, files: Sequence[SimpleUploadedFile], capture
+    project: Project, user, files: Sequence[SimpleUploadedFile], capture
 ) -> list[services.UploadOutcome]:
     """Upload and run whatever the upload queued (inline when eager_celery is on)."""
     with capture(execute=True):
-        return services.document_upload(collection=collection, uploaded_by=user, files=files)
+        return services.document_upload(project=project, uploaded_by=user, files=files)
 
 
-def by_name(collection: Collection) -> dict[str, Document]:
-    return {d.original_name: d for d in Document.objects.filter(collection=collection)}
+def by_name(project: Project) -> dict[str, Document]:
+    return {d.original_name: d for d in Document.objects.filter(project=project)}
 
 
 def indexed_rows(document: Document) -> int:

@@ -26,14 +26,14 @@ from research.library import search
 from research.models import (
     Answer,
     Chunk,
-    Collection,
-    CollectionShare,
     Comparison,
     ComparisonCell,
     Digest,
     Document,
     Flashcard,
     Page,
+    Project,
+    ProjectShare,
     Question,
     StudyJob,
     Thread,
@@ -65,10 +65,10 @@ _hashes = itertools.count()
 # -- the world: one project owned by ada, shared four ways, and everything in it ----------------
 
 
-def add_document(collection: Collection, title: str, pages: list[str]) -> Document:
+def add_document(project: Project, title: str, pages: list[str]) -> Document:
     """A ready, indexed document (rows as ingestion leaves them: pages, chunks, index)."""
     document = Document.objects.create(
-        collection=collection,
+        project=project,
         title=title,
         original_name=f"{title}.txt",
         file_type=Document.FileType.TEXT,
@@ -111,7 +111,7 @@ SECRET_PAGES = [
 @dataclass
 class World:
     owner: User
-    collection: Collection
+    project: Project
     document: Document
     ids: dict[str, Any]
     people: dict[str, User]
@@ -123,31 +123,31 @@ def make_user(username: str) -> User:
 
 @pytest.fixture
 def world(user, other_user) -> World:
-    collection = Collection.objects.create(owner=user, title="Field notes")
-    document = add_document(collection, "Glacial erosion", GLACIER_PAGES)
-    thread = Thread.objects.create(owner=user, collection=collection, title="Valleys")
+    project = Project.objects.create(owner=user, title="Field notes")
+    document = add_document(project, "Glacial erosion", GLACIER_PAGES)
+    thread = Thread.objects.create(owner=user, project=project, title="Valleys")
     question = Question.objects.create(
         thread=thread, text="How do glaciers carve valleys?", status=Question.Status.DONE
     )
     Answer.objects.create(question=question, text="By grinding bedrock [Glacial erosion, p. 1].")
     card = Flashcard.objects.create(
-        collection=collection, front="What is rock flour?", back="Ground bedrock.",
+        project=project, front="What is rock flour?", back="Ground bedrock.",
         document=document, pages=[1], due=timezone.now(),
     )  # fmt: skip
     event = TimelineEvent.objects.create(
-        collection=collection, title="Last glacial maximum", start_year=-20000, sort_key=-20000
+        project=project, title="Last glacial maximum", start_year=-20000, sort_key=-20000
     )
     comparison = Comparison.objects.create(
-        collection=collection, title="Methods", document_ids=[document.pk], aspects=["Method"]
+        project=project, title="Methods", document_ids=[document.pk], aspects=["Method"]
     )
     cell = ComparisonCell.objects.create(
         comparison=comparison, document=document, aspect="Method", text="Field survey", pages=[1]
     )
     digest = Digest.objects.create(
-        collection=collection, title="Overview", document_ids=[document.pk], body="Ice carves."
+        project=project, title="Overview", document_ids=[document.pk], body="Ice carves."
     )
     job = StudyJob.objects.create(
-        collection=collection,
+        project=project,
         created_by=user,
         kind=StudyJob.Kind.FLASHCARDS,
         label="Glacial erosion",
@@ -163,15 +163,13 @@ def world(user, other_user) -> World:
     readers, lab = Group.objects.create(name="readers"), Group.objects.create(name="lab")
     people["group viewer"].groups.add(readers)
     people["group editor"].groups.add(lab)
-    share = CollectionShare.objects.create(
-        collection=collection, user=people["viewer"], role="viewer"
-    )
-    CollectionShare.objects.create(collection=collection, user=people["editor"], role="editor")
-    CollectionShare.objects.create(collection=collection, group=readers, role="viewer")
-    CollectionShare.objects.create(collection=collection, group=lab, role="editor")
+    share = ProjectShare.objects.create(project=project, user=people["viewer"], role="viewer")
+    ProjectShare.objects.create(project=project, user=people["editor"], role="editor")
+    ProjectShare.objects.create(project=project, group=readers, role="viewer")
+    ProjectShare.objects.create(project=project, group=lab, role="editor")
     ids = {
-        "pk": collection.pk,
-        "collection_id": collection.pk,
+        "pk": project.pk,
+        "project_id": project.pk,
         "document_id": document.pk,
         "number": 1,
         "thread_id": thread.pk,
@@ -185,7 +183,7 @@ def world(user, other_user) -> World:
         "share_id": share.pk,
         "fmt": "csv",
     }
-    return World(user, collection, document, ids, people)
+    return World(user, project, document, ids, people)
 
 
 # -- the URLs, from the resolver ------------------------------------------------------------------
@@ -256,18 +254,18 @@ def wrong(found: dict, allowed: Any) -> list[str]:
             if not allowed(name, method, status)]  # fmt: skip
 
 
-def fingerprint(collection: Collection) -> dict[str, Any]:
+def fingerprint(project: Project) -> dict[str, Any]:
     """What a write would change in the project."""
     rows: dict[str, Any] = {
-        "collection": Collection.objects.filter(pk=collection.pk).values().get(),
-        "shares": list(collection.shares.values("user", "group", "role").order_by("id")),
+        "project": Project.objects.filter(pk=project.pk).values().get(),
+        "shares": list(project.shares.values("user", "group", "role").order_by("id")),
     }
     for model in (Document, Flashcard, TimelineEvent, Comparison, ComparisonCell, Digest,
                   StudyJob, Thread, Question):  # fmt: skip
-        through = "comparison__collection" if model is ComparisonCell else "collection"
+        through = "comparison__project" if model is ComparisonCell else "project"
         if model is Question:
-            through = "thread__collection"
-        rows[model.__name__] = model.objects.filter(**{through: collection}).aggregate(
+            through = "thread__project"
+        rows[model.__name__] = model.objects.filter(**{through: project}).aggregate(
             count=Count("id"), last=Max("id"), **_changed(model)
         )
     return rows
@@ -300,7 +298,7 @@ def test_sign_in_is_required_for_every_url_but_the_sign_in_pages(client, world):
             assert response.status_code == 302, (name, response.status_code)
             assert response["Location"].startswith("/accounts/login/?next="), name
     assert sorted(opened) == ["healthz", "login", "signup"]
-    admin = client.get("/admin/research/collection/")
+    admin = client.get("/admin/research/project/")
     assert admin.status_code == 302 and admin["Location"].startswith("/admin/login/")
     assert client.get("/accounts/login/").status_code == 200
     assert client.get("/healthz").status_code == 200
@@ -339,7 +337,7 @@ def test_ids_that_do_not_exist_are_404_and_never_an_error(client, world):
 @pytest.mark.parametrize("who", ["viewer", "group viewer"])
 def test_a_viewer_reads_every_page_but_every_change_is_refused(client, world, who):
     client.force_login(world.people[who])
-    before = fingerprint(world.collection)
+    before = fingerprint(world.project)
     found: dict[tuple[str, str], int] = {}
     for name, params in project_routes():
         url = url_for(name, params, world.ids)
@@ -356,7 +354,7 @@ def test_a_viewer_reads_every_page_but_every_change_is_refused(client, world, wh
         return status in (200, 302, 405)
 
     assert not wrong(found, allowed)
-    assert fingerprint(world.collection) == before
+    assert fingerprint(world.project) == before
     assert client.get(reverse("research:project_list")).content.decode().count("Field notes") == 1
 
 
@@ -376,8 +374,8 @@ def test_an_editor_may_change_the_project_but_not_its_shares_or_others_threads(c
 def test_an_editor_uploads_edits_and_deletes_and_a_viewer_cannot(client, world):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    upload_url = reverse("research:document_upload", args=[world.collection.pk])
-    create_card = reverse("study:flashcard_create", args=[world.collection.pk])
+    upload_url = reverse("research:document_upload", args=[world.project.pk])
+    create_card = reverse("study:flashcard_create", args=[world.project.pk])
     card = {"kind": "basic", "front": "What feeds braided rivers?", "back": "Meltwater."}
 
     client.force_login(world.people["viewer"])
@@ -386,15 +384,15 @@ def test_an_editor_uploads_edits_and_deletes_and_a_viewer_cannot(client, world):
     assert client.post(create_card, card).status_code == 403
     delete = reverse("research:document_delete", args=[world.document.pk])
     assert client.post(delete).status_code == 403
-    assert Document.objects.filter(collection=world.collection).count() == 1
+    assert Document.objects.filter(project=world.project).count() == 1
 
     client.force_login(world.people["group editor"])
     note = SimpleUploadedFile("note.md", b"# Moraines\n\nRidges of till.")
     assert client.post(upload_url, {"uploads": [note]}).status_code == 302
-    added = Document.objects.get(collection=world.collection, original_name="note.md")
+    added = Document.objects.get(project=world.project, original_name="note.md")
     assert added.uploaded_by == world.people["group editor"]
     assert client.post(create_card, card).status_code == 302
-    assert Flashcard.objects.filter(collection=world.collection, back="Meltwater.").exists()
+    assert Flashcard.objects.filter(project=world.project, back="Meltwater.").exists()
     assert client.post(delete).status_code == 302
     assert not Document.objects.filter(pk=world.document.pk).exists()
 
@@ -402,8 +400,8 @@ def test_an_editor_uploads_edits_and_deletes_and_a_viewer_cannot(client, world):
 # -- exports ------------------------------------------------------------------------------------
 
 EXPORTS: list[tuple[str, str, str | None]] = [
-    *(("study:flashcard_export", "collection_id", fmt) for fmt in ("apkg", "csv", "tsv", "md")),
-    *(("study:timeline_export", "collection_id", fmt) for fmt in ("json", "csv", "md")),
+    *(("study:flashcard_export", "project_id", fmt) for fmt in ("apkg", "csv", "tsv", "md")),
+    *(("study:timeline_export", "project_id", fmt) for fmt in ("json", "csv", "md")),
     *(("study:comparison_export", "comparison_id", fmt) for fmt in ("csv", "md")),
     ("study:digest_export", "digest_id", None),
     ("study:document_summary_export", "document_id", None),
@@ -441,7 +439,7 @@ def scripted() -> Iterator[ScriptedRuntime]:
 def test_full_text_search_ranks_only_the_chunks_of_documents_the_user_may_read(world):
     """The database retriever searches only the documents of the pieces it is given, even
     when another person's document matches the query better."""
-    secret = Collection.objects.create(owner=world.people["stranger"], title="Survey")
+    secret = Project.objects.create(owner=world.people["stranger"], title="Survey")
     hidden = add_document(secret, "Secret survey", SECRET_PAGES * 3)
     own = packing_sources_for_documents(document_ids=[world.document.pk])
     pieces = [piece for source in own for piece in source.pieces]
@@ -457,15 +455,15 @@ def test_full_text_search_ranks_only_the_chunks_of_documents_the_user_may_read(w
 def test_a_shared_reader_asks_and_the_context_map_holds_only_the_shared_project(
     client, world, scripted
 ):
-    private = Collection.objects.create(owner=world.owner, title="Private notes")
+    private = Project.objects.create(owner=world.owner, title="Private notes")
     add_document(private, "Secret survey", SECRET_PAGES)
-    stranger_project = Collection.objects.create(owner=world.people["stranger"], title="Survey")
+    stranger_project = Project.objects.create(owner=world.people["stranger"], title="Survey")
     theirs = add_document(stranger_project, "Their survey", SECRET_PAGES)
     viewer = world.people["viewer"]
     client.force_login(viewer)
 
     # Choosing another project's document by id is refused by the form.
-    ask_url = reverse("qa:ask", args=[world.collection.pk])
+    ask_url = reverse("qa:ask", args=[world.project.pk])
     tampered = {"question": "Where is the drill site?", "scope": "chosen", "documents": [theirs.pk]}
     assert client.post(ask_url, tampered).status_code in (200, 400)
     assert not Thread.objects.filter(owner=viewer).exists()
@@ -478,7 +476,7 @@ def test_a_shared_reader_asks_and_the_context_map_holds_only_the_shared_project(
     b"".join(client.get(reverse("qa:stream", args=[question.pk])).streaming_content)
     question.refresh_from_db()
     assert question.status == Question.Status.DONE
-    readable = set(world.collection.documents.values_list("id", flat=True))
+    readable = set(world.project.documents.values_list("id", flat=True))
     context = client.get(reverse("qa:context_map", args=[question.pk]), {"format": "json"}).json()
     seen = {entry["source_id"] for entry in context["entries"]}
     seen |= {item["source_id"] for item in context["left_out"]}
@@ -498,7 +496,7 @@ def test_a_shared_reader_asks_and_the_context_map_holds_only_the_shared_project(
     assert client.post(reverse("qa:thread", args=[owners.pk]), follow_up).status_code == 403
 
     # Once the share is gone, so is everything in the project, their own thread included.
-    CollectionShare.objects.filter(user=viewer).delete()
+    ProjectShare.objects.filter(user=viewer).delete()
     assert client.get(reverse("qa:context_map", args=[question.pk])).status_code == 404
     assert client.get(thread_url).status_code == 404
 
@@ -508,11 +506,11 @@ def test_a_thread_pointing_at_another_projects_document_packs_none_of_it(world, 
     row) only ever packs documents of its own project."""
     from research.qa import services as qa_services
 
-    stranger_project = Collection.objects.create(owner=world.people["stranger"], title="Survey")
+    stranger_project = Project.objects.create(owner=world.people["stranger"], title="Survey")
     theirs = add_document(stranger_project, "Their survey", SECRET_PAGES)
     question = qa_services.thread_start(
         owner=world.people["editor"],
-        collection=world.collection,
+        project=world.project,
         question="Where is the drill site?",
         document_ids=[world.document.pk, theirs.pk],
     )
@@ -528,22 +526,22 @@ def test_a_thread_pointing_at_another_projects_document_packs_none_of_it(world, 
 
 
 def test_the_owner_shares_with_a_person_and_a_group_changes_roles_and_removes_them(client, world):
-    Collection.objects.filter(pk=world.collection.pk).update(title="Moraines")
-    world.collection.shares.all().delete()
+    Project.objects.filter(pk=world.project.pk).update(title="Moraines")
+    world.project.shares.all().delete()
     newcomer = make_user("nora")
     team = Group.objects.create(name="glaciology")
     member = make_user("tess")
     member.groups.add(team)
-    sharing = reverse("research:sharing", args=[world.collection.pk])
+    sharing = reverse("research:sharing", args=[world.project.pk])
 
     client.force_login(world.owner)
-    detail = client.get(reverse("research:project_detail", args=[world.collection.pk]))
+    detail = client.get(reverse("research:project_detail", args=[world.project.pk]))
     assert f'href="{sharing}"' in detail.content.decode()
     assert "Only you can open this project." in client.get(sharing).content.decode()
     unknown = client.post(sharing, {"kind": "user", "name": "nobody", "role": "viewer"})
     assert unknown.status_code == 400 and "No account" in unknown.content.decode()
     myself = client.post(sharing, {"kind": "user", "name": world.owner.username, "role": "editor"})
-    assert myself.status_code == 400 and not world.collection.shares.exists()
+    assert myself.status_code == 400 and not world.project.shares.exists()
     assert (
         client.post(sharing, {"kind": "user", "name": "nora", "role": "viewer"}).status_code == 302
     )
@@ -561,23 +559,22 @@ def test_the_owner_shares_with_a_person_and_a_group_changes_roles_and_removes_th
         assert "Moraines" in home and f"Shared by {world.owner.username} · {role}" in home
         assert "Moraines" in client.get(reverse("research:project_list")).content.decode()
         assert client.get(sharing).status_code == 403
-        tabs = client.get(reverse("research:project_detail", args=[world.collection.pk]))
+        tabs = client.get(reverse("research:project_detail", args=[world.project.pk]))
         assert f'href="{sharing}"' not in tabs.content.decode()
 
-    share = world.collection.shares.get(user=newcomer)
+    share = world.project.shares.get(user=newcomer)
     client.force_login(world.owner)
-    role_url = reverse("research:share_role", args=[world.collection.pk, share.pk])
+    role_url = reverse("research:share_role", args=[world.project.pk, share.pk])
     assert client.post(role_url, {f"share{share.pk}-role": "editor"}).status_code == 302
-    assert CollectionShare.objects.get(pk=share.pk).role == "editor"
+    assert ProjectShare.objects.get(pk=share.pk).role == "editor"
     # Sharing again with the same person changes the role rather than adding a row.
     client.post(sharing, {"kind": "user", "name": "nora", "role": "viewer"})
-    assert world.collection.shares.filter(user=newcomer).get().role == "viewer"
-    remove = reverse("research:share_remove", args=[world.collection.pk, share.pk])
+    assert world.project.shares.filter(user=newcomer).get().role == "viewer"
+    remove = reverse("research:share_remove", args=[world.project.pk, share.pk])
     assert client.post(remove).status_code == 302
     client.force_login(newcomer)
     assert (
-        client.get(reverse("research:project_detail", args=[world.collection.pk])).status_code
-        == 404
+        client.get(reverse("research:project_detail", args=[world.project.pk])).status_code == 404
     )
     assert "Moraines" not in client.get("/").content.decode()
 
@@ -588,21 +585,21 @@ def test_a_share_names_a_person_or_a_group_never_both_nor_neither(world):
     group = Group.objects.create(name="both")
     for fields in ({"user": world.people["stranger"], "group": group}, {}):
         with pytest.raises(IntegrityError), transaction.atomic():
-            CollectionShare.objects.create(collection=world.collection, role="viewer", **fields)
+            ProjectShare.objects.create(project=world.project, role="viewer", **fields)
     with pytest.raises(IntegrityError), transaction.atomic():
-        CollectionShare.objects.create(
-            collection=world.collection, user=world.people["viewer"], role="editor"
+        ProjectShare.objects.create(
+            project=world.project, user=world.people["viewer"], role="editor"
         )
 
 
 def test_a_share_on_another_project_cannot_be_changed_through_mine(client, world):
-    mine = Collection.objects.create(owner=world.people["stranger"], title="Mine")
-    share = world.collection.shares.get(user=world.people["viewer"])
+    mine = Project.objects.create(owner=world.people["stranger"], title="Mine")
+    share = world.project.shares.get(user=world.people["viewer"])
     client.force_login(world.people["stranger"])
     for name in ("research:share_role", "research:share_remove"):
         url = reverse(name, args=[mine.pk, share.pk])
         assert client.post(url, {f"share{share.pk}-role": "editor"}).status_code == 404
-    assert CollectionShare.objects.get(pk=share.pk).role == "viewer"
+    assert ProjectShare.objects.get(pk=share.pk).role == "viewer"
 
 
 # -- the admin ------------------------------------------------------------------------------------
@@ -625,17 +622,17 @@ def test_the_admin_works_for_staff_and_is_closed_to_everyone_else(client, world)
         if first is not None:
             url = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[first.pk])
             assert client.get(url).status_code == 200, url
-    add = reverse("admin:research_collectionshare_add")
+    add = reverse("admin:research_projectshare_add")
     response = client.post(
         add,
-        {"collection": world.collection.pk, "user": world.people["stranger"].pk, "role": "viewer"},
+        {"project": world.project.pk, "user": world.people["stranger"].pk, "role": "viewer"},
     )
     assert response.status_code == 302
-    assert world.collection.shares.filter(user=world.people["stranger"]).exists()
+    assert world.project.shares.filter(user=world.people["stranger"]).exists()
 
 
 def test_a_viewer_is_shown_no_upload_or_delete_controls_and_an_editor_is(client, world):
-    project_url = reverse("research:project_detail", args=[world.collection.pk])
+    project_url = reverse("research:project_detail", args=[world.project.pk])
     document_url = reverse("research:document_detail", args=[world.document.pk])
     client.force_login(world.people["viewer"])
     project, document = client.get(project_url).content, client.get(document_url).content

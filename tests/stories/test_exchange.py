@@ -84,7 +84,7 @@ def test_a_campaign_survives_export_and_import_without_loss(rich_campaign, other
     assert imported.owner == other_user and imported.pk != rich_campaign.pk
     assert campaign_export(imported) == exported
     assert load_state(imported).as_dict() == load_state(rich_campaign).as_dict()
-    assert imported.world_collection is not None and imported.world_collection.kind == "world"
+    assert imported.world_project is not None and imported.world_project.kind == "world"
 
 
 def test_an_inconsistent_or_foreign_file_is_refused_whole(rich_campaign, other_user):

@@ -26,7 +26,7 @@ BIBLE = (
 @pytest.fixture
 def world_document(campaign, user):
     document = Document.objects.create(
-        collection=campaign.world_collection,
+        project=campaign.world_project,
         uploaded_by=user,
         title="Setting bible",
         original_name="bible.md",

@@ -46,8 +46,8 @@ def test_creating_a_campaign_makes_its_world_collection_and_owner_membership(
     assert response.status_code == 302 and response["Location"] == url(
         "campaign_detail", campaign.pk
     )
-    assert campaign.world_collection is not None
-    assert campaign.world_collection.kind == "world" and campaign.world_collection.owner == user
+    assert campaign.world_project is not None
+    assert campaign.world_project.kind == "world" and campaign.world_project.owner == user
     assert campaign.members.get().role == "owner"
     page = signed_in_client.get(url("campaign_list")).content.decode()
     assert "Salt" in page

@@ -77,7 +77,7 @@ def assert_complete(document: Document, pages: int) -> None:
 
 @pytest.fixture
 def project(user):
-    return services.collection_create(owner=user, title="Under faults")
+    return services.project_create(owner=user, title="Under faults")
 
 
 # -- Redis ---------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ def test_redis_restarted_mid_ingestion_loses_no_document_and_no_page(
     )
     long_pdf = repeated_pdf(shared_data / "papers" / "GeoTopo-komprimiert.pdf", times=2)
     outcomes = services.document_upload(
-        collection=project,
+        project=project,
         uploaded_by=user,
         files=[
             file_of("long.pdf", long_pdf),
@@ -233,7 +233,7 @@ def test_a_dropped_database_connection_mid_summary_does_not_lose_the_document(
     postgres_only, model_worker, fake_ollama, project, user
 ):
     (outcome,) = services.document_upload(
-        collection=project,
+        project=project,
         uploaded_by=user,
         files=[file_of("notes.md", b"# Rivers\n\nThe Elbe floods every spring.\n")],
     )
@@ -253,9 +253,9 @@ def test_a_dropped_database_connection_mid_summary_does_not_lose_the_document(
 def test_a_dropped_database_connection_mid_answer_fails_the_question_with_a_message(
     postgres_only, model_worker, fake_ollama, signed_in_client, user
 ):
-    collection = make_project(user)
+    project = make_project(user)
     response = signed_in_client.post(
-        f"/research/{collection.pk}/ask/",
+        f"/research/{project.pk}/ask/",
         {"question": "How do glaciers carve valleys?", "scope": "all"},
     )
     assert response.status_code == 302
@@ -286,9 +286,9 @@ def test_a_dropped_database_connection_mid_answer_fails_the_question_with_a_mess
 def test_a_hung_model_server_leaves_the_pages_answering_and_the_work_finishes_when_it_replies(
     model_worker, fake_ollama, signed_in_client, user
 ):
-    collection = make_project(user)
+    project = make_project(user)
     (outcome,) = services.document_upload(
-        collection=collection,
+        project=project,
         uploaded_by=user,
         files=[file_of("rivers.md", b"# Rivers\n\nThe Elbe floods every spring.\n")],
     )
@@ -296,13 +296,13 @@ def test_a_hung_model_server_leaves_the_pages_answering_and_the_work_finishes_wh
     assert document is not None
     assert fake_ollama.wait_for_held_chat(timeout=120), model_worker.log.read_text()[-3000:]
     asked = signed_in_client.post(
-        f"/research/{collection.pk}/ask/",
+        f"/research/{project.pk}/ask/",
         {"question": "How do glaciers carve valleys?", "scope": "all"},
     )
     question = Question.objects.get()
 
     # The only worker is stuck in a model call that does not return: every page still answers.
-    project_page = signed_in_client.get(reverse("research:project_detail", args=[collection.pk]))
+    project_page = signed_in_client.get(reverse("research:project_detail", args=[project.pk]))
     assert project_page.status_code == 200
     assert "rivers" in project_page.content.decode()
     thread_page = signed_in_client.get(asked["Location"])
@@ -337,9 +337,9 @@ def test_a_question_asked_while_the_model_server_is_dead_is_answered_once_back_d
         queues="model",
         env={"CARREL_BACKEND": "ollama", "OLLAMA_HOST": f"http://127.0.0.1:{port}"},
     )
-    collection = make_project(user)
+    project = make_project(user)
     asked = signed_in_client.post(
-        f"/research/{collection.pk}/ask/",
+        f"/research/{project.pk}/ask/",
         {"question": "How do glaciers carve valleys?", "scope": "all"},
     )
     question = Question.objects.get()

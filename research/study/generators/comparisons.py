@@ -13,7 +13,7 @@ from typing import Any
 from django.db import transaction
 from pydantic import BaseModel, Field, create_model
 
-from research.models import Collection, Comparison, ComparisonCell, Document, StudyJob
+from research.models import Comparison, ComparisonCell, Document, Project, StudyJob
 from research.study.generators.base import (
     Part,
     Tally,
@@ -73,14 +73,14 @@ def cell_schema(*, part: Part, aspects: Sequence[str]) -> type[BaseModel]:
 
 def comparison_create(
     *,
-    collection: Collection,
+    project: Project,
     title: str,
     documents: Sequence[Document],
     aspects: Sequence[str],
 ) -> Comparison:
     aspects = list(dict.fromkeys(a.strip()[:200] for a in aspects if a.strip()))
     return Comparison.objects.create(
-        collection=collection,
+        project=project,
         title=title.strip() or " vs ".join(d.title[:40] for d in documents[:3]),
         document_ids=[document.pk for document in documents],
         aspects=aspects,

@@ -17,7 +17,7 @@ from django.db import transaction
 from pydantic import BaseModel, Field, create_model
 
 from research.citations import check_citations
-from research.models import Collection, Digest, Document, StudyJob
+from research.models import Digest, Document, Project, StudyJob
 from research.study.generators.base import (
     Part,
     Tally,
@@ -74,9 +74,9 @@ def digest_schema(*, part: Part) -> type[BaseModel]:
     return schema
 
 
-def digest_create(*, collection: Collection, title: str, documents: Sequence[Document]) -> Digest:
+def digest_create(*, project: Project, title: str, documents: Sequence[Document]) -> Digest:
     return Digest.objects.create(
-        collection=collection,
+        project=project,
         title=title.strip() or "Summary of " + ", ".join(d.title[:40] for d in documents[:3]),
         document_ids=[document.pk for document in documents],
         generated=True,

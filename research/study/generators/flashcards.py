@@ -21,7 +21,7 @@ from django.utils import timezone
 from pydantic import BaseModel, Field, create_model
 
 from research.citations import citations_from_json
-from research.models import Answer, Collection, Document, Flashcard, StudyJob, StudyTag
+from research.models import Answer, Document, Flashcard, Project, StudyJob, StudyTag
 from research.study.generators.base import (
     GenerationFailed,
     Part,
@@ -231,20 +231,20 @@ def generate_unit(
 # -- saving ------------------------------------------------------------------------------
 
 
-def tags_for(*, collection: Collection, names: Iterable[str]) -> list[StudyTag]:
+def tags_for(*, project: Project, names: Iterable[str]) -> list[StudyTag]:
     tags = []
     for name in dict.fromkeys(n.strip()[:60] for n in names if n.strip()):
-        tag, _ = StudyTag.objects.get_or_create(collection=collection, name=name)
+        tag, _ = StudyTag.objects.get_or_create(project=project, name=name)
         tags.append(tag)
     return tags
 
 
 def save_unit(*, job: StudyJob, unit: dict[str, Any], drafts: Sequence[CardDraft]) -> SaveCounts:
     """Replace the scope's untouched generated cards with the drafts; call in a transaction."""
-    collection = job.collection
+    project = job.project
     scope = scope_for(unit)
     counts = SaveCounts()
-    cards = Flashcard.objects.filter(collection=collection)
+    cards = Flashcard.objects.filter(project=project)
     stale = [card for card in cards.filter(scope=scope, generated=True) if not card.touched]
     replaceable: dict[str, Flashcard] = {}
     for card in stale:
@@ -254,7 +254,7 @@ def save_unit(*, job: StudyJob, unit: dict[str, Any], drafts: Sequence[CardDraft
     protected: set[str] = set()
     for key, front in cards.exclude(pk__in=[card.pk for card in stale]).values_list("key", "front"):
         protected.update((key, text_key(front)))
-    tags = tags_for(collection=collection, names=job.params.get("tags", []))
+    tags = tags_for(project=project, names=job.params.get("tags", []))
     now = timezone.now()
     seen: set[str] = set()
     reused: set[int] = set()
@@ -276,7 +276,7 @@ def save_unit(*, job: StudyJob, unit: dict[str, Any], drafts: Sequence[CardDraft
             counts.updated += 1
         else:
             card = Flashcard.objects.create(
-                collection=collection,
+                project=project,
                 kind=draft.kind,
                 front=draft.front,
                 back=draft.back,
@@ -300,7 +300,7 @@ def save_unit(*, job: StudyJob, unit: dict[str, Any], drafts: Sequence[CardDraft
 
 def flashcard_create(
     *,
-    collection: Collection,
+    project: Project,
     kind: str,
     front: str,
     back: str,
@@ -310,7 +310,7 @@ def flashcard_create(
 ) -> Flashcard:
     with transaction.atomic():
         card = Flashcard.objects.create(
-            collection=collection,
+            project=project,
             kind=kind,
             front=front.strip(),
             back=back.strip(),
@@ -320,7 +320,7 @@ def flashcard_create(
             generated=False,
             due=timezone.now(),
         )
-        card.tags.set(tags_for(collection=collection, names=tags))
+        card.tags.set(tags_for(project=project, names=tags))
     return card
 
 
@@ -353,7 +353,7 @@ def flashcard_update(
                 card.key = text_key(front)  # a generated card keeps the key it was made with
             card.edited_by_user = True
             card.save()
-        card.tags.set(tags_for(collection=card.collection, names=tags))
+        card.tags.set(tags_for(project=card.project, names=tags))
     return card
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from django.db import transaction
 from pydantic import BaseModel, Field, create_model
 
-from research.models import Collection, EventSource, StudyJob, TimelineEvent
+from research.models import EventSource, Project, StudyJob, TimelineEvent
 from research.study.generators.base import (
     DATE_PATTERN,
     Part,
@@ -309,18 +309,18 @@ def is_rewritten(event: TimelineEvent, draft: EventDraft) -> bool:
 def save_unit(*, job: StudyJob, unit: dict[str, Any], drafts: Sequence[EventDraft]) -> SaveCounts:
     """Withdraw this document's earlier generated sources from untouched events, then
     merge the drafts in; call in a transaction."""
-    collection = job.collection
+    project = job.project
     document_id = unit["document_id"]
     counts = SaveCounts()
     untouched = TimelineEvent.objects.filter(
-        collection=collection, generated=True, edited_by_user=False, dismissed=False
+        project=project, generated=True, edited_by_user=False, dismissed=False
     )
     EventSource.objects.filter(
         event__in=untouched, document_id=document_id, generated=True
     ).delete()
     untouched.filter(sources__isnull=True).delete()
-    events = list(TimelineEvent.objects.filter(collection=collection).prefetch_related("sources"))
-    tags = tags_for(collection=collection, names=job.params.get("tags", []))
+    events = list(TimelineEvent.objects.filter(project=project).prefetch_related("sources"))
+    tags = tags_for(project=project, names=job.params.get("tags", []))
     for draft in drafts:
         match = next((event for event in events if is_duplicate(event, draft)), None)
         if match is None:
@@ -329,7 +329,7 @@ def save_unit(*, job: StudyJob, unit: dict[str, Any], drafts: Sequence[EventDraf
             counts.kept += 1  # the user's own, edited or deleted event: left as it is
             continue
         if match is None:
-            match = event_create_from(collection=collection, draft=draft, job=job)
+            match = event_create_from(project=project, draft=draft, job=job)
             events.append(match)
             counts.created += 1
             if tags:
@@ -342,10 +342,10 @@ def save_unit(*, job: StudyJob, unit: dict[str, Any], drafts: Sequence[EventDraf
 
 
 def event_create_from(
-    *, collection: Collection, draft: EventDraft, job: StudyJob | None
+    *, project: Project, draft: EventDraft, job: StudyJob | None
 ) -> TimelineEvent:
     return TimelineEvent.objects.create(
-        collection=collection,
+        project=project,
         title=draft.title,
         description=draft.description,
         start_year=draft.start.year,
@@ -366,7 +366,7 @@ def event_create_from(
 
 def event_save(
     *,
-    collection: Collection,
+    project: Project,
     event: TimelineEvent | None,
     title: str,
     description: str,
@@ -394,7 +394,7 @@ def event_save(
     with transaction.atomic():
         if event is None:
             event = TimelineEvent.objects.create(
-                collection=collection, sort_key=start.sort_key, generated=False, **fields
+                project=project, sort_key=start.sort_key, generated=False, **fields
             )
         elif any(getattr(event, name) != value for name, value in fields.items()):
             for name, value in fields.items():
@@ -407,7 +407,7 @@ def event_save(
                 EventSource.objects.get_or_create(
                     event=event, document_id=document_id, page=page, defaults={"generated": False}
                 )
-        event.tags.set(tags_for(collection=collection, names=tags))
+        event.tags.set(tags_for(project=project, names=tags))
     return event
 
 

@@ -14,7 +14,7 @@ from tests.research.ingest_support import (
     upload,
 )
 
-pytest_plugins = ["tests.research.ingest_fixtures"]  # fixtures: eager_celery, collection
+pytest_plugins = ["tests.research.ingest_fixtures"]  # fixtures: eager_celery, project
 pytestmark = pytest.mark.django_db
 
 Stage = Document.Stage
@@ -23,7 +23,7 @@ ErrorCode = Document.ErrorCode
 
 @pytest.fixture
 def mixed_upload(
-    eager_celery, collection, user, shared_data, settings, django_capture_on_commit_callbacks
+    eager_celery, project, user, shared_data, settings, django_capture_on_commit_callbacks
 ):
     settings.CARREL_MAX_UPLOAD_BYTES = 1_000_000
     bad = shared_data / "pdfs-bad"
@@ -38,8 +38,8 @@ def mixed_upload(
         file_of("slides.pptx", b"PK\x03\x04 not a document Carrel reads"),
         file_from(papers / "multicolumn.pdf"),
     ]
-    outcomes = upload(collection, user, files, django_capture_on_commit_callbacks)
-    return {outcome.name: outcome for outcome in outcomes}, by_name(collection)
+    outcomes = upload(project, user, files, django_capture_on_commit_callbacks)
+    return {outcome.name: outcome for outcome in outcomes}, by_name(project)
 
 
 def test_the_good_files_of_an_upload_ingest_whatever_else_is_in_it(mixed_upload):
@@ -93,7 +93,7 @@ def test_files_refused_at_upload_keep_no_file_and_cannot_be_retried(mixed_upload
         assert not services.document_retry(document=documents[name])
 
 
-def test_the_same_file_twice_is_recognized_by_its_content(mixed_upload, collection, user):
+def test_the_same_file_twice_is_recognized_by_its_content(mixed_upload, project, user):
     outcomes, documents = mixed_upload
     duplicate = outcomes["same-paper-renamed.pdf"]
     assert duplicate.document is None

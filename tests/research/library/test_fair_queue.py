@@ -64,9 +64,9 @@ def test_questions_are_answered_while_another_users_600_page_upload_is_still_que
     interactive = celery_worker_factory(concurrency=1, queues=INTERACTIVE_QUEUES)
     workers = [main, interactive]
 
-    library = services.collection_create(owner=ada, title="Theses")
+    library = services.project_create(owner=ada, title="Theses")
     (outcome,) = services.document_upload(
-        collection=library,
+        project=library,
         uploaded_by=ada,
         files=[file_of("long.pdf", six_hundred_pages(shared_data))],
     )

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from research.models import Document
 
-pytest_plugins = ["tests.research.ingest_fixtures"]  # fixtures: collection
+pytest_plugins = ["tests.research.ingest_fixtures"]  # fixtures: project
 pytestmark = pytest.mark.django_db
 
 BOUNDARY = "----carrel-fuzz-7MA4YWxkTrZu0gW"
@@ -97,15 +97,15 @@ def _one_file(name: bytes, content_type: bytes = b"text/plain", data: bytes = b"
 @example(body=_one_file(b"../../x.md", b"text/markdown\r\nX-Evil: 1"))
 @example(body=b"--" + BOUNDARY.encode() + b"\r\nContent-Disposition: form-data")
 @given(body=multipart_bodies())
-def test_no_upload_request_is_answered_with_a_server_error(signed_in_client, collection, body):
+def test_no_upload_request_is_answered_with_a_server_error(signed_in_client, project, body):
     response = signed_in_client.generic(
         "POST",
-        reverse("research:document_upload", args=[collection.pk]),
+        reverse("research:document_upload", args=[project.pk]),
         data=body,
         content_type=f"multipart/form-data; boundary={BOUNDARY}",
     )
     assert response.status_code in (302, 400), response.status_code
-    for document in Document.objects.filter(collection=collection):
+    for document in Document.objects.filter(project=project):
         assert document.original_name and "/" not in document.original_name
         if document.stage != Document.Stage.FAILED:  # stored: its file has the bytes sent
             assert document.file and document.size_bytes == document.file.size
@@ -118,7 +118,7 @@ def test_no_upload_request_is_answered_with_a_server_error(signed_in_client, col
     content_type=content_types,
 )
 def test_a_well_formed_upload_of_any_bytes_is_added_or_refused_with_a_reason(
-    signed_in_client, collection, data, name, content_type
+    signed_in_client, project, data, name, content_type
 ):
     """Through the test client's own multipart encoding (what a browser sends)."""
     from django.core.files.uploadedfile import SimpleUploadedFile
@@ -130,7 +130,7 @@ def test_a_well_formed_upload_of_any_bytes_is_added_or_refused_with_a_reason(
     upload = SimpleUploadedFile(name, data, content_type=content_type or "application/pdf")
     before = set(Document.objects.values_list("pk", flat=True))
     response = signed_in_client.post(
-        reverse("research:document_upload", args=[collection.pk]), {"uploads": [upload]}
+        reverse("research:document_upload", args=[project.pk]), {"uploads": [upload]}
     )
     assert response.status_code in (302, 400), response.status_code
     for document in Document.objects.exclude(pk__in=before):

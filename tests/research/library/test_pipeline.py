@@ -27,7 +27,7 @@ from workspace.runtime import Message, ModelUnavailable, use_runtime
 from workspace.runtime.scripted import ScriptedRuntime
 from workspace.runtime.tokenizer import count_tokens
 
-pytest_plugins = ["tests.research.ingest_fixtures"]  # fixtures: eager_celery, collection
+pytest_plugins = ["tests.research.ingest_fixtures"]  # fixtures: eager_celery, project
 pytestmark = pytest.mark.django_db
 
 Stage = Document.Stage
@@ -49,18 +49,18 @@ def _squash(text: str) -> str:
 
 
 def test_every_paper_is_paged_counted_chunked_indexed_and_summarized(
-    eager_celery, collection, user, shared_data, django_capture_on_commit_callbacks
+    eager_celery, project, user, shared_data, django_capture_on_commit_callbacks
 ):
     papers = sorted((shared_data / "papers").glob("*.pdf"))
     with use_runtime(citing_model()):
         outcomes = upload(
-            collection,
+            project,
             user,
             [file_from(path) for path in papers],
             django_capture_on_commit_callbacks,
         )
     assert all(outcome.accepted for outcome in outcomes)
-    documents = by_name(collection)
+    documents = by_name(project)
     for path in papers:
         document = documents[path.name]
         assert document.stage == Stage.READY, (path.name, document.error)
@@ -86,11 +86,11 @@ def test_every_paper_is_paged_counted_chunked_indexed_and_summarized(
 
 
 def test_chunks_keep_the_pages_their_text_came_from(
-    eager_celery, collection, user, shared_data, django_capture_on_commit_callbacks
+    eager_celery, project, user, shared_data, django_capture_on_commit_callbacks
 ):
     path = shared_data / "papers" / "pdflatex-4-pages.pdf"
-    upload(collection, user, [file_from(path)], django_capture_on_commit_callbacks)
-    document = Document.objects.get(collection=collection)
+    upload(project, user, [file_from(path)], django_capture_on_commit_callbacks)
+    document = Document.objects.get(project=project)
     pages = {page.number: _squash(page.text) for page in document.pages.all()}
     chunks = list(document.chunks.order_by("ordinal"))
     assert {chunk.page_start for chunk in chunks} | {chunk.page_end for chunk in chunks} == {
@@ -112,19 +112,19 @@ def test_chunks_keep_the_pages_their_text_came_from(
 
 
 def test_text_and_markdown_files_become_sections_with_line_ranges(
-    eager_celery, collection, user, django_capture_on_commit_callbacks
+    eager_celery, project, user, django_capture_on_commit_callbacks
 ):
     markdown = (
         b"---\ntitle: Campaign lore\n---\n# Ignored\n\nThe city of Vell.\n\n## Harbour\n\nShips.\n"
     )
     text = ("\n\n".join(f"Entry {i}: the tide rose." for i in range(80))).encode()
     upload(
-        collection,
+        project,
         user,
         [file_of("lore.md", markdown), file_of("log.txt", text)],
         django_capture_on_commit_callbacks,
     )
-    documents = by_name(collection)
+    documents = by_name(project)
     lore, log = documents["lore.md"], documents["log.txt"]
     assert lore.stage == log.stage == Stage.READY
     assert lore.title == "Campaign lore"
@@ -137,17 +137,17 @@ def test_text_and_markdown_files_become_sections_with_line_ranges(
 
 
 def test_summaries_cite_pages_and_reduce_in_rounds_when_they_overflow_the_window(
-    eager_celery, collection, user, shared_data, django_capture_on_commit_callbacks
+    eager_celery, project, user, shared_data, django_capture_on_commit_callbacks
 ):
     model = citing_model(context_window=1400)
     with use_runtime(model):
         upload(
-            collection,
+            project,
             user,
             [file_from(shared_data / "papers" / "GeoTopo-komprimiert.pdf")],
             django_capture_on_commit_callbacks,
         )
-    document = Document.objects.get(collection=collection)
+    document = Document.objects.get(project=project)
     assert document.stage == Stage.READY
     assert document.metadata["summary rounds"] > 1
     assert all(model.count_messages(call) + 700 <= 1400 for call in model.calls[-3:])
@@ -169,16 +169,16 @@ def dead_model() -> ScriptedRuntime:
 
 
 def test_a_dead_model_leaves_the_text_searchable_and_retry_only_redoes_the_summary(
-    eager_celery, collection, user, shared_data, django_capture_on_commit_callbacks
+    eager_celery, project, user, shared_data, django_capture_on_commit_callbacks
 ):
     with use_runtime(dead_model()):
         upload(
-            collection,
+            project,
             user,
             [file_from(shared_data / "papers" / "multicolumn.pdf")],
             django_capture_on_commit_callbacks,
         )
-    document = Document.objects.get(collection=collection)
+    document = Document.objects.get(project=project)
     # eager Celery runs the retries at once: all backoff retries fail, then the summary fails
     assert document.stage == Stage.FAILED
     assert document.error_code == Document.ErrorCode.SUMMARY_FAILED
@@ -198,10 +198,10 @@ def test_a_dead_model_leaves_the_text_searchable_and_retry_only_redoes_the_summa
 
 
 def test_a_cancelled_document_ignores_its_old_tasks_and_retry_finishes_it(
-    eager_celery, collection, user, shared_data, django_capture_on_commit_callbacks
+    eager_celery, project, user, shared_data, django_capture_on_commit_callbacks
 ):
     outcome = services.document_upload(  # not committed yet: nothing runs
-        collection=collection,
+        project=project,
         uploaded_by=user,
         files=[file_from(shared_data / "papers" / "pdflatex-outline.pdf")],
     )[0]
@@ -221,15 +221,15 @@ def test_a_cancelled_document_ignores_its_old_tasks_and_retry_finishes_it(
 
 
 def test_a_stale_running_document_is_resumed_without_duplicating_its_chunks(
-    eager_celery, collection, user, shared_data, django_capture_on_commit_callbacks
+    eager_celery, project, user, shared_data, django_capture_on_commit_callbacks
 ):
     upload(
-        collection,
+        project,
         user,
         [file_from(shared_data / "papers" / "pdflatex-4-pages.pdf")],
         django_capture_on_commit_callbacks,
     )
-    document = Document.objects.get(collection=collection)
+    document = Document.objects.get(project=project)
     expected = [
         (c.ordinal, c.page_start, c.page_end, c.text) for c in document.chunks.order_by("ordinal")
     ]
@@ -251,15 +251,15 @@ def test_a_stale_running_document_is_resumed_without_duplicating_its_chunks(
 
 
 def test_chunking_uses_the_shared_chunker_on_the_stored_pages(
-    eager_celery, collection, user, shared_data, django_capture_on_commit_callbacks
+    eager_celery, project, user, shared_data, django_capture_on_commit_callbacks
 ):
     upload(
-        collection,
+        project,
         user,
         [file_from(shared_data / "papers" / "multicolumn.pdf")],
         django_capture_on_commit_callbacks,
     )
-    document = Document.objects.get(collection=collection)
+    document = Document.objects.get(project=project)
     drafts = chunk_pages([PageText(p.number, p.text) for p in document.pages.order_by("number")])
     assert [(d.text, d.page_start, d.page_end) for d in drafts] == [
         (c.text, c.page_start, c.page_end) for c in document.chunks.order_by("ordinal")
@@ -267,7 +267,7 @@ def test_chunking_uses_the_shared_chunker_on_the_stored_pages(
 
 
 def test_a_pdf_with_no_text_layer_fails_clearly_and_a_partly_scanned_one_warns(
-    eager_celery, collection, user, shared_data, django_capture_on_commit_callbacks
+    eager_celery, project, user, shared_data, django_capture_on_commit_callbacks
 ):
     from io import BytesIO
 
@@ -279,12 +279,12 @@ def test_a_pdf_with_no_text_layer_fails_clearly_and_a_partly_scanned_one_warns(
     mixed = BytesIO()
     writer.write(mixed)
     upload(
-        collection,
+        project,
         user,
         [file_of("scan.pdf", blank_pdf(pages=3)), file_of("mixed.pdf", mixed.getvalue())],
         django_capture_on_commit_callbacks,
     )
-    documents = by_name(collection)
+    documents = by_name(project)
     scan, partly = documents["scan.pdf"], documents["mixed.pdf"]
     assert scan.stage == Stage.FAILED and scan.error_code == Document.ErrorCode.NO_TEXT
     assert "none of the 3 pages contains any text" in scan.error

@@ -11,9 +11,9 @@ from research.models import Chunk, Document
 pytestmark = pytest.mark.django_db
 
 
-def _document(collection, title: str, texts: list[str]) -> Document:
+def _document(project, title: str, texts: list[str]) -> Document:
     document = Document.objects.create(
-        collection=collection,
+        project=project,
         title=title,
         original_name=f"{title}.txt",
         file_type=Document.FileType.TEXT,
@@ -29,9 +29,9 @@ def _document(collection, title: str, texts: list[str]) -> Document:
 
 @pytest.fixture
 def library(user):
-    collection = services.collection_create(owner=user, title="Library")
+    project = services.project_create(owner=user, title="Library")
     rivers = _document(
-        collection,
+        project,
         "rivers",
         [
             "The Elbe floods the meadows every spring.",
@@ -39,7 +39,7 @@ def library(user):
             "Attention, attention: the attention mechanism weighs every token.",
         ],
     )
-    hills = _document(collection, "hills", ["Attention to the hills: the slopes are steep."])
+    hills = _document(project, "hills", ["Attention to the hills: the slopes are steep."])
     for document in (rivers, hills):
         chunk_index_document(document_id=document.pk)
     return rivers, hills

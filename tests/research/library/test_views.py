@@ -10,23 +10,23 @@ import pytest
 from django.urls import reverse
 
 from research.library import services
-from research.models import Chunk, Collection, Document, Page
+from research.models import Chunk, Document, Page, Project
 from tests.research.ingest_support import (
     file_from,
     file_of,
     upload,
 )
 
-pytest_plugins = ["tests.research.ingest_fixtures"]  # fixtures: eager_celery, collection
+pytest_plugins = ["tests.research.ingest_fixtures"]  # fixtures: eager_celery, project
 pytestmark = pytest.mark.django_db
 
 Stage = Document.Stage
 
 
 @pytest.fixture
-def ready_document(eager_celery, collection, user, shared_data, django_capture_on_commit_callbacks):
+def ready_document(eager_celery, project, user, shared_data, django_capture_on_commit_callbacks):
     (outcome,) = upload(
-        collection,
+        project,
         user,
         [file_from(shared_data / "papers" / "pdflatex-4-pages.pdf")],
         django_capture_on_commit_callbacks,
@@ -36,10 +36,10 @@ def ready_document(eager_celery, collection, user, shared_data, django_capture_o
 
 
 @pytest.fixture
-def queued_document(collection, user, shared_data):
+def queued_document(project, user, shared_data):
     """Uploaded inside the test's transaction, so its task is never sent: it stays queued."""
     return services.document_upload(
-        collection=collection,
+        project=project,
         uploaded_by=user,
         files=[file_from(shared_data / "papers" / "multicolumn.pdf")],
     )[0].document
@@ -49,7 +49,7 @@ def test_a_project_is_created_and_listed(signed_in_client, user):
     response = signed_in_client.post(
         reverse("research:project_create"), {"title": "Topology", "kind": "research"}
     )
-    project = Collection.objects.get(owner=user, title="Topology")
+    project = Project.objects.get(owner=user, title="Topology")
     assert response["Location"] == reverse("research:project_detail", args=[project.pk])
     page = signed_in_client.get(reverse("research:project_list")).content.decode()
     assert "Topology" in page
@@ -61,7 +61,7 @@ def test_someone_elses_projects_documents_and_pages_are_not_found(
     client.force_login(other_user)
     document = ready_document
     urls = [
-        reverse("research:project_detail", args=[document.collection_id]),
+        reverse("research:project_detail", args=[document.project_id]),
         reverse("research:document_detail", args=[document.pk]),
         reverse("research:document_progress", args=[document.pk]),
         reverse("research:page_detail", args=[document.pk, 1]),
@@ -71,17 +71,17 @@ def test_someone_elses_projects_documents_and_pages_are_not_found(
     for name in ("document_cancel", "document_retry", "document_delete", "document_password"):
         url = reverse(f"research:{name}", args=[document.pk])
         assert client.post(url, {"password": "x"}).status_code == 404, url
-    upload_url = reverse("research:document_upload", args=[document.collection_id])
+    upload_url = reverse("research:document_upload", args=[document.project_id])
     assert client.post(upload_url, {"uploads": [file_of("a.txt", b"hi")]}).status_code == 404
     assert Document.objects.filter(pk=document.pk).exists()
     assert "pdflatex" not in client.get(reverse("research:project_list")).content.decode()
 
 
 def test_uploading_several_files_reports_each_and_lists_them(
-    signed_in_client, collection, shared_data
+    signed_in_client, project, shared_data
 ):
     response = signed_in_client.post(
-        reverse("research:document_upload", args=[collection.pk]),
+        reverse("research:document_upload", args=[project.pk]),
         {
             "uploads": [
                 file_from(shared_data / "papers" / "multicolumn.pdf"),
@@ -96,12 +96,12 @@ def test_uploading_several_files_reports_each_and_lists_them(
     assert "Added 2 files." in page
     assert "“empty.pdf” is empty (0 bytes)." in page
     assert "“copy.pdf” is already in this collection" in page
-    assert Document.objects.filter(collection=collection).count() == 3
+    assert Document.objects.filter(project=project).count() == 3
     assert page.count('data-testid="document-card"') == 3
 
 
-def test_an_upload_without_files_shows_the_form_error(signed_in_client, collection):
-    response = signed_in_client.post(reverse("research:document_upload", args=[collection.pk]))
+def test_an_upload_without_files_shows_the_form_error(signed_in_client, project):
+    response = signed_in_client.post(reverse("research:document_upload", args=[project.pk]))
     assert response.status_code == 400
     assert "This field is required." in response.content.decode()
 
@@ -228,7 +228,7 @@ def test_research_pages_use_no_inline_script_or_style(signed_in_client, ready_do
     urls = [
         reverse("research:project_list"),
         reverse("research:project_create"),
-        reverse("research:project_detail", args=[ready_document.collection_id]),
+        reverse("research:project_detail", args=[ready_document.project_id]),
         reverse("research:document_detail", args=[ready_document.pk]),
         reverse("research:page_detail", args=[ready_document.pk, 1]),
     ]

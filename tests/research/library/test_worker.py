@@ -70,16 +70,16 @@ def finished(*documents: Document) -> Callable[[], bool]:
 @pytest.fixture
 def project(django_user_model):
     owner = django_user_model.objects.create_user(username="ada", password="correct horse 42")
-    return owner, services.collection_create(owner=owner, title="Worker run")
+    return owner, services.project_create(owner=owner, title="Worker run")
 
 
 def test_a_real_worker_ingests_an_upload_and_refuses_its_bad_files(
     celery_worker_factory, project, shared_data
 ):
-    owner, collection = project
+    owner, project = project
     worker = celery_worker_factory(concurrency=2, queues=QUEUES)
     services.document_upload(
-        collection=collection,
+        project=project,
         uploaded_by=owner,
         files=[
             file_from(shared_data / "papers" / "pdflatex-4-pages.pdf"),
@@ -90,11 +90,11 @@ def test_a_real_worker_ingests_an_upload_and_refuses_its_bad_files(
             file_of("notes.md", b"# Notes\n\nThe Elbe floods every spring.\n"),
         ],
     )
-    documents = by_name(collection)
+    documents = by_name(project)
     wait_for(
         finished(*documents.values()), timeout=120, what="the upload to finish", workers=[worker]
     )
-    documents = by_name(collection)
+    documents = by_name(project)
     for name in ("pdflatex-4-pages.pdf", "multicolumn.pdf", "notes.md"):
         assert documents[name].stage == Stage.READY, (name, documents[name].error)
         assert documents[name].summary
@@ -112,11 +112,11 @@ def test_a_real_worker_ingests_an_upload_and_refuses_its_bad_files(
 def test_a_worker_killed_mid_extraction_leaves_a_document_the_next_worker_finishes(
     celery_worker_factory, project, shared_data
 ):
-    owner, collection = project
+    owner, project = project
     first = celery_worker_factory(concurrency=1, queues=QUEUES)
     long_pdf = repeated_pdf(shared_data / "papers" / "GeoTopo-komprimiert.pdf", times=3)
     (outcome,) = services.document_upload(
-        collection=collection, uploaded_by=owner, files=[file_of("long.pdf", long_pdf)]
+        project=project, uploaded_by=owner, files=[file_of("long.pdf", long_pdf)]
     )
     document = outcome.document
     assert document is not None
@@ -179,9 +179,9 @@ def test_a_task_a_killed_worker_had_received_but_not_started_runs_on_the_next_wo
 ):
     """Nothing in the database shows such a task: only Redis holds its message, as delivered,
     until the hour-long visibility timeout. A starting worker puts it back at once."""
-    owner, collection = project
+    owner, project = project
     (outcome,) = services.document_upload(
-        collection=collection,
+        project=project,
         uploaded_by=owner,
         files=[file_from(shared_data / "papers" / "pdflatex-4-pages.pdf")],
     )
@@ -227,7 +227,7 @@ def _fake_ollama_on(port: int) -> FakeOllama:
 def test_a_dead_model_server_leaves_the_summary_waiting_then_it_finishes_when_it_returns(
     celery_worker_factory, project, shared_data
 ):
-    owner, collection = project
+    owner, project = project
     # A bound socket that does not listen: connecting is refused, like a stopped Ollama, and
     # no other process can take the port before the fake model server starts on it.
     reservation = socket.socket()
@@ -239,7 +239,7 @@ def test_a_dead_model_server_leaves_the_summary_waiting_then_it_finishes_when_it
         env={"CARREL_BACKEND": "ollama", "OLLAMA_HOST": f"http://127.0.0.1:{port}"},
     )
     (outcome,) = services.document_upload(
-        collection=collection,
+        project=project,
         uploaded_by=owner,
         files=[file_from(shared_data / "papers" / "pdflatex-outline.pdf")],
     )

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from research.models import Collection, MapNote, Question
+from research.models import MapNote, Project, Question
 from tests.research.qa.test_views import HX, add_document, events
 from tests.research.qa.test_views import urlpatterns as urlpatterns
 from workspace.celery import app
@@ -36,11 +36,11 @@ def long_pages(topic: str, count: int) -> list[str]:
 
 
 @pytest.fixture
-def big_project(user) -> Collection:
-    collection = Collection.objects.create(owner=user, title="Surveys")
-    add_document(collection, "Glacier survey", long_pages("glacier", 40), target=300)
-    add_document(collection, "Tide survey", long_pages("tide", 40), target=300)
-    return collection
+def big_project(user) -> Project:
+    project = Project.objects.create(owner=user, title="Surveys")
+    add_document(project, "Glacier survey", long_pages("glacier", 40), target=300)
+    add_document(project, "Tide survey", long_pages("tide", 40), target=300)
+    return project
 
 
 @pytest.fixture

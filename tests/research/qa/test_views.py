@@ -14,7 +14,7 @@ from django.urls import include, path
 from django.utils import timezone
 
 from research.library import search
-from research.models import Chunk, Collection, Document, Page, Question, Thread
+from research.models import Chunk, Document, Page, Project, Question, Thread
 from tests.fakes.ollama_server import FakeOllama
 from workspace.chunking import PageText, chunk_pages
 from workspace.runtime import use_runtime
@@ -45,11 +45,9 @@ BEE_PAGES = [
 ]
 
 
-def add_document(
-    collection: Collection, title: str, pages: list[str], *, target: int = 40
-) -> Document:
+def add_document(project: Project, title: str, pages: list[str], *, target: int = 40) -> Document:
     document = Document.objects.create(
-        collection=collection,
+        project=project,
         title=title,
         original_name=f"{title}.txt",
         file_type=Document.FileType.TEXT,
@@ -81,15 +79,15 @@ def add_document(
     return document
 
 
-def make_project(owner) -> Collection:
-    collection = Collection.objects.create(owner=owner, title="Field notes")
-    add_document(collection, "Glacial erosion", GLACIER_PAGES)
-    add_document(collection, "Bee behaviour", BEE_PAGES)
-    return collection
+def make_project(owner) -> Project:
+    project = Project.objects.create(owner=owner, title="Field notes")
+    add_document(project, "Glacial erosion", GLACIER_PAGES)
+    add_document(project, "Bee behaviour", BEE_PAGES)
+    return project
 
 
 @pytest.fixture
-def project(user) -> Collection:
+def project(user) -> Project:
     return make_project(user)
 
 
@@ -114,10 +112,8 @@ def events(response) -> list[tuple[str, str]]:
     return parsed
 
 
-def ask(client, collection: Collection, text: str, **extra) -> Question:
-    response = client.post(
-        f"/research/{collection.pk}/ask/", {"question": text, "scope": "all"}, **HX
-    )
+def ask(client, project: Project, text: str, **extra) -> Question:
+    response = client.post(f"/research/{project.pk}/ask/", {"question": text, "scope": "all"}, **HX)
     assert response.status_code == 204
     question = Question.objects.get(text=text)
     assert (
@@ -351,5 +347,5 @@ def test_an_answer_offers_flashcards_and_the_button_starts_a_study_job(
     )
     assert response.status_code == 302
     assert response["Location"] == f"/research/{project.pk}/flashcards/"
-    job = StudyJob.objects.get(collection=project)
+    job = StudyJob.objects.get(project=project)
     assert job.kind == StudyJob.Kind.FLASHCARDS

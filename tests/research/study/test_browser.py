@@ -35,7 +35,7 @@ def test_cards_are_reviewed_with_the_keyboard_and_each_grade_schedules_the_card(
     project = study_project(user)
     glacier = document(project, "Glacial erosion")
     first = flashcards.flashcard_create(
-        collection=project,
+        project=project,
         kind="basic",
         front="What carves U-shaped valleys?",
         back="Glaciers.",
@@ -43,7 +43,7 @@ def test_cards_are_reviewed_with_the_keyboard_and_each_grade_schedules_the_card(
         pages=[1],
     )
     second = flashcards.flashcard_create(
-        collection=project, kind="cloze", front="Moraines are ridges of {{c1::till}}.", back=""
+        project=project, kind="cloze", front="Moraines are ridges of {{c1::till}}.", back=""
     )
     earlier = timezone.now() - timedelta(minutes=2)
     Flashcard.objects.filter(pk=first.pk).update(due=earlier)
@@ -89,7 +89,7 @@ def test_the_timeline_draws_its_events_and_each_mark_leads_to_its_event(
         ("Storm damages the dome", timelines.When(2005, 6, 14), None),
     ):
         timelines.event_save(
-            collection=project,
+            project=project,
             event=None,
             title=title,
             description="",

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from research.models import Collection, Comparison, ComparisonCell, Digest, Document, Flashcard
+from research.models import Comparison, ComparisonCell, Digest, Document, Flashcard, Project
 from research.study import exports
 from research.study.generators import flashcards, timelines
 from tests.research.study.test_generation import document, study_project
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def project(user) -> Collection:
+def project(user) -> Project:
     return study_project(user)
 
 
@@ -32,7 +32,7 @@ def cards(project) -> list[Flashcard]:
     glacier = document(project, "Glacial erosion")
     return [
         flashcards.flashcard_create(
-            collection=project,
+            project=project,
             kind="basic",
             front='What carves "U-shaped", steep valleys?',
             back="Glaciers.\nSlowly.",
@@ -41,7 +41,7 @@ def cards(project) -> list[Flashcard]:
             tags=["ice age", "exam"],
         ),
         flashcards.flashcard_create(
-            collection=project,
+            project=project,
             kind="cloze",
             front="Moraines are ridges of {{c1::till}}.",
             back="",
@@ -49,7 +49,7 @@ def cards(project) -> list[Flashcard]:
             pages=[1, 2],
         ),
         flashcards.flashcard_create(
-            collection=project, kind="basic", front="Why study <ice>?", back="Because & so."
+            project=project, kind="basic", front="Why study <ice>?", back="Because & so."
         ),
     ]
 
@@ -137,7 +137,7 @@ def test_a_re_export_keeps_note_ids_and_guids_so_anki_updates_instead_of_duplica
         pages=[1],
         tags=["exam"],
     )
-    flashcards.flashcard_create(collection=project, kind="basic", front="New?", back="Yes.")
+    flashcards.flashcard_create(project=project, kind="basic", front="New?", back="Yes.")
     second = notes_of(open_apkg(download(signed_in_client, url)[0], tmp_path))
 
     assert set(first) < set(second) and len(second) == len(first) + 1
@@ -147,7 +147,7 @@ def test_a_re_export_keeps_note_ids_and_guids_so_anki_updates_instead_of_duplica
     assert second[guid][2][:2] == ["What carves U-shaped valleys?", "Glaciers."]
     assert second[guid][3] == "exam"
     # Deck and card ids are stable too.
-    assert exports.deck_id_for(project) == exports.deck_id_for(Collection.objects.get())
+    assert exports.deck_id_for(project) == exports.deck_id_for(Project.objects.get())
 
 
 def test_deleted_and_filtered_cards_are_left_out_of_the_export(
@@ -219,7 +219,7 @@ def timeline(project) -> list[Any]:
     save = timelines.event_save
     return [
         save(
-            collection=project,
+            project=project,
             event=None,
             title="Survey <ran>",
             description="A sky survey.",
@@ -231,7 +231,7 @@ def timeline(project) -> list[Any]:
             pages=[2],
         ),
         save(
-            collection=project,
+            project=project,
             event=None,
             title="First telescope",
             description="",
@@ -243,7 +243,7 @@ def timeline(project) -> list[Any]:
             pages=[1],
         ),
         save(
-            collection=project,
+            project=project,
             event=None,
             title="Caesar crosses the Rubicon",
             description="",
@@ -315,7 +315,7 @@ def test_the_timeline_csv_and_markdown_list_every_event_with_its_sources(
 def comparison(project) -> Comparison:
     glacier, bees = document(project, "Glacial erosion"), document(project, "Bee behaviour")
     table = Comparison.objects.create(
-        collection=project,
+        project=project,
         title="Ice | bees",
         document_ids=[glacier.pk, bees.pk],
         aspects=["Method", "Limitations"],
@@ -358,7 +358,7 @@ def test_a_comparison_exports_to_csv_and_a_markdown_table_with_cited_pages(
 def test_summaries_export_to_markdown(signed_in_client, project) -> None:
     glacier = document(project, "Glacial erosion")
     digest = Digest.objects.create(
-        collection=project,
+        project=project,
         title="Ice",
         document_ids=[glacier.pk],
         body="Glaciers carve. [Glacial erosion, p. 1]",

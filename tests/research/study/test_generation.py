@@ -19,12 +19,12 @@ from django.utils import timezone
 from research.citations import Citation
 from research.models import (
     Answer,
-    Collection,
     ComparisonCell,
     Digest,
     Document,
     EventSource,
     Flashcard,
+    Project,
     Question,
     StudyJob,
     Thread,
@@ -58,15 +58,15 @@ ARCHIVE_PAGES = [
 # -- helpers shared by the study tests --------------------------------------------------------
 
 
-def study_project(owner: Any) -> Collection:
+def study_project(owner: Any) -> Project:
     """Two papers on glaciers and bees (tests/research/qa/test_views.py), and a dated one."""
-    collection = make_project(owner)
-    add_document(collection, "Observatory history", OBSERVATORY_PAGES)
-    return collection
+    project = make_project(owner)
+    add_document(project, "Observatory history", OBSERVATORY_PAGES)
+    return project
 
 
-def document(collection: Collection, title: str) -> Document:
-    return collection.documents.get(title=title)
+def document(project: Project, title: str) -> Document:
+    return project.documents.get(title=title)
 
 
 def card(
@@ -124,18 +124,18 @@ def run(job: StudyJob, runtime: ScriptedRuntime) -> StudyJob:
 
 
 def generate_cards(
-    collection: Collection, user: Any, replies: list[str] | Callable[..., str], **options: Any
+    project: Project, user: Any, replies: list[str] | Callable[..., str], **options: Any
 ) -> StudyJob:
-    documents = options.pop("documents", None) or [document(collection, "Glacial erosion")]
+    documents = options.pop("documents", None) or [document(project, "Glacial erosion")]
     job = study_services.flashcards_generate(
-        collection=collection, user=user, documents=documents, **options
+        project=project, user=user, documents=documents, **options
     )
     return run(job, ScriptedRuntime(replies))
 
 
-def answer_citing(collection: Collection, user: Any, cited: list[tuple[Document, int]]) -> Answer:
+def answer_citing(project: Project, user: Any, cited: list[tuple[Document, int]]) -> Answer:
     """A saved Q&A answer whose citations point at these (document, page) pairs."""
-    thread = Thread.objects.create(owner=user, collection=collection, title="Ice and bees")
+    thread = Thread.objects.create(owner=user, project=project, title="Ice and bees")
     question = Question.objects.create(
         thread=thread, text="What do glaciers and bees do?", status=Question.Status.DONE
     )
@@ -160,7 +160,7 @@ def answer_citing(collection: Collection, user: Any, cited: list[tuple[Document,
 
 
 @pytest.fixture
-def project(user) -> Collection:
+def project(user) -> Project:
     return study_project(user)
 
 
@@ -174,7 +174,7 @@ def test_a_generate_job_runs_as_a_celery_task_and_every_card_cites_its_page(
     runtime = ScriptedRuntime([cards_reply(*GLACIER_CARDS[:2])])
     with use_runtime(runtime), django_capture_on_commit_callbacks(execute=True):
         job = study_services.flashcards_generate(
-            collection=project, user=user, documents=[glacier], tags=["ice"]
+            project=project, user=user, documents=[glacier], tags=["ice"]
         )
     job.refresh_from_db()
     assert job.status == Status.DONE, job.error
@@ -196,7 +196,7 @@ def test_cards_from_some_pages_see_only_those_pages(project, user) -> None:
     glacier = document(project, "Glacial erosion")
     runtime = ScriptedRuntime([cards_reply(GLACIER_CARDS[2])])
     job = study_services.flashcards_generate(
-        collection=project, user=user, documents=[glacier], pages=(2, 2)
+        project=project, user=user, documents=[glacier], pages=(2, 2)
     )
     job = run(job, runtime)
     assert job.status == Status.DONE, job.error
@@ -215,7 +215,7 @@ def test_a_card_citing_a_page_the_model_was_not_shown_is_rejected_by_the_schema(
     glacier = document(project, "Glacial erosion")
     replies = [cards_reply(GLACIER_CARDS[0]), cards_reply(GLACIER_CARDS[2])]
     job = study_services.flashcards_generate(
-        collection=project, user=user, documents=[glacier], pages=(2, 2)
+        project=project, user=user, documents=[glacier], pages=(2, 2)
     )
     job = run(job, ScriptedRuntime(replies))
     assert job.status == Status.DONE
@@ -283,7 +283,7 @@ def test_a_whole_project_is_read_document_by_document_with_visible_progress(proj
         )
 
     documents = list(project.documents.order_by("created_at", "id"))
-    job = study_services.flashcards_generate(collection=project, user=user, documents=documents)
+    job = study_services.flashcards_generate(project=project, user=user, documents=documents)
     assert job.status == Status.QUEUED and job.progress == 0
     job = run(job, ScriptedRuntime(reply))
     assert job.status == Status.DONE
@@ -300,12 +300,12 @@ def test_a_whole_project_is_read_document_by_document_with_visible_progress(proj
 
 
 def test_a_document_past_the_window_is_read_in_parts_each_citing_its_own_pages(user) -> None:
-    collection = Collection.objects.create(owner=user, title="Long read")
+    project = Project.objects.create(owner=user, title="Long read")
     pages = [
         f"Page {n} is about topic {n}. " + " ".join(f"Fact {n}.{i} holds." for i in range(60))
         for n in range(1, 5)
     ]
-    long_doc = add_document(collection, "Long paper", pages, target=120)
+    long_doc = add_document(project, "Long paper", pages, target=120)
     seen_pages: list[list[int]] = []
 
     def reply(messages: Sequence[Message]) -> str:
@@ -318,7 +318,7 @@ def test_a_document_past_the_window_is_read_in_parts_each_citing_its_own_pages(u
         )
 
     job = study_services.flashcards_generate(
-        collection=collection, user=user, documents=[long_doc], count=8
+        project=project, user=user, documents=[long_doc], count=8
     )
     job = run(job, ScriptedRuntime(reply, context_window=2600))
     assert job.status == Status.DONE, job.error
@@ -344,7 +344,7 @@ def test_regenerating_replaces_untouched_cards_and_never_overwrites_edited_revie
     review.card_review(card=reviewed, rating=3)
     flashcards.flashcard_delete(card=deleted)
     by_hand = flashcards.flashcard_create(
-        collection=project, kind="basic", front="Why study ice?", back="Because.", tags=[]
+        project=project, kind="basic", front="Why study ice?", back="Because.", tags=[]
     )
 
     regenerated = [
@@ -395,7 +395,7 @@ def test_invalid_json_is_asked_for_a_bounded_number_of_times_then_the_job_fails_
     replies = ["Sure! Here are your cards:", '{"cards": []}', '{"cards": [{"kind": "basic"}]}']
     runtime = ScriptedRuntime(replies)
     job = study_services.flashcards_generate(
-        collection=project, user=user, documents=[document(project, "Glacial erosion")]
+        project=project, user=user, documents=[document(project, "Glacial erosion")]
     )
     job = run(job, runtime)
     assert len(runtime.calls) == MAX_TRIES == 3
@@ -419,9 +419,7 @@ def test_an_invalid_answer_then_a_valid_one_succeeds_and_says_it_asked_again(pro
 def test_a_retry_continues_after_the_last_saved_document(project, user) -> None:
     glacier, bees = document(project, "Glacial erosion"), document(project, "Bee behaviour")
     bee_card = card("Why do bees dance?", "To point at nectar.", "Bee behaviour", [1])
-    job = study_services.flashcards_generate(
-        collection=project, user=user, documents=[glacier, bees]
-    )
+    job = study_services.flashcards_generate(project=project, user=user, documents=[glacier, bees])
     job = run(job, ScriptedRuntime([cards_reply(GLACIER_CARDS[0]), "no", "no", "no"]))
     assert job.status == Status.FAILED and job.units_done == 1
     assert job.error.startswith("“Bee behaviour” (2 of 2):")
@@ -442,7 +440,7 @@ def test_a_retry_continues_after_the_last_saved_document(project, user) -> None:
 
 def test_a_task_for_an_earlier_attempt_or_a_second_delivery_changes_nothing(project, user) -> None:
     job = study_services.flashcards_generate(
-        collection=project, user=user, documents=[document(project, "Glacial erosion")]
+        project=project, user=user, documents=[document(project, "Glacial erosion")]
     )
     untouchable = ScriptedRuntime([])  # would fail the test if it were asked anything
     study_services.job_run(job_id=job.pk, attempt=job.attempt + 1, runtime=untouchable)
@@ -458,9 +456,7 @@ def test_a_job_whose_worker_died_is_resumed_by_a_redelivered_task_once_it_is_sta
 ) -> None:
     glacier, bees = document(project, "Glacial erosion"), document(project, "Bee behaviour")
     bee_card = card("Why do bees dance?", "To point at nectar.", "Bee behaviour", [1])
-    job = study_services.flashcards_generate(
-        collection=project, user=user, documents=[glacier, bees]
-    )
+    job = study_services.flashcards_generate(project=project, user=user, documents=[glacier, bees])
 
     def crash_on_second(messages: Sequence[Message]) -> str:
         if "Bee behaviour" in messages[-1].content:
@@ -499,7 +495,7 @@ def test_a_model_server_that_stays_down_is_retried_by_celery_then_fails_with_its
     runtime = ScriptedRuntime(down)
     with use_runtime(runtime), django_capture_on_commit_callbacks(execute=True):
         job = study_services.flashcards_generate(
-            collection=project, user=user, documents=[document(project, "Glacial erosion")]
+            project=project, user=user, documents=[document(project, "Glacial erosion")]
         )
     job.refresh_from_db()
     assert len(runtime.calls) == 1 + MAX_RETRIES  # the first try, then Celery's retries
@@ -510,7 +506,7 @@ def test_a_model_server_that_stays_down_is_retried_by_celery_then_fails_with_its
 
 def test_a_job_over_documents_with_no_text_skips_them_and_says_so(project, user) -> None:
     empty = Document.objects.create(
-        collection=project,
+        project=project,
         title="Scanned pages",
         original_name="scan.pdf",
         file_type=Document.FileType.PDF,
@@ -519,7 +515,7 @@ def test_a_job_over_documents_with_no_text_skips_them_and_says_so(project, user)
         indexed_at=timezone.now(),
     )
     job = study_services.flashcards_generate(
-        collection=project, user=user, documents=[empty, document(project, "Glacial erosion")]
+        project=project, user=user, documents=[empty, document(project, "Glacial erosion")]
     )
     progress: list[str] = []
 
@@ -530,7 +526,7 @@ def test_a_job_over_documents_with_no_text_skips_them_and_says_so(project, user)
     job = run(job, ScriptedRuntime(reply))
     assert job.status == Status.DONE
     assert Flashcard.objects.count() == 1
-    alone = study_services.flashcards_generate(collection=project, user=user, documents=[empty])
+    alone = study_services.flashcards_generate(project=project, user=user, documents=[empty])
     alone = run(alone, ScriptedRuntime([]))
     assert alone.status == Status.FAILED
     assert alone.error_code == StudyJob.ErrorCode.NO_SOURCES
@@ -541,9 +537,9 @@ def test_a_job_over_documents_with_no_text_skips_them_and_says_so(project, user)
 
 
 def generate_timeline(
-    collection: Collection, user: Any, documents: list[Document], replies: list[str]
+    project: Project, user: Any, documents: list[Document], replies: list[str]
 ) -> StudyJob:
-    job = study_services.timeline_generate(collection=collection, user=user, documents=documents)
+    job = study_services.timeline_generate(project=project, user=user, documents=documents)
     return run(job, ScriptedRuntime(replies))
 
 
@@ -610,7 +606,7 @@ def test_regenerating_a_timeline_keeps_edited_and_deleted_events(project, user) 
     generate_timeline(project, user, [history], [first])
     founded = TimelineEvent.objects.get(title="Observatory founded")
     timelines.event_save(
-        collection=project,
+        project=project,
         event=founded,
         title="Founding of the observatory",
         description="My note.",
@@ -644,7 +640,7 @@ def test_a_comparison_fills_one_cited_cell_per_paper_and_aspect(project, user) -
         cells_reply({"Method": ("Watching the hive.", [1, 2]), "Data": ("Hive temperature.", [2])}),
     ]
     job = study_services.comparison_start(
-        collection=project,
+        project=project,
         user=user,
         title="",
         documents=[glacier, bees],
@@ -669,7 +665,7 @@ def test_a_comparison_fills_one_cited_cell_per_paper_and_aspect(project, user) -
 def test_refilling_a_comparison_keeps_the_cells_the_user_edited(project, user) -> None:
     glacier, bees = document(project, "Glacial erosion"), document(project, "Bee behaviour")
     job = study_services.comparison_start(
-        collection=project, user=user, title="Two", documents=[glacier, bees], aspects=["Method"]
+        project=project, user=user, title="Two", documents=[glacier, bees], aspects=["Method"]
     )
     run(job, ScriptedRuntime([cells_reply({"Method": ("Old.", [1])})] * 2))
     mine = ComparisonCell.objects.get(document=glacier)
@@ -701,7 +697,7 @@ def test_a_summary_across_documents_cites_the_pages_it_draws_on(project, user) -
     glacier = document(project, "Glacial erosion")
     archive = add_document(project, "Town archive", ARCHIVE_PAGES)
     job = study_services.digest_start(
-        collection=project, user=user, title="", documents=[glacier, archive]
+        project=project, user=user, title="", documents=[glacier, archive]
     )
     reply = digest_reply(
         [
@@ -731,9 +727,7 @@ def test_a_summary_across_documents_cites_the_pages_it_draws_on(project, user) -
 
 def test_an_edited_summary_is_never_regenerated_over(project, user) -> None:
     glacier = document(project, "Glacial erosion")
-    job = study_services.digest_start(
-        collection=project, user=user, title="Ice", documents=[glacier]
-    )
+    job = study_services.digest_start(project=project, user=user, title="Ice", documents=[glacier])
     reply = digest_reply([("Glaciers carve valleys.", "Glacial erosion", [1])])
     run(job, ScriptedRuntime([reply]))
     digest = Digest.objects.get()

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from research.models import Collection, Flashcard, StudyJob
+from research.models import Flashcard, Project, StudyJob
 from research.study import services as study_services
 from tests.research.qa.test_views import add_document
 from workspace.runtime.embedded import EmbeddedRuntime, packaged_gguf_path
@@ -26,18 +26,16 @@ def runtime() -> Iterator[EmbeddedRuntime]:
 def test_the_embedded_model_writes_a_flashcard_that_validates_and_cites_a_page_it_saw(
     runtime, user
 ) -> None:
-    collection = Collection.objects.create(owner=user, title="Astronomy")
+    project = Project.objects.create(owner=user, title="Astronomy")
     paper = add_document(
-        collection,
+        project,
         "The Moon",
         [
             "The Moon orbits the Earth once every 27 days.\n\nIts surface is covered in craters.",
             "The Moon has no atmosphere, so the sky there is black even by day.",
         ],
     )
-    job = study_services.flashcards_generate(
-        collection=collection, user=user, documents=[paper], count=1
-    )
+    job = study_services.flashcards_generate(project=project, user=user, documents=[paper], count=1)
     study_services.job_run(job_id=job.pk, attempt=job.attempt, runtime=runtime)
     job.refresh_from_db()
 

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from fsrs import Rating, State
 
-from research.models import Collection, Flashcard, ReviewLog
+from research.models import Flashcard, Project, ReviewLog
 from research.study import review
 from research.study.generators import flashcards
 from research.study.selectors import review_view
@@ -21,13 +21,13 @@ HX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
-def project(user) -> Collection:
+def project(user) -> Project:
     return study_project(user)
 
 
-def new_card(project: Collection, front: str = "What carves valleys?", **extra) -> Flashcard:
+def new_card(project: Project, front: str = "What carves valleys?", **extra) -> Flashcard:
     options = {"kind": "basic", "back": "Glaciers.", **extra}
-    return flashcards.flashcard_create(collection=project, front=front, **options)
+    return flashcards.flashcard_create(project=project, front=front, **options)
 
 
 # -- the scheduler ----------------------------------------------------------------------------
@@ -38,15 +38,15 @@ def test_a_new_card_is_due_at_once_and_grading_it_moves_its_due_date_and_logs_it
 ) -> None:
     card = new_card(project)
     now = timezone.now()
-    assert review.due_count(collection=project, now=now) == 1
+    assert review.due_count(project=project, now=now) == 1
     assert card.state == State.Learning and card.reps == 0
 
     graded = review.card_review(card=card, rating=Rating.Good, now=now, duration_ms=4200)
     assert graded.due > now
     assert graded.reps == 1 and graded.last_review == now
     assert graded.stability and graded.difficulty
-    assert review.due_count(collection=project, now=now) == 0
-    assert review.due_count(collection=project, now=graded.due) == 1
+    assert review.due_count(project=project, now=now) == 0
+    assert review.due_count(project=project, now=graded.due) == 1
     log = ReviewLog.objects.get()
     assert (log.card_id, log.rating, log.state_before, log.duration_ms) == (
         card.pk,
@@ -101,12 +101,12 @@ def test_deleted_cards_and_other_projects_cards_are_not_due(project, other_user)
     card = new_card(project)
     flashcards.flashcard_delete(card=card)  # by hand: removed
     generated = Flashcard.objects.create(
-        collection=project, front="Generated?", back="Yes.", generated=True, due=timezone.now()
+        project=project, front="Generated?", back="Yes.", generated=True, due=timezone.now()
     )
     flashcards.flashcard_delete(card=generated)  # generated: a hidden tombstone
     new_card(study_project(other_user))
-    assert review.due_count(collection=project) == 0
-    assert review_view(collection=project).card is None
+    assert review.due_count(project=project) == 0
+    assert review_view(project=project).card is None
 
 
 # -- the review page ----------------------------------------------------------------------------

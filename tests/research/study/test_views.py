@@ -12,12 +12,12 @@ import pytest
 from django.utils import timezone
 
 from research.models import (
-    Collection,
-    CollectionShare,
     Comparison,
     ComparisonCell,
     Digest,
     Flashcard,
+    Project,
+    ProjectShare,
     StudyJob,
     TimelineEvent,
 )
@@ -43,7 +43,7 @@ HX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
-def project(user) -> Collection:
+def project(user) -> Project:
     return study_project(user)
 
 
@@ -52,7 +52,7 @@ def materials(project, user) -> dict[str, Any]:
     """One of everything the study tools make, for the page and access tests."""
     glacier, bees = document(project, "Glacial erosion"), document(project, "Bee behaviour")
     card = flashcards.flashcard_create(
-        collection=project,
+        project=project,
         kind="basic",
         front="What carves valleys?",
         back="Glaciers.",
@@ -61,7 +61,7 @@ def materials(project, user) -> dict[str, Any]:
         tags=["ice"],
     )
     event = timelines.event_save(
-        collection=project,
+        project=project,
         event=None,
         title="Observatory founded",
         description="By the council.",
@@ -73,7 +73,7 @@ def materials(project, user) -> dict[str, Any]:
         pages=[1],
     )
     comparison = Comparison.objects.create(
-        collection=project,
+        project=project,
         title="Ice vs bees",
         document_ids=[glacier.pk, bees.pk],
         aspects=["Method"],
@@ -82,14 +82,14 @@ def materials(project, user) -> dict[str, Any]:
         comparison=comparison, document=glacier, aspect="Method", text="Field work.", pages=[1]
     )
     digest = Digest.objects.create(
-        collection=project,
+        project=project,
         title="Nature",
         document_ids=[glacier.pk],
         body="Glaciers carve. [Glacial erosion, p. 1]",
         generated=True,
     )
     job = StudyJob.objects.create(
-        collection=project, created_by=user, kind=StudyJob.Kind.FLASHCARDS, label="Glacial erosion"
+        project=project, created_by=user, kind=StudyJob.Kind.FLASHCARDS, label="Glacial erosion"
     )
     return {
         "card": card,
@@ -102,7 +102,7 @@ def materials(project, user) -> dict[str, Any]:
     }
 
 
-def pages_of(project: Collection, m: dict[str, Any]) -> list[str]:
+def pages_of(project: Project, m: dict[str, Any]) -> list[str]:
     p = project.pk
     return [
         f"/research/{p}/study/",
@@ -124,7 +124,7 @@ def pages_of(project: Collection, m: dict[str, Any]) -> list[str]:
     ]
 
 
-def downloads_of(project: Collection, m: dict[str, Any]) -> list[str]:
+def downloads_of(project: Project, m: dict[str, Any]) -> list[str]:
     p = project.pk
     return [
         f"/research/{p}/flashcards/export/apkg/",
@@ -136,7 +136,7 @@ def downloads_of(project: Collection, m: dict[str, Any]) -> list[str]:
     ]
 
 
-def changes_of(project: Collection, m: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
+def changes_of(project: Project, m: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
     p = project.pk
     return [
         (
@@ -176,7 +176,7 @@ def test_every_study_page_renders_for_the_owner(signed_in_client, project, mater
 
 
 def test_study_pages_render_for_an_empty_project(signed_in_client, user) -> None:
-    empty = Collection.objects.create(owner=user, title="Empty")
+    empty = Project.objects.create(owner=user, title="Empty")
     for tool in ("study", "flashcards", "review", "timeline", "comparisons", "summaries"):
         response = signed_in_client.get(f"/research/{empty.pk}/{tool}/")
         assert response.status_code == 200, tool
@@ -201,9 +201,7 @@ def test_another_users_study_materials_are_not_found(
 def test_a_viewer_reads_and_exports_but_cannot_change_anything(
     client, project, materials, other_user
 ) -> None:
-    CollectionShare.objects.create(
-        collection=project, user=other_user, role=CollectionShare.Role.VIEWER
-    )
+    ProjectShare.objects.create(project=project, user=other_user, role=ProjectShare.Role.VIEWER)
     client.force_login(other_user)
     for url in pages_of(project, materials) + downloads_of(project, materials):
         assert client.get(url).status_code == 200, url
@@ -455,7 +453,7 @@ def test_the_timeline_is_drawn_as_svg_and_filters_by_document_and_tag(
     page = signed_in_client.get(response["Location"]).content.decode()
     assert page.count("<rect") == 1 and page.count("<circle") == 1  # a span and a point
     timelines.event_save(
-        collection=project,
+        project=project,
         event=None,
         title="Ice age ends",
         description="",
@@ -484,7 +482,7 @@ def test_timeline_labels_never_overlap_and_stay_inside_the_drawing(project) -> N
     titles = ["Founded", "A much longer title for an event of note", "Survey", "Storm"]
     for year in range(1990, 2011):
         timelines.event_save(
-            collection=project,
+            project=project,
             event=None,
             title=f"{titles[year % 4]} {year}",
             description="",
@@ -494,7 +492,7 @@ def test_timeline_labels_never_overlap_and_stay_inside_the_drawing(project) -> N
             tags=[],
         )
     timelines.event_save(
-        collection=project,
+        project=project,
         event=None,
         title="The last event, with a long title near the right edge",
         description="",
@@ -503,7 +501,7 @@ def test_timeline_labels_never_overlap_and_stay_inside_the_drawing(project) -> N
         precision="month",
         tags=[],
     )
-    events = list(selectors.events_for_collection(collection=project))
+    events = list(selectors.event_list_for_project(project=project))
     layout = selectors.timeline_layout(events)
     assert len(layout.marks) == 22 and layout.marks[-1].flipped
     boxes = []

@@ -50,22 +50,22 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from research.models import Collection
+        from research.models import Project
         from research.qa.selectors import (
-            documents_ready_for_questions,
             packing_sources_for_documents,
+            ready_document_list_for_project,
         )
         from research.qa.services import QA_RULES
 
         reference = options["collection"]
-        collection = (
-            Collection.objects.filter(pk=int(reference)).first()
+        project = (
+            Project.objects.filter(pk=int(reference)).first()
             if reference.isdigit()
-            else Collection.objects.filter(title=reference).first()
+            else Project.objects.filter(title=reference).first()
         )
-        if collection is None:
+        if project is None:
             raise CommandError(f"No collection {reference!r}.")
-        ready = documents_ready_for_questions(collection=collection)
+        ready = ready_document_list_for_project(project=project)
         if options["documents"]:
             wanted = [int(part) for part in options["documents"].split(",") if part.strip()]
             ready = ready.filter(id__in=wanted)
@@ -107,7 +107,7 @@ class Command(BaseCommand):
         finished = time.perf_counter()
 
         output: dict[str, Any] = {
-            "collection": {"id": collection.pk, "title": collection.title},
+            "project": {"id": project.pk, "title": project.title},
             "documents": document_ids,
             "timing_ms": {
                 "load_sources": round((loaded - started) * 1000, 1),
