@@ -16,7 +16,7 @@ one answered question. Then --browsers simulated people sign in through the logi
 seconds on average (uniformly 1/3x to 5/3x: 1-5 s by default, like Locust's quick start;
 --think 1 is a stress test at three times the rate). Meanwhile --askers people ask
 questions the way the browser does: the htmx POST, then the answer's server-sent events
-(research.qa_views.stream), which run the model (scripted) inside the web process; about
+(research.qa.views.stream), which run the model (scripted) inside the web process; about
 half of their questions are follow-ups in the same thread. Several people may share one
 account, each with their own session.
 

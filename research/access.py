@@ -1,7 +1,8 @@
-"""Who may open and who may change a research project (a Project), in one place.
+"""Who may open and who may change a research project, in one place.
 
-Every read in research goes through `readable_projects` (or `scoped_for_user`,
-which filters any queryset by the project it belongs to), so a project is:
+Every read in research goes through `readable_projects` (or `scoped_for_user`, which
+filters any queryset by the project it belongs to, and `object_for_user`, one row of it),
+so a project is:
 
 - readable by its owner, by every person it is shared with, and by every member of a
   group it is shared with — whatever the role;
@@ -11,13 +12,13 @@ which filters any queryset by the project it belongs to), so a project is:
 Someone who may not read a project gets None from the `*_for_user` getters (the views
 answer 404, so a guessed id says nothing about what exists); a viewer who asks to change
 it gets PermissionDenied (403: they can see the project, so hiding it would be a lie).
-Only the owner manages shares (research/sharing_services.py).
+Only the owner manages shares (research/sharing/).
 
 Conversations: a thread belongs to the person who asked it. Everyone who may read the
 project may read its threads (they are part of the project, like its study materials)
 and may start their own; only the asker may add follow-ups to a thread or retry its
 questions. Views treat every request that is not GET/HEAD/OPTIONS as a change
-(`request_writes`).
+(`request_writes`), and load a project's own pages through `project_for_request`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from django.db.models import Case, CharField, Model, OuterRef, Q, QuerySet, Subq
 from django.http import HttpRequest
 
 from research.models import Project, ProjectShare, Thread
+from workspace.http import found_or_404
 
 Viewer = User | AnonymousUser
 M = TypeVar("M", bound=Model)
@@ -95,9 +97,19 @@ def object_for_user(
 
 
 def project_get_for_user(*, user: Viewer, project_id: int, write: bool = False) -> Project | None:
+    """None if the user may not read it; PermissionDenied for a viewer asking to write."""
     return object_for_user(
         Project.objects.all(), user=user, pk=project_id, through="pk", write=write
     )
+
+
+def project_for_request(request: HttpRequest, project_id: int) -> Project:
+    """The project a page is about: 404 unless the user may read it, 403 when the request
+    would change it and the user may only read it."""
+    project = project_get_for_user(
+        user=request.user, project_id=project_id, write=request_writes(request)
+    )
+    return found_or_404(project, "project")
 
 
 def project_role_for_user(*, user: Viewer, project: Project) -> str:
@@ -146,20 +158,6 @@ def with_access_role(queryset: QuerySet[Project], *, user: User) -> QuerySet[Pro
 
 
 # -- conversations -------------------------------------------------------------------------
-
-
-def thread_get_for_user(*, user: Viewer, thread_id: int, write: bool = False) -> Thread | None:
-    """A thread of a project the user may read, or None. With `write` (a follow-up, a
-    retry) only its asker may go on: anyone else gets PermissionDenied."""
-    thread = object_for_user(
-        Thread.objects.select_related("project"),
-        user=user,
-        pk=thread_id,
-        through="project",
-    )
-    if thread is not None and write:
-        thread_require_asker(user=user, thread=thread)
-    return thread
 
 
 def thread_require_asker(*, user: Viewer, thread: Thread) -> None:

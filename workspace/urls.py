@@ -13,9 +13,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", views.signup, name="signup"),
     path("admin/", admin.site.urls),
-    path("research/", include("research.library.urls")),
-    path("research/", include("research.qa.urls")),
-    path("research/", include("research.study.urls")),
+    path("research/", include("research.urls")),
     path("stories/", include("stories.urls")),
 ]
 

@@ -1,4 +1,4 @@
-"""The ingestion pipeline's stage services, called by research/tasks.py.
+"""The ingestion pipeline's stage services, called by tasks.py.
 
     queued → extracting (page ranges in parallel; text is normalized and counted per page)
            → chunking → indexing → summarizing (chunk summaries, reduced) → ready
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from research.library import document_summary
@@ -62,10 +62,6 @@ STATUS = {
     Stage.INDEXING: "Indexing for keyword search",
     Stage.SUMMARIZING: "Summarizing",
 }
-
-
-def _fenced(document_id: int, attempt: int, *stages: str) -> QuerySet[Document]:
-    return Document.objects.filter(pk=document_id, attempt=attempt, stage__in=stages)
 
 
 def _short(message: str) -> str:
@@ -112,25 +108,21 @@ def document_release(*, document_id: int, attempt: int, worker: str) -> None:
 
 def document_fail(*, document_id: int, attempt: int, code: str, message: str) -> bool:
     """Stop a run with a message the user can act on. Returns False for a stale run."""
-    updated = (
-        Document.objects.filter(pk=document_id, attempt=attempt)
-        .exclude(stage__in=Document.FINISHED_STAGES)
-        .update(
-            halted_stage=F("stage"),
-            stage=Stage.FAILED,
-            error_code=code,
-            error=message,
-            status_message=_short(message),
-            pdf_password="",
-            summary_status=SummaryStatus.FAILED
-            if code == ErrorCode.SUMMARY_FAILED
-            else F("summary_status"),
-            finished_at=timezone.now(),
-            heartbeat_at=None,
-            worker="",
-        )
+    return Document.fail(
+        document_id,
+        attempt,
+        code=code,
+        error=message,
+        halted_stage=F("stage"),
+        status_message=_short(message),
+        pdf_password="",
+        summary_status=SummaryStatus.FAILED
+        if code == ErrorCode.SUMMARY_FAILED
+        else F("summary_status"),
+        finished_at=timezone.now(),
+        heartbeat_at=None,
+        worker="",
     )
-    return bool(updated)
 
 
 def _needs_password(*, document_id: int, attempt: int, error: ExtractionError) -> None:
@@ -192,13 +184,13 @@ def document_start_extraction(
     or None when there is nothing to do (claimed elsewhere, cancelled, or it failed here).
     """
     now = timezone.now()
-    claimed = _fenced(document_id, attempt, Stage.QUEUED).update(
-        stage=Stage.EXTRACTING,
+    if not Document.claim(
+        document_id,
+        attempt,
         heartbeat_at=now,
         worker=worker,
         status_message=STATUS[Stage.EXTRACTING],
-    )
-    if not claimed:
+    ):
         return None
     document = Document.objects.get(pk=document_id)
     try:
@@ -216,7 +208,7 @@ def document_start_extraction(
         return None
     ranges = page_ranges(info.page_count)
     with transaction.atomic():
-        if not _fenced(document_id, attempt, Stage.EXTRACTING).update(
+        if not Document.fenced(document_id, attempt, Stage.EXTRACTING).update(
             page_count=info.page_count,
             title=info.title or document.title,
             metadata=info.metadata,
@@ -267,7 +259,7 @@ def document_extract_part(
     *, document_id: int, attempt: int, part_id: int, worker: str = ""
 ) -> bool:
     """Extract, normalize and count one page range, then store its pages in one go."""
-    document = _fenced(document_id, attempt, Stage.EXTRACTING).first()
+    document = Document.fenced(document_id, attempt, Stage.EXTRACTING).first()
     if document is None:
         return False
     part = ExtractionPart.objects.filter(pk=part_id, document_id=document_id).first()
@@ -286,14 +278,16 @@ def document_extract_part(
         pages.append((content, count_tokens(content.text)))
         if len(pages) % HEARTBEAT_PAGES == 0 and len(pages) < part.page_total:
             ExtractionPart.objects.filter(pk=part_id, attempt=attempt).update(pages_done=len(pages))
-            alive = _fenced(document_id, attempt, Stage.EXTRACTING).update(
+            alive = Document.fenced(document_id, attempt, Stage.EXTRACTING).update(
                 heartbeat_at=timezone.now(),
                 progress=_extraction_progress(document_id, document.page_count),
             )
             if not alive:
                 return False  # cancelled or superseded: stop early
     with transaction.atomic():
-        if not _fenced(document_id, attempt, Stage.EXTRACTING).update(heartbeat_at=timezone.now()):
+        if not Document.fenced(document_id, attempt, Stage.EXTRACTING).update(
+            heartbeat_at=timezone.now()
+        ):
             return False
         finished = ExtractionPart.objects.filter(
             pk=part_id, attempt=attempt, status=ExtractionPart.Status.RUNNING
@@ -371,7 +365,7 @@ def _extraction_outcome(
 def document_finish_extraction(*, document_id: int, attempt: int, worker: str = "") -> bool:
     """When every range is done: totals, warnings about textless pages, then chunking."""
     with transaction.atomic():
-        document = _fenced(document_id, attempt, Stage.EXTRACTING).first()
+        document = Document.fenced(document_id, attempt, Stage.EXTRACTING).first()
         if document is None:
             return False
         parts = list(ExtractionPart.objects.filter(document_id=document_id))
@@ -385,7 +379,7 @@ def document_finish_extraction(*, document_id: int, attempt: int, worker: str = 
             )
             return False
         return bool(
-            _fenced(document_id, attempt, Stage.EXTRACTING).update(
+            Document.fenced(document_id, attempt, Stage.EXTRACTING).update(
                 stage=Stage.CHUNKING,
                 worker=worker,
                 token_count=totals["tokens"] or 0,
@@ -403,7 +397,7 @@ def document_finish_extraction(*, document_id: int, attempt: int, worker: str = 
 
 def document_chunk(*, document_id: int, attempt: int, worker: str = "") -> bool:
     """Replace the document's chunks with page-anchored, token-sized ones."""
-    if not _fenced(document_id, attempt, Stage.CHUNKING).update(
+    if not Document.fenced(document_id, attempt, Stage.CHUNKING).update(
         heartbeat_at=timezone.now(), worker=worker
     ):
         return False
@@ -419,7 +413,7 @@ def document_chunk(*, document_id: int, attempt: int, worker: str = "") -> bool:
 
     drafts = chunk_pages([PageText(number, text) for number, text, _ in rows], count=count)
     with transaction.atomic():
-        if not _fenced(document_id, attempt, Stage.CHUNKING).update(
+        if not Document.fenced(document_id, attempt, Stage.CHUNKING).update(
             stage=Stage.INDEXING,
             chunk_count=len(drafts),
             progress=PROGRESS[Stage.INDEXING],
@@ -448,7 +442,7 @@ def document_chunk(*, document_id: int, attempt: int, worker: str = "") -> bool:
 
 def document_index(*, document_id: int, attempt: int, worker: str = "") -> bool:
     with transaction.atomic():
-        if not _fenced(document_id, attempt, Stage.INDEXING).update(
+        if not Document.fenced(document_id, attempt, Stage.INDEXING).update(
             stage=Stage.SUMMARIZING,
             indexed_at=timezone.now(),
             summary_status=SummaryStatus.PENDING,
@@ -467,7 +461,7 @@ def document_index(*, document_id: int, attempt: int, worker: str = "") -> bool:
 
 def document_summary_plan(*, document_id: int, attempt: int, worker: str = "") -> list[int] | None:
     """The chunks still without a summary; None when the run is stale."""
-    if not _fenced(document_id, attempt, Stage.SUMMARIZING).update(
+    if not Document.fenced(document_id, attempt, Stage.SUMMARIZING).update(
         summary_status=SummaryStatus.RUNNING, heartbeat_at=timezone.now(), worker=worker
     ):
         return None
@@ -492,7 +486,7 @@ def chunk_summarize(
     *, document_id: int, attempt: int, chunk_id: int, runtime: ModelRuntime, worker: str = ""
 ) -> bool:
     """Summarize one chunk (the map step). Raises the runtime's errors for the task."""
-    document = _fenced(document_id, attempt, Stage.SUMMARIZING).first()
+    document = Document.fenced(document_id, attempt, Stage.SUMMARIZING).first()
     chunk = Chunk.objects.filter(pk=chunk_id, document_id=document_id).first()
     if document is None or chunk is None:
         return False
@@ -515,11 +509,13 @@ def chunk_summarize(
         page_end=chunk.page_end,
     )
     with transaction.atomic():
-        if not _fenced(document_id, attempt, Stage.SUMMARIZING).update(heartbeat_at=timezone.now()):
+        if not Document.fenced(document_id, attempt, Stage.SUMMARIZING).update(
+            heartbeat_at=timezone.now()
+        ):
             return False
         Chunk.objects.filter(pk=chunk_id, summary="").update(summary=summary)
         progress, message = _summary_progress(document)
-        _fenced(document_id, attempt, Stage.SUMMARIZING).update(
+        Document.fenced(document_id, attempt, Stage.SUMMARIZING).update(
             progress=progress,
             status_message=message,
             summary_status=SummaryStatus.RUNNING,
@@ -532,7 +528,7 @@ def document_summary_reduce(
     *, document_id: int, attempt: int, runtime: ModelRuntime, worker: str = ""
 ) -> bool:
     """Reduce the chunk summaries to the document's summary (in rounds if needed); ready."""
-    document = _fenced(document_id, attempt, Stage.SUMMARIZING).first()
+    document = Document.fenced(document_id, attempt, Stage.SUMMARIZING).first()
     if document is None:
         return False
     rows = list(
@@ -542,7 +538,7 @@ def document_summary_reduce(
     )
     if any(not summary for _start, _end, summary in rows):
         return False  # a map task gave up; the document already says why
-    _fenced(document_id, attempt, Stage.SUMMARIZING).update(
+    Document.fenced(document_id, attempt, Stage.SUMMARIZING).update(
         heartbeat_at=timezone.now(), worker=worker, status_message="Writing the document summary"
     )
     items = [document_summary.SummaryItem(start, end, summary) for start, end, summary in rows]
@@ -551,7 +547,7 @@ def document_summary_reduce(
     )
     metadata = {**document.metadata, "summary rounds": rounds}
     return bool(
-        _fenced(document_id, attempt, Stage.SUMMARIZING).update(
+        Document.fenced(document_id, attempt, Stage.SUMMARIZING).update(
             stage=Stage.READY,
             summary=text,
             summary_status=SummaryStatus.DONE,
@@ -578,7 +574,7 @@ def document_summary_waiting(
 ) -> None:
     """The model is unreachable: say so, and when the next try is."""
     retry_at = timezone.now() + timedelta(seconds=retry_in)
-    _fenced(document_id, attempt, Stage.SUMMARIZING).update(
+    Document.fenced(document_id, attempt, Stage.SUMMARIZING).update(
         summary_status=SummaryStatus.WAITING,
         summary_retries=retry_number,
         summary_retry_at=retry_at,

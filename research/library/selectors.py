@@ -1,4 +1,5 @@
-"""Reads for the research app. Every selector takes the requesting user and filters by access."""
+"""Reads for a project's library. Every selector that takes a user filters by access
+(research/access.py)."""
 
 from __future__ import annotations
 
@@ -17,13 +18,6 @@ def project_list_for_user(*, user: User | AnonymousUser, write: bool = False) ->
     return access.readable_projects(user=user, write=write).annotate(
         document_count=Count("documents")
     )
-
-
-def project_get_for_user(
-    *, user: User | AnonymousUser, project_id: int, write: bool = False
-) -> Project | None:
-    """None if the user may not read it; PermissionDenied for a viewer asking to write."""
-    return access.project_get_for_user(user=user, project_id=project_id, write=write)
 
 
 def document_list_for_user(
@@ -45,7 +39,14 @@ def document_get_for_user(
 
 
 def document_list_for_project(*, project: Project) -> QuerySet[Document]:
+    """Newest first, as the project page lists them."""
     return project.documents.order_by("-created_at", "-id")
+
+
+def ready_document_list_for_project(*, project: Project) -> QuerySet[Document]:
+    """Documents whose text is chunked and indexed (a summary may still be on its way):
+    what questions and generators can read, in the fixed order they were added."""
+    return project.documents.filter(indexed_at__isnull=False).order_by("created_at", "id")
 
 
 def page_list_for_document(*, document: Document) -> QuerySet[Page]:

@@ -25,6 +25,7 @@ from django.utils import timezone
 from research.library.extraction import SNIFF_BYTES, ExtractionError, file_type_for
 from research.library.search import chunk_unindex_document
 from research.models import Chunk, Document, ExtractionPart, Page, Project
+from workspace.jobs import enqueue_on_commit, task_signature
 
 logger = logging.getLogger(__name__)
 
@@ -71,18 +72,19 @@ def project_create(
     )
 
 
+# Stage → the task (research/library/tasks.py) that (re)starts it.
+STAGE_TASKS: dict[str, str] = {
+    Stage.QUEUED: "research.tasks.ingest_document",
+    Stage.CHUNKING: "research.tasks.chunk_document",
+    Stage.INDEXING: "research.tasks.index_document",
+    Stage.SUMMARIZING: "research.tasks.summarize_document",
+}
+
+
 def _enqueue(document_id: int, attempt: int, stage: str) -> None:
-    """Send the task that (re)starts `stage`, once the current transaction commits."""
-
-    def send() -> None:
-        from research.library.tasks import STAGE_TASKS
-
-        try:
-            STAGE_TASKS[stage].delay(document_id, attempt)
-        except Exception:  # broker down: resume_stale_documents will send it later
-            logger.exception("Could not queue document %s; it will be resumed", document_id)
-
-    transaction.on_commit(send)
+    """Send the task that (re)starts `stage` once the current transaction commits. If the
+    broker is down, resume_stale_documents sends it later: the document stays queued."""
+    enqueue_on_commit(task_signature(STAGE_TASKS[stage], document_id, attempt))
 
 
 def _sha256(file: File) -> str:
@@ -277,10 +279,6 @@ def document_retry(*, document: Document) -> bool:
         Stage.EXTRACTING,
     )
     changes: dict[str, object] = {
-        "stage": stage,
-        "attempt": F("attempt") + 1,
-        "error": "",
-        "error_code": "",
         "halted_stage": "",
         "status_message": "Queued again",
         "heartbeat_at": None,
@@ -304,9 +302,10 @@ def document_retry(*, document: Document) -> bool:
     elif stage == Stage.SUMMARIZING:
         changes["summary_status"] = SummaryStatus.PENDING
     with transaction.atomic():
-        if not Document.objects.filter(
-            pk=document.pk, attempt=document.attempt, stage__in=[Stage.FAILED, Stage.CANCELLED]
-        ).update(**changes):
+        retryable = Q(stage__in=[Stage.FAILED, Stage.CANCELLED])
+        if not Document.restart(
+            document.pk, document.attempt, where=retryable, to=stage, **changes
+        ):
             return False
         if stage == Stage.QUEUED:
             _clear_outputs(document.pk, keep_parts=keep_parts)
@@ -319,14 +318,11 @@ def document_retry(*, document: Document) -> bool:
 def document_submit_password(*, document: Document, password: str) -> bool:
     """Try to open an encrypted PDF again with the password the user typed."""
     with transaction.atomic():
-        if not Document.objects.filter(
-            pk=document.pk, attempt=document.attempt, stage=Stage.NEEDS_PASSWORD
-        ).update(
-            stage=Stage.QUEUED,
-            attempt=F("attempt") + 1,
+        if not Document.restart(
+            document.pk,
+            document.attempt,
+            where=Q(stage=Stage.NEEDS_PASSWORD),
             pdf_password=password,
-            error="",
-            error_code="",
             halted_stage="",
             status_message="Trying the password",
             finished_at=None,
@@ -392,16 +388,16 @@ def documents_resume_stale(
         restart = Stage.QUEUED if stage == Stage.EXTRACTING else stage
         with transaction.atomic():
             if stage == Stage.QUEUED:
-                updated = Document.objects.filter(
-                    pk=document_id, attempt=attempt, stage=stage
-                ).update(heartbeat_at=now, worker="")
+                updated = Document.fenced(document_id, attempt, stage).update(
+                    heartbeat_at=now, worker=""
+                )
                 next_attempt = attempt
             else:
-                updated = Document.objects.filter(
-                    pk=document_id, attempt=attempt, stage=stage
-                ).update(
-                    stage=restart,
-                    attempt=F("attempt") + 1,
+                updated = Document.restart(
+                    document_id,
+                    attempt,
+                    where=Q(stage=stage),
+                    to=restart,
                     heartbeat_at=now,
                     worker="",
                     status_message="Resuming after a worker stopped",

@@ -1,9 +1,9 @@
-"""Celery tasks of the ingestion pipeline: thin wrappers around research/pipeline.py.
+"""Celery tasks of the ingestion pipeline: thin wrappers around pipeline.py.
 
-Every task takes (document_id, attempt, ...) and is idempotent (see research/pipeline.py),
-so all run with acks_late + reject_on_worker_lost: a task whose worker dies is delivered
-again. Extraction fans out page ranges as a chord (a one-range document is extracted in the
-task that planned it); chunking and indexing follow in the same task; summaries are a chord
+Every task takes (document_id, attempt, ...) and is idempotent (see pipeline.py), so all
+run with acks_late + reject_on_worker_lost: a task whose worker dies is delivered again.
+Extraction fans out page ranges as a chord (a one-range document is extracted in the task
+that planned it); chunking and indexing follow in the same task; summaries are a chord
 of chunk summaries reduced by one callback, on the "batch" queue (workspace/settings.py).
 A killed worker's messages and documents are picked up by resume_stale_documents, which runs
 when any worker starts and every minute under beat.
@@ -16,48 +16,61 @@ from typing import Any
 
 from celery import Task, chord, shared_task
 from celery.signals import worker_process_init, worker_ready
-from celery.utils.time import get_exponential_backoff_interval
-from django.db import InterfaceError, OperationalError
 
 from research.library import pipeline, services
 from workspace.broker_recovery import lost_messages_restore
 from workspace.health import live_workers
+from workspace.jobs import DATABASE_CONNECTION_ERRORS, JobError, ModelJobTask
 from workspace.runtime import ModelRuntimeError, get_runtime
 
 logger = logging.getLogger(__name__)
 
-MODEL_MAX_RETRIES = 8
-MODEL_RETRY_BACKOFF = 10  # seconds, doubled each retry
-MODEL_RETRY_BACKOFF_MAX = 600
 
+class DocumentTask(ModelJobTask):
+    """A pipeline task (workspace/jobs/tasks.py). Only the summary steps call the model: while
+    it may come back they wait with exponential backoff (the card says when the next try
+    is), then the summary fails; any unexpected exception fails the document with the
+    error's words."""
 
-class DocumentTask(Task):
-    """A pipeline task: an unexpected exception fails its document with the error's words."""
-
-    acks_late = True
     reject_on_worker_lost = True
     # A dropped database connection (PostgreSQL restarted or its backend terminated) is
     # retried on a fresh connection: every step is idempotent (tests/workspace/test_faults.py).
-    autoretry_for = (OperationalError, InterfaceError)
+    autoretry_for = DATABASE_CONNECTION_ERRORS
     max_retries = 5
     retry_backoff = 2
     retry_backoff_max = 60
     retry_jitter = False
+    model_max_retries = 8
+    model_retry_backoff = 10
+    model_retry_backoff_max = 600
+    id_arg = "document_id"
 
-    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        if len(args) >= 2:
-            document_id, attempt = args[0], args[1]
-        else:
-            document_id, attempt = kwargs.get("document_id"), kwargs.get("attempt")
-        if document_id is None or attempt is None:
+    def retrying(
+        self, job_id: int, attempt: int | None, exc: ModelRuntimeError, countdown: float,
+        retry_number: int,
+    ) -> None:  # fmt: skip
+        if attempt is not None:
+            pipeline.document_summary_waiting(
+                document_id=job_id,
+                attempt=attempt,
+                error=exc.message,
+                retry_in=countdown,
+                retry_number=retry_number,
+                max_retries=self.model_max_retries,
+            )
+
+    def fail(self, job_id: int, attempt: int | None, code: str, message: str) -> None:
+        if attempt is None:
             return
-        pipeline.document_fail(
-            document_id=document_id,
-            attempt=attempt,
-            code=pipeline.ErrorCode.INTERNAL,
-            message=f"Unexpected error in {self.name.rsplit('.', 1)[-1]}: "
-            f"{type(exc).__name__}: {exc}",
-        )
+        if code == JobError.INTERRUPTED:
+            pipeline.document_fail(
+                document_id=job_id,
+                attempt=attempt,
+                code=pipeline.ErrorCode.INTERNAL,
+                message=message,
+            )
+        else:  # the model failed a summary step for good
+            pipeline.document_summary_failed(document_id=job_id, attempt=attempt, error=message)
 
 
 def _worker(task: Task) -> str:
@@ -110,7 +123,7 @@ def _chunk_and_index(task: Task, document_id: int, attempt: int) -> None:
     """Chunking and indexing are short database work, so they run in the task that reached
     them instead of costing a broker round trip each. Every stage still commits on its own:
     a worker killed in between leaves the document at the stage it reached, and
-    resume_stale_documents restarts it there (STAGE_TASKS)."""
+    resume_stale_documents restarts it there (services.STAGE_TASKS)."""
     worker = _worker(task)
     if pipeline.document_chunk(
         document_id=document_id, attempt=attempt, worker=worker
@@ -151,50 +164,22 @@ def summarize_document(self: Task, document_id: int, attempt: int) -> None:
     _release(self, document_id, attempt)
 
 
-def _model_error(task: Task, exc: ModelRuntimeError, document_id: int, attempt: int) -> None:
-    """Back off and retry while the model may come back; otherwise fail the summary."""
-    retries = task.request.retries
-    if exc.retryable and retries < MODEL_MAX_RETRIES:
-        countdown = get_exponential_backoff_interval(
-            factor=MODEL_RETRY_BACKOFF,
-            retries=retries,
-            maximum=MODEL_RETRY_BACKOFF_MAX,
-            full_jitter=False,
-        )
-        pipeline.document_summary_waiting(
-            document_id=document_id,
-            attempt=attempt,
-            error=exc.message,
-            retry_in=countdown,
-            retry_number=retries + 1,
-            max_retries=MODEL_MAX_RETRIES,
-        )
-        raise task.retry(exc=exc, countdown=countdown, max_retries=MODEL_MAX_RETRIES)
-    pipeline.document_summary_failed(document_id=document_id, attempt=attempt, error=exc.message)
-
-
 @shared_task(bind=True, base=DocumentTask, name="research.tasks.summarize_chunk")
 def summarize_chunk(self: Task, document_id: int, attempt: int, chunk_id: int) -> None:
-    try:
-        pipeline.chunk_summarize(
-            document_id=document_id,
-            attempt=attempt,
-            chunk_id=chunk_id,
-            runtime=get_runtime(),
-            worker=_worker(self),
-        )
-    except ModelRuntimeError as exc:
-        _model_error(self, exc, document_id, attempt)
+    pipeline.chunk_summarize(
+        document_id=document_id,
+        attempt=attempt,
+        chunk_id=chunk_id,
+        runtime=get_runtime(),
+        worker=_worker(self),
+    )
 
 
 @shared_task(bind=True, base=DocumentTask, name="research.tasks.summarize_reduce")
 def summarize_reduce(self: Task, document_id: int, attempt: int) -> None:
-    try:
-        pipeline.document_summary_reduce(
-            document_id=document_id, attempt=attempt, runtime=get_runtime(), worker=_worker(self)
-        )
-    except ModelRuntimeError as exc:
-        _model_error(self, exc, document_id, attempt)
+    pipeline.document_summary_reduce(
+        document_id=document_id, attempt=attempt, runtime=get_runtime(), worker=_worker(self)
+    )
 
 
 @shared_task(bind=True, name="research.tasks.resume_stale_documents")
@@ -204,15 +189,6 @@ def resume_stale_documents(self: Task) -> list[int]:
     live = live_workers(me=_worker(self))
     lost_messages_restore(app=self.app, live_workers=live)
     return services.documents_resume_stale(live_workers=live)
-
-
-# Stage → the task that (re)starts it; used by research/services.py.
-STAGE_TASKS: dict[str, Task] = {
-    pipeline.Stage.QUEUED: ingest_document,
-    pipeline.Stage.CHUNKING: chunk_document,
-    pipeline.Stage.INDEXING: index_document,
-    pipeline.Stage.SUMMARIZING: summarize_document,
-}
 
 
 @worker_ready.connect

@@ -18,23 +18,13 @@ from research.library.forms import PasswordForm, ProjectForm, UploadForm
 from research.models import Document, Page, Project
 from research.qa import selectors as qa_selectors
 from research.study import selectors as study_selectors
-from workspace.http import AuthedRequest
-
-
-def _project(request: AuthedRequest, pk: int) -> Project:
-    write = access.request_writes(request)  # a viewer's POST is refused (403)
-    found = selectors.project_get_for_user(user=request.user, project_id=pk, write=write)
-    if found is None:
-        raise Http404("No such project.")
-    return found
+from workspace.http import AuthedRequest, found_or_404
 
 
 def _document(request: AuthedRequest, document_id: int) -> Document:
-    write = access.request_writes(request)
+    write = access.request_writes(request)  # a viewer's POST is refused (403)
     found = selectors.document_get_for_user(user=request.user, document_id=document_id, write=write)
-    if found is None:
-        raise Http404("No such document.")
-    return found
+    return found_or_404(found, "document")
 
 
 def _document_card(request: AuthedRequest, document: Document) -> HttpResponse:
@@ -60,7 +50,7 @@ def _back_to(request: AuthedRequest, document: Document) -> HttpResponse:
         return _document_card(request, document)
     if request.POST.get("next") == "document":
         return redirect("research:document_detail", document_id=document.pk)
-    return redirect("research:project_detail", pk=document.project_id)
+    return redirect("research:project_detail", project_id=document.project_id)
 
 
 @require_GET
@@ -74,7 +64,7 @@ def project_create(request: AuthedRequest) -> HttpResponse:
     form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         project = services.project_create(owner=request.user, **form.cleaned_data)
-        return redirect("research:project_detail", pk=project.pk)
+        return redirect("research:project_detail", project_id=project.pk)
     return render(request, "research/library/project_form.html", {"form": form})
 
 
@@ -94,13 +84,13 @@ def _project_page(
 
 
 @require_GET
-def project_detail(request: AuthedRequest, pk: int) -> HttpResponse:
-    return _project_page(request, _project(request, pk), UploadForm())
+def project_detail(request: AuthedRequest, project_id: int) -> HttpResponse:
+    return _project_page(request, access.project_for_request(request, project_id), UploadForm())
 
 
 @require_POST
-def document_upload(request: AuthedRequest, pk: int) -> HttpResponse:
-    project = _project(request, pk)
+def document_upload(request: AuthedRequest, project_id: int) -> HttpResponse:
+    project = access.project_for_request(request, project_id)
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return _project_page(request, project, form, status=400)
@@ -113,7 +103,7 @@ def document_upload(request: AuthedRequest, pk: int) -> HttpResponse:
     for outcome in outcomes:
         if not outcome.accepted:
             messages.warning(request, outcome.message)
-    return redirect("research:project_detail", pk=project.pk)
+    return redirect("research:project_detail", project_id=project.pk)
 
 
 @require_GET
@@ -171,7 +161,7 @@ def document_delete(request: AuthedRequest, document_id: int) -> HttpResponse:
     project_id = document.project_id
     services.document_delete(document=document)
     messages.success(request, f"Deleted “{document.title}”.")
-    return redirect("research:project_detail", pk=project_id)
+    return redirect("research:project_detail", project_id=project_id)
 
 
 @require_GET

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from workspace.models import Claimable
+
 
 class Project(models.Model):
     """A research project, or the world documents of a campaign."""
@@ -29,12 +31,14 @@ class Project(models.Model):
         return self.title
 
 
-class Document(models.Model):
+class Document(Claimable):
     """One uploaded file and where it is in the ingestion pipeline.
 
-    `attempt` is a fencing token: every (re)start of the pipeline (retry, password, resume of
-    a stale run, cancel) increments it, every task carries the attempt it was sent for, and
-    every write checks it in the same transaction, so a task from an older run is a no-op.
+    A claimable row (workspace/models.py) whose state is its `stage`: every (re)start of
+    the pipeline (retry, password, resume of a stale run, cancel) increments `attempt`,
+    every task carries the attempt it was sent for, and every write checks it in the same
+    transaction, so a task from an older run is a no-op. Its error codes are its own (what
+    is wrong with a file), not the model jobs' table.
     """
 
     class Stage(models.TextChoices):
@@ -75,6 +79,11 @@ class Document(models.Model):
 
     RUNNING_STAGES = (Stage.EXTRACTING, Stage.CHUNKING, Stage.INDEXING, Stage.SUMMARIZING)
     FINISHED_STAGES = (Stage.READY, Stage.FAILED, Stage.CANCELLED, Stage.NEEDS_PASSWORD)
+    state_field = "stage"
+    QUEUED = Stage.QUEUED
+    CLAIMED = Stage.EXTRACTING  # a queued document is claimed by starting its extraction
+    FAILED = Stage.FAILED
+    ACTIVE = (Stage.QUEUED, *RUNNING_STAGES)
     # Rejected at upload: there is no stored file to retry with.
     UNRETRYABLE_ERRORS = (
         ErrorCode.EMPTY,
@@ -97,13 +106,11 @@ class Document(models.Model):
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.QUEUED)
     progress = models.FloatField(default=0.0)  # 0..1 within the whole pipeline
     status_message = models.CharField(max_length=500, blank=True)
-    error = models.TextField(blank=True)
     error_code = models.CharField(max_length=32, choices=ErrorCode.choices, blank=True)
     # The stage a failed or cancelled run stopped in: Retry resumes from there.
     halted_stage = models.CharField(max_length=20, choices=Stage.choices, blank=True)
     warnings = models.JSONField(default=list, blank=True)  # non-fatal notes, shown to the user
 
-    attempt = models.PositiveIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)  # next expected sign of life
     # The Celery node running a step of this document right now; "" between steps (the next
     # message is queued) or while page ranges / chunk summaries, which name their own, run.

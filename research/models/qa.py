@@ -3,10 +3,13 @@ context map of what the model saw; each answer its checked citations."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 
 from research.models.library import Project
+from workspace.models import Claimable
 
 
 class Thread(models.Model):
@@ -29,7 +32,10 @@ class Thread(models.Model):
         return self.title
 
 
-class Question(models.Model):
+class Question(Claimable):
+    """A question of a thread, answered by whoever claims it first: the SSE stream, or the
+    `qa_answer` task (a claimable row, workspace/models.py)."""
+
     class Status(models.TextChoices):
         QUEUED = "queued", "Waiting for the model"
         MAPPING = "mapping", "Reading the sources part by part"
@@ -37,30 +43,21 @@ class Question(models.Model):
         DONE = "done", "Answered"
         FAILED = "failed", "Failed"
 
-    class ErrorCode(models.TextChoices):
-        UNAVAILABLE = "unavailable", "The model server is not answering"
-        TIMEOUT = "timeout", "The model server timed out"
-        TRUNCATED = "truncated", "The model server truncated the prompt"
-        TOO_LONG = "too_long", "The prompt is too long for the model"
-        NOT_FOUND = "not_found", "The model is not installed"
-        MODEL = "model", "The model server failed"
-        PACKING = "packing", "The sources could not be packed"
-        NO_SOURCES = "no_sources", "No documents are ready"
-        INTERRUPTED = "interrupted", "The answer was interrupted"
-
+    QUEUED = Status.QUEUED
+    CLAIMED = Status.ANSWERING
+    FAILED = Status.FAILED
     ACTIVE = (Status.QUEUED, Status.MAPPING, Status.ANSWERING)
+    # An active question untouched for this long is presumed dead (its writer crashed or the
+    # reader left mid-answer in a way nobody noticed) and may be retried.
+    STALE_AFTER = timedelta(minutes=12)
 
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="questions")
     text = models.TextField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     strategy = models.CharField(max_length=16, blank=True)  # fits | near_edge | map_reduce
     context_map = models.JSONField(default=dict, blank=True)  # workspace.packing.ContextMap
-    error_code = models.CharField(max_length=16, choices=ErrorCode.choices, blank=True)
-    error = models.TextField(blank=True)
     groups_total = models.PositiveIntegerField(default=0)  # map-reduce progress
     groups_done = models.PositiveIntegerField(default=0)
-    # Fencing token: a retry increments it; work started for an older attempt is ignored.
-    attempt = models.PositiveIntegerField(default=1)
     claimed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 
 from research.models.library import Document, Project
+from workspace.models import Claimable, Generated
 
 
 class StudyTag(models.Model):
@@ -45,7 +46,7 @@ class Comparison(models.Model):
         return self.title
 
 
-class Digest(models.Model):
+class Digest(Generated):
     """A summary across a chosen set of documents; `body` cites pages as [Title, p. N]."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="digests")
@@ -54,8 +55,6 @@ class Digest(models.Model):
     body = models.TextField(blank=True)
     citations = models.JSONField(default=list, blank=True)  # research.citations, checked
     context_map = models.JSONField(default=dict, blank=True)  # what the model saw
-    generated = models.BooleanField(default=False)
-    edited_by_user = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -66,7 +65,7 @@ class Digest(models.Model):
         return self.title
 
 
-class StudyJob(models.Model):
+class StudyJob(Claimable):
     """One run of a generator, done by a Celery task unit by unit (a unit is one document,
     or one answer, or one digest); the page polls its progress.
 
@@ -87,17 +86,9 @@ class StudyJob(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
-    class ErrorCode(models.TextChoices):
-        INVALID_OUTPUT = "invalid_output", "The model's answer did not match the schema"
-        UNAVAILABLE = "unavailable", "The model server is not answering"
-        TIMEOUT = "timeout", "The model server timed out"
-        TOO_LONG = "too_long", "The prompt is too long for the model"
-        NOT_FOUND = "not_found", "The model is not installed"
-        MODEL = "model", "The model server failed"
-        PACKING = "packing", "The sources could not be packed"
-        NO_SOURCES = "no_sources", "Nothing to generate from"
-        INTERRUPTED = "interrupted", "The generation was interrupted"
-
+    QUEUED = Status.QUEUED
+    CLAIMED = Status.RUNNING
+    FAILED = Status.FAILED
     ACTIVE = (Status.QUEUED, Status.RUNNING)
     # An active job whose row has not changed for this long is presumed dead (its worker
     # crashed): Retry may restart it, and a redelivered task may take it over. Every write
@@ -117,15 +108,12 @@ class StudyJob(models.Model):
     parts_done = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     message = models.CharField(max_length=500, blank=True)
-    error_code = models.CharField(max_length=20, choices=ErrorCode.choices, blank=True)
-    error = models.TextField(blank=True)
     error_detail = models.TextField(blank=True)  # e.g. the model's last invalid answer
     invalid_outputs = models.PositiveIntegerField(default=0)  # answers that failed the schema
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
     kept_count = models.PositiveIntegerField(default=0)  # skipped: the user's own version won
     dropped_count = models.PositiveIntegerField(default=0)  # cited pages the model never saw
-    attempt = models.PositiveIntegerField(default=1)
     comparison = models.ForeignKey(
         Comparison, on_delete=models.CASCADE, null=True, blank=True, related_name="jobs"
     )
@@ -158,7 +146,7 @@ class StudyJob(models.Model):
         return min(1.0, (self.units_done + part) / total)
 
 
-class Flashcard(models.Model):
+class Flashcard(Generated):
     """A question-and-answer (or cloze) card citing its source pages, with its FSRS state."""
 
     class Kind(models.TextChoices):
@@ -182,8 +170,6 @@ class Flashcard(models.Model):
     job = models.ForeignKey(
         StudyJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="flashcards"
     )
-    generated = models.BooleanField(default=False)
-    edited_by_user = models.BooleanField(default=False)
     dismissed = models.BooleanField(default=False)  # a generated card the user deleted
 
     # FSRS scheduling (research/review.py); a new card is due at once.
@@ -230,7 +216,7 @@ class ReviewLog(models.Model):
         return f"card {self.card_id} rated {self.rating}"
 
 
-class TimelineEvent(models.Model):
+class TimelineEvent(Generated):
     """A dated event (or date range) with its precision, citing pages of one or more papers.
 
     Dates are stored as parts so a year alone, a month or a day keep their precision;
@@ -260,8 +246,6 @@ class TimelineEvent(models.Model):
     job = models.ForeignKey(
         StudyJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
     )
-    generated = models.BooleanField(default=False)
-    edited_by_user = models.BooleanField(default=False)
     dismissed = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -297,7 +281,7 @@ class EventSource(models.Model):
         return f"document {self.document_id} p. {self.page}"
 
 
-class ComparisonCell(models.Model):
+class ComparisonCell(Generated):
     """One paper's answer on one aspect, citing its pages."""
 
     comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="cells")
@@ -305,8 +289,6 @@ class ComparisonCell(models.Model):
     aspect = models.CharField(max_length=200)
     text = models.TextField(blank=True)
     pages = models.JSONField(default=list, blank=True)
-    generated = models.BooleanField(default=False)
-    edited_by_user = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

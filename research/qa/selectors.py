@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from research import access
 from research.citations import Citation, citations_from_json
+from research.library.selectors import ready_document_list_for_project
 from research.models import Answer, Chunk, Document, Project, Question, Thread
 from workspace.packing import LEFT_OUT_REASONS, ContextMap, Piece, Source
 
@@ -51,16 +52,6 @@ def packing_sources_for_documents(*, document_ids: Sequence[int]) -> list[Source
     ]
 
 
-def project_get_for_user(*, user: Viewer, project_id: int) -> Project | None:
-    """A project the user may read: a viewer may ask questions too (their own thread)."""
-    return access.project_get_for_user(user=user, project_id=project_id)
-
-
-def ready_document_list_for_project(*, project: Project) -> QuerySet[Document]:
-    """Documents whose text is chunked and indexed (a summary may still be on its way)."""
-    return project.documents.filter(indexed_at__isnull=False).order_by("created_at", "id")
-
-
 def document_list_for_thread(*, thread: Thread) -> QuerySet[Document]:
     """The thread's documents that can be asked about now, in their fixed order."""
     documents = ready_document_list_for_project(project=thread.project)
@@ -89,9 +80,13 @@ def thread_list_for_project(*, user: Viewer, project: Project) -> QuerySet[Threa
 
 
 def thread_get_for_user(*, user: Viewer, thread_id: int, write: bool = False) -> Thread | None:
-    """None if the user may not read the project; with `write`, PermissionDenied unless
-    the user asked the thread."""
-    return access.thread_get_for_user(user=user, thread_id=thread_id, write=write)
+    """A thread of a project the user may read, or None. With `write` (a follow-up, a
+    retry) only its asker may go on: anyone else gets PermissionDenied."""
+    threads = Thread.objects.select_related("project")
+    thread = access.object_for_user(threads, user=user, pk=thread_id, through="project")
+    if thread is not None and write:
+        access.thread_require_asker(user=user, thread=thread)
+    return thread
 
 
 def question_get_for_user(
@@ -110,10 +105,12 @@ def question_list_for_thread(*, thread: Thread) -> QuerySet[Question]:
     return thread.questions.select_related("answer").order_by("created_at", "id")
 
 
-def answer_get_for_user(*, user: Viewer, answer_id: int) -> Answer | None:
-    answers = Answer.objects.select_related("question__thread")
+def answer_get_for_user(*, user: Viewer, answer_id: int, write: bool = False) -> Answer | None:
+    """With `write` (making cards from it), PermissionDenied unless the user may change
+    the project."""
+    answers = Answer.objects.select_related("question__thread__project")
     return access.object_for_user(
-        answers, user=user, pk=answer_id, through="question__thread__project"
+        answers, user=user, pk=answer_id, through="question__thread__project", write=write
     )
 
 

@@ -1,10 +1,11 @@
 """Writes for research Q&A: asking, answering (streamed or in a task), map-reduce steps.
 
-A question is answered by whoever claims it first, with a conditional UPDATE
+A question is a claimable row (workspace/models.py), answered by whoever claims it first
 (queued → answering, same attempt): the SSE stream when the page has JavaScript, the
-`qa_answer` task otherwise. Packing happens at claim time, so the stored context map is
-exactly what the model saw. Every write after a claim checks the attempt (a retry bumps
-it), so work left over from an older attempt changes nothing.
+`qa_answer` task (tasks.py, sent here by its name) otherwise. Packing happens at claim
+time, so the stored context map is exactly what the model saw. Every write after a claim
+checks the attempt (a retry bumps it), so work left over from an older attempt changes
+nothing.
 """
 
 from __future__ import annotations
@@ -14,20 +15,22 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from celery import chord
+from celery.canvas import Signature
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from research.citations import Citation, check_citations
 from research.library.search import query_terms
 from research.models import Answer, MapNote, Page, Project, Question, Thread
 from research.qa.selectors import (
-    STALE_AFTER,
     document_list_for_thread,
     packing_sources_for_documents,
     thread_history,
 )
+from workspace.jobs import JobError, enqueue_on_commit, error_code_for, task_signature
 from workspace.packing import (
     MAP_RULES,
     Budget,
@@ -42,20 +45,18 @@ from workspace.packing import (
     useful_notes,
 )
 from workspace.runtime import get_runtime
-from workspace.runtime.errors import (
-    ModelNotFound,
-    ModelRuntimeError,
-    ModelTimeout,
-    ModelUnavailable,
-    PromptTooLong,
-    PromptTruncated,
-)
+from workspace.runtime.errors import ModelRuntimeError
 from workspace.runtime.types import ChatResult, Message, ModelRuntime
 
 logger = logging.getLogger(__name__)
 
 Status = Question.Status
-ErrorCode = Question.ErrorCode
+ErrorCode = JobError
+
+MODEL_QUEUE = "model"  # interactive: a person is waiting (workspace/settings.py)
+ANSWER_TASK = "research.qa_tasks.qa_answer"
+MAP_STEP_TASK = "research.qa_tasks.qa_map_step"
+REDUCE_TASK = "research.qa_tasks.qa_reduce"
 
 QA_RULES = (
     "You answer questions about the user's documents using only the sources below. "
@@ -76,21 +77,6 @@ NOTHING_FOUND = (
     "None of the documents in scope had anything relevant to this question, "
     "so there is nothing to cite."
 )
-
-_ERROR_CODES: tuple[tuple[type[ModelRuntimeError], str], ...] = (
-    (PromptTruncated, ErrorCode.TRUNCATED),
-    (PromptTooLong, ErrorCode.TOO_LONG),
-    (ModelTimeout, ErrorCode.TIMEOUT),
-    (ModelUnavailable, ErrorCode.UNAVAILABLE),
-    (ModelNotFound, ErrorCode.NOT_FOUND),
-)
-
-
-def error_code_for(exc: ModelRuntimeError) -> str:
-    for kind, code in _ERROR_CODES:
-        if isinstance(exc, kind):
-            return code
-    return ErrorCode.MODEL
 
 
 def qa_budget(runtime: ModelRuntime) -> Budget:
@@ -126,38 +112,36 @@ def question_ask(*, thread: Thread, text: str) -> Question:
     return question
 
 
+def answer_signature(*, question_id: int, attempt: int) -> Signature:
+    return task_signature(ANSWER_TASK, question_id, attempt, queue=MODEL_QUEUE)
+
+
 def question_enqueue(*, question: Question) -> None:
     """Have a worker answer it (the page has no JavaScript to stream it)."""
     question_id, attempt = question.pk, question.attempt
+    enqueue_on_commit(
+        answer_signature(question_id=question_id, attempt=attempt),
+        on_failure=lambda exc: _queue_down(question_id, attempt, exc),
+    )
 
-    def send() -> None:
-        from research.qa.tasks import send_answer
 
-        try:
-            send_answer(question_id=question_id, attempt=attempt)
-        except Exception:  # broker down: the page offers Retry once the question goes stale
-            logger.exception("Could not queue question %s", question_id)
-
-    transaction.on_commit(send)
+def _queue_down(question_id: int, attempt: int, exc: Exception) -> None:
+    question_fail(
+        question_id=question_id,
+        attempt=attempt,
+        code=ErrorCode.INTERRUPTED,
+        message=f"Could not reach the task queue ({exc}). Retry when it is back.",
+    )
 
 
 def question_retry(*, question: Question) -> bool:
     """Start a failed (or stuck) question again as a new attempt; False if it cannot be."""
-    stale = timezone.now() - STALE_AFTER
-    claimable = Question.objects.filter(pk=question.pk, attempt=question.attempt)
-    updated = claimable.filter(status=Status.FAILED).update(
-        status=Status.QUEUED,
-        attempt=F("attempt") + 1,
-        error="",
-        error_code="",
-        claimed_at=None,
-        groups_done=0,
-        groups_total=0,
-    ) or claimable.filter(status__in=Question.ACTIVE, updated_at__lt=stale).update(
-        status=Status.QUEUED,
-        attempt=F("attempt") + 1,
-        error="",
-        error_code="",
+    stale = timezone.now() - Question.STALE_AFTER
+    retryable = Q(status=Status.FAILED) | Q(status__in=Question.ACTIVE, updated_at__lt=stale)
+    updated = Question.restart(
+        question.pk,
+        question.attempt,
+        where=retryable,
         claimed_at=None,
         groups_done=0,
         groups_total=0,
@@ -192,26 +176,16 @@ class Prepared:
 
 
 def question_claim(*, question_id: int, attempt: int) -> bool:
-    return bool(
-        Question.objects.filter(pk=question_id, attempt=attempt, status=Status.QUEUED).update(
-            status=Status.ANSWERING, claimed_at=timezone.now()
-        )
-    )
+    return Question.claim(question_id, attempt, claimed_at=timezone.now())
 
 
 def question_release(*, question_id: int, attempt: int) -> None:
     """Give a claimed question back (the reader left mid-answer): it can be claimed again."""
-    Question.objects.filter(pk=question_id, attempt=attempt, status=Status.ANSWERING).update(
-        status=Status.QUEUED, claimed_at=None
-    )
+    Question.release(question_id, attempt, claimed_at=None)
 
 
 def question_fail(*, question_id: int, attempt: int, code: str, message: str) -> bool:
-    return bool(
-        Question.objects.filter(pk=question_id, attempt=attempt, status__in=Question.ACTIVE).update(
-            status=Status.FAILED, error_code=code, error=message
-        )
-    )
+    return Question.fail(question_id, attempt, code=code, error=message)
 
 
 def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
@@ -266,10 +240,7 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
     }
     if context_map.strategy == "map_reduce":
         fields.update(status=Status.MAPPING, groups_total=len(context_map.groups), groups_done=0)
-    updated = Question.objects.filter(
-        pk=question_id, attempt=attempt, status=Status.ANSWERING
-    ).update(**fields)
-    if not updated:
+    if not Question.fenced(question_id, attempt, Status.ANSWERING).update(**fields):
         return None
     question.refresh_from_db()
     if context_map.strategy == "map_reduce":
@@ -278,21 +249,17 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
 
 
 def _start_map_reduce(question_id: int, attempt: int, groups: int) -> None:
-    def send() -> None:
-        from research.qa.tasks import start_map_reduce
-
-        try:
-            start_map_reduce(question_id=question_id, attempt=attempt, groups=groups)
-        except Exception as exc:  # broker down
-            logger.exception("Could not start map-reduce for question %s", question_id)
-            question_fail(
-                question_id=question_id,
-                attempt=attempt,
-                code=ErrorCode.MODEL,
-                message=f"Could not queue the map-reduce steps: {exc}",
-            )
-
-    transaction.on_commit(send)
+    """Every group's map step in parallel, then the reduce step once all have finished.
+    Map steps never raise after their last retry (they fail the question instead), so the
+    chord always reaches the reduce step, which does nothing for a failed question."""
+    steps = [
+        task_signature(MAP_STEP_TASK, question_id, attempt, index, queue=MODEL_QUEUE)
+        for index in range(groups)
+    ]
+    reduce = task_signature(REDUCE_TASK, question_id, attempt, queue=MODEL_QUEUE)
+    enqueue_on_commit(
+        chord(steps, reduce), on_failure=lambda exc: _queue_down(question_id, attempt, exc)
+    )
 
 
 # -- answering -----------------------------------------------------------------------------
@@ -305,10 +272,8 @@ def answer_save(
     citations = check_citations(result.text, context_map)
     _attach_passages(result.text, citations)
     with transaction.atomic():
-        updated = Question.objects.filter(
-            pk=question_id, attempt=attempt, status=Status.ANSWERING
-        ).update(status=Status.DONE, error="", error_code="")
-        if not updated:
+        done = Question.fenced(question_id, attempt, Status.ANSWERING)
+        if not done.update(status=Status.DONE, error="", error_code=""):
             return None
         answer, _ = Answer.objects.update_or_create(
             question_id=question_id,
@@ -409,9 +374,7 @@ def _group_sources(question: Question, index: int) -> tuple[list[Source], list[i
 def map_step_run(*, question_id: int, attempt: int, index: int) -> None:
     """One map step: read one group of sources and note what matters, with page markers.
     Idempotent: a note already written for this attempt is kept."""
-    question = Question.objects.filter(
-        pk=question_id, attempt=attempt, status=Status.MAPPING
-    ).first()
+    question = Question.fenced(question_id, attempt, Status.MAPPING).first()
     if question is None:
         return
     if MapNote.objects.filter(question=question, attempt=attempt, index=index).exists():
@@ -423,20 +386,26 @@ def map_step_run(*, question_id: int, attempt: int, index: int) -> None:
     pieces = [by_id[chunk_id] for chunk_id in chunk_ids if chunk_id in by_id]
     if len(pieces) < len(wanted):
         logger.info("Question %s group %s: some chunks are gone", question_id, index)
-    prompt = map_prompt(
-        question=question.text,
-        pieces=pieces,
-        sources=sources,
-        budget=qa_budget(runtime),
-        system=QA_MAP_RULES,
-    )
+    try:
+        prompt = map_prompt(
+            question=question.text,
+            pieces=pieces,
+            sources=sources,
+            budget=qa_budget(runtime),
+            system=QA_MAP_RULES,
+        )
+    except PackingError as exc:
+        question_fail(
+            question_id=question_id, attempt=attempt, code=ErrorCode.PACKING, message=str(exc)
+        )
+        return
     result = runtime.chat(prompt.messages, max_tokens=NOTE_TOKENS, temperature=0.0)
     try:
         with transaction.atomic():
             MapNote.objects.create(
                 question=question, attempt=attempt, index=index, text=result.text
             )
-            Question.objects.filter(pk=question_id, attempt=attempt, status=Status.MAPPING).update(
+            Question.fenced(question_id, attempt, Status.MAPPING).update(
                 groups_done=F("groups_done") + 1
             )
     except IntegrityError:  # a redelivered step already wrote it
@@ -445,9 +414,9 @@ def map_step_run(*, question_id: int, attempt: int, index: int) -> None:
 
 def reduce_run(*, question_id: int, attempt: int) -> None:
     """The reduce step: combine the notes into the answer (in rounds if they do not fit)."""
-    claimed = Question.objects.filter(
-        pk=question_id, attempt=attempt, status=Status.MAPPING
-    ).update(status=Status.ANSWERING, claimed_at=timezone.now())
+    claimed = Question.claim(
+        question_id, attempt, where=Q(status=Status.MAPPING), claimed_at=timezone.now()
+    )
     if not claimed:
         return
     question = Question.objects.get(pk=question_id)
@@ -513,7 +482,7 @@ def reduce_run(*, question_id: int, attempt: int) -> None:
         )
         return
     except ModelRuntimeError:
-        Question.objects.filter(pk=question_id, attempt=attempt, status=Status.ANSWERING).update(
+        Question.fenced(question_id, attempt, Status.ANSWERING).update(
             status=Status.MAPPING
         )  # the task retries; the notes are kept
         raise

@@ -11,12 +11,7 @@ import time
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.http import (
-    Http404,
-    HttpResponse,
-    JsonResponse,
-    StreamingHttpResponse,
-)
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -24,29 +19,21 @@ from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from research import access
-from research.models import Project, Question, Thread
+from research.library.selectors import ready_document_list_for_project
+from research.models import Question, Thread
 from research.qa import selectors, services
 from research.qa.forms import AskForm, FollowUpForm
-from workspace.http import AuthedRequest
+from workspace.http import AuthedRequest, found_or_404, sse_comment, sse_event, sse_response
 
 QUESTION_PARTIAL = "research/qa/partials/question.html"
 KEEPALIVE_SECONDS = 15.0
 POLL_SECONDS = 0.5
 
 
-def _project(request: AuthedRequest, project_id: int) -> Project:
-    project = selectors.project_get_for_user(user=request.user, project_id=project_id)
-    if project is None:
-        raise Http404("No such project.")
-    return project
-
-
 def _thread(request: AuthedRequest, thread_id: int) -> Thread:
     write = access.request_writes(request)  # a follow-up: the asker's only (else 403)
     thread = selectors.thread_get_for_user(user=request.user, thread_id=thread_id, write=write)
-    if thread is None:
-        raise Http404("No such conversation.")
-    return thread
+    return found_or_404(thread, "conversation")
 
 
 def _question(request: AuthedRequest, question_id: int) -> Question:
@@ -54,20 +41,21 @@ def _question(request: AuthedRequest, question_id: int) -> Question:
     question = selectors.question_get_for_user(
         user=request.user, question_id=question_id, write=write
     )
-    if question is None:
-        raise Http404("No such question.")
-    return question
+    return found_or_404(question, "question")
 
 
 def _thread_url(question: Question) -> str:
-    return reverse("qa:thread", args=[question.thread_id]) + f"#question-{question.pk}"
+    return reverse("research:qa:thread", args=[question.thread_id]) + f"#question-{question.pk}"
 
 
 @require_http_methods(["GET", "POST"])
 def ask(request: AuthedRequest, project_id: int) -> HttpResponse:
     """A project's questions: start a new thread, or open an earlier one."""
-    project = _project(request, project_id)
-    documents = selectors.ready_document_list_for_project(project=project)
+    # A viewer may ask too (a thread of their own): a POST here needs only read access.
+    project = found_or_404(
+        access.project_get_for_user(user=request.user, project_id=project_id), "project"
+    )
+    documents = ready_document_list_for_project(project=project)
     form = AskForm(request.POST or None, documents=documents)
     if request.method == "POST" and form.is_valid():
         question = services.thread_start(
@@ -128,20 +116,11 @@ def retry(request: AuthedRequest, question_id: int) -> HttpResponse:
     return redirect(_thread_url(item))
 
 
-def _sse(event: str, data: str) -> bytes:
-    lines = data.split("\n")
-    return (f"event: {event}\n" + "".join(f"data: {line}\n" for line in lines) + "\n").encode()
-
-
 @require_GET
 def stream(request: AuthedRequest, question_id: int) -> StreamingHttpResponse:
     """Server-sent events: `token` events while the answer is written, then one `done`
     event carrying the question's final HTML (answer with citations, or the error)."""
-    item = _question(request, question_id)
-    response = StreamingHttpResponse(_events(request, item), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+    return sse_response(_events(request, _question(request, question_id)))
 
 
 def _events(request: AuthedRequest, item: Question) -> Iterator[bytes]:
@@ -151,14 +130,14 @@ def _events(request: AuthedRequest, item: Question) -> Iterator[bytes]:
     if prepared is not None and not prepared.map_reduce:
         for event in services.question_stream(prepared=prepared):
             if event.kind == "token":
-                yield _sse("token", escape(event.text))
+                yield sse_event("token", escape(event.text))
     else:
         yield from _wait_for_other_writer(item)
     item.refresh_from_db()
     html = render_to_string(
         QUESTION_PARTIAL, {"view": selectors.question_view(question=item)}, request=request
     )
-    yield _sse("done", html)
+    yield sse_event("done", html)
 
 
 def _wait_for_other_writer(item: Question) -> Iterator[bytes]:
@@ -172,7 +151,7 @@ def _wait_for_other_writer(item: Question) -> Iterator[bytes]:
             return
         if time.monotonic() - last_ping > KEEPALIVE_SECONDS:
             last_ping = time.monotonic()
-            yield b": still writing\n\n"
+            yield sse_comment("still writing")
         time.sleep(POLL_SECONDS)
 
 

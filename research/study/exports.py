@@ -363,7 +363,7 @@ def comparison_markdown(
     return "\n".join(lines) + "\n"
 
 
-# -- summaries ---------------------------------------------------------------------------------
+# -- digests (summaries across documents) -----------------------------------------------
 
 
 def digest_markdown(*, digest: Digest, documents: Sequence[Document]) -> str:

@@ -39,15 +39,6 @@ CLOZE_DELETION = re.compile(r"\{\{c\d+::(.+?)(?:::(.+?))?\}\}", re.DOTALL)
 # answer 404); with `write=True`, PermissionDenied (403) when they may only read it.
 
 
-def project_get_for_user(*, user: Viewer, project_id: int, write: bool = False) -> Project | None:
-    return access.project_get_for_user(user=user, project_id=project_id, write=write)
-
-
-def ready_document_list_for_project(*, project: Project) -> QuerySet[Document]:
-    """Documents whose text is chunked and indexed: what generators can read."""
-    return project.documents.filter(indexed_at__isnull=False).order_by("created_at", "id")
-
-
 def tag_list_for_project(*, project: Project) -> QuerySet[StudyTag]:
     return StudyTag.objects.filter(project=project).order_by("name")
 
@@ -81,13 +72,6 @@ def flashcard_get_for_user(*, user: Viewer, card_id: int, write: bool = False) -
         .filter(dismissed=False)
     )
     return access.object_for_user(cards, user=user, pk=card_id, through="project", write=write)
-
-
-def answer_get_for_user(*, user: Viewer, answer_id: int, write: bool = False) -> Answer | None:
-    answers = Answer.objects.select_related("question__thread__project")
-    return access.object_for_user(
-        answers, user=user, pk=answer_id, through="question__thread__project", write=write
-    )
 
 
 def answer_list_for_project(*, project: Project, limit: int = 20) -> list[Answer]:
@@ -166,7 +150,7 @@ class StudyOverview:
     cards: int
     events: int
     comparisons: int
-    summaries: int
+    digests: int
     active_jobs: int
 
 
@@ -176,7 +160,7 @@ def study_overview(*, project: Project) -> StudyOverview:
         cards=Flashcard.objects.filter(project=project, dismissed=False).count(),
         events=TimelineEvent.objects.filter(project=project, dismissed=False).count(),
         comparisons=Comparison.objects.filter(project=project).count(),
-        summaries=Digest.objects.filter(project=project).count(),
+        digests=Digest.objects.filter(project=project).count(),
         active_jobs=StudyJob.objects.filter(project=project, status__in=StudyJob.ACTIVE).count(),
     )
 
@@ -394,15 +378,15 @@ def cell_get_for_user(*, user: Viewer, cell_id: int, write: bool = False) -> Com
     )
 
 
+def _documents_in_order(project: Project, document_ids: Sequence[int]) -> list[Document]:
+    """The chosen documents of a project in the chosen order (deleted ones drop out)."""
+    found = Document.objects.filter(project=project, pk__in=document_ids).in_bulk()
+    return [found[pk] for pk in document_ids if pk in found]
+
+
 def comparison_documents(*, comparison: Comparison) -> list[Document]:
-    """The compared papers in the chosen order (deleted ones drop out)."""
-    found = {
-        document.pk: document
-        for document in Document.objects.filter(
-            project=comparison.project, pk__in=comparison.document_ids
-        )
-    }
-    return [found[pk] for pk in comparison.document_ids if pk in found]
+    """The compared papers, as the table's columns."""
+    return _documents_in_order(comparison.project, comparison.document_ids)
 
 
 @dataclass(frozen=True)
@@ -428,7 +412,7 @@ def comparison_cells(*, comparison: Comparison) -> QuerySet[ComparisonCell]:
     return ComparisonCell.objects.filter(comparison=comparison)
 
 
-# -- summaries -------------------------------------------------------------------------------
+# -- digests (summaries across documents) ------------------------------------------------------
 
 
 def digest_list_for_project(*, project: Project) -> QuerySet[Digest]:
@@ -441,17 +425,4 @@ def digest_get_for_user(*, user: Viewer, digest_id: int, write: bool = False) ->
 
 
 def digest_documents(*, digest: Digest) -> list[Document]:
-    found = {
-        document.pk: document
-        for document in Document.objects.filter(project=digest.project, pk__in=digest.document_ids)
-    }
-    return [found[pk] for pk in digest.document_ids if pk in found]
-
-
-def document_get_for_user(
-    *, user: Viewer, document_id: int, write: bool = False
-) -> Document | None:
-    documents = Document.objects.select_related("project")
-    return access.object_for_user(
-        documents, user=user, pk=document_id, through="project", write=write
-    )
+    return _documents_in_order(digest.project, digest.document_ids)

@@ -1,9 +1,10 @@
 """Generation jobs of the study tools: start one, run it unit by unit, fail it clearly,
 retry it.
 
-A job is claimed with a conditional UPDATE (queued → running, same attempt); every
-later write checks the attempt and status too, so a task left over from an earlier
-attempt changes nothing. Each unit's results are saved in the same transaction that
+A job is a claimable row (workspace/models.py), claimed with a conditional UPDATE
+(queued → running, same attempt) by the `study_generate` task (tasks.py, sent here by its
+name); every later write checks the attempt and status too, so a task left over from an
+earlier attempt changes nothing. Each unit's results are saved in the same transaction that
 advances `units_done`, so a redelivered task resumes after the last saved unit.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from celery.canvas import Signature
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Q
@@ -29,25 +31,20 @@ from research.models import (
 )
 from research.study.generators import comparisons, digests, flashcards, timelines
 from research.study.generators.base import GenerationFailed, Tally
+from workspace.jobs import JobError, enqueue_on_commit, error_code_for, task_signature
 from workspace.runtime import get_runtime
-from workspace.runtime.errors import (
-    InvalidModelOutput,
-    ModelNotFound,
-    ModelRuntimeError,
-    ModelTimeout,
-    ModelUnavailable,
-    PromptTooLong,
-    PromptTruncated,
-)
+from workspace.runtime.errors import InvalidModelOutput, ModelRuntimeError
 from workspace.runtime.types import ModelRuntime
 
 logger = logging.getLogger(__name__)
 
 Status = StudyJob.Status
 Kind = StudyJob.Kind
-ErrorCode = StudyJob.ErrorCode
+ErrorCode = JobError
 
 STALE_AFTER = StudyJob.STALE_AFTER
+BATCH_QUEUE = "batch"  # background model work; questions have "model" to themselves
+GENERATE_TASK = "research.study_tasks.study_generate"
 
 
 @dataclass(frozen=True)
@@ -64,23 +61,6 @@ GENERATORS: dict[str, Generator] = {
     Kind.COMPARISON: Generator(comparisons.generate_unit, comparisons.save_unit, "cells", "cell"),
     Kind.DIGEST: Generator(digests.generate_unit, digests.save_unit, "summaries", "summary"),
 }
-
-_ERROR_CODES: tuple[tuple[type[ModelRuntimeError], str], ...] = (
-    (InvalidModelOutput, ErrorCode.INVALID_OUTPUT),
-    (PromptTruncated, ErrorCode.TOO_LONG),
-    (PromptTooLong, ErrorCode.TOO_LONG),
-    (ModelTimeout, ErrorCode.TIMEOUT),
-    (ModelUnavailable, ErrorCode.UNAVAILABLE),
-    (ModelNotFound, ErrorCode.NOT_FOUND),
-)
-
-
-def error_code_for(exc: ModelRuntimeError) -> str:
-    for kind, code in _ERROR_CODES:
-        if isinstance(exc, kind):
-            return code
-    return ErrorCode.MODEL
-
 
 # -- starting ------------------------------------------------------------------------------
 
@@ -229,46 +209,42 @@ def digest_regenerate(*, digest: Digest, user: User) -> StudyJob:
     )
 
 
+def generate_signature(*, job_id: int, attempt: int) -> Signature:
+    return task_signature(GENERATE_TASK, job_id, attempt, queue=BATCH_QUEUE)
+
+
 def job_enqueue(*, job: StudyJob) -> None:
-    """Send the job to a worker once the transaction that made it commits."""
+    """Send the job to a worker once the transaction that made it commits; if the broker
+    is down, the job says so and Retry sends it again."""
     job_id, attempt = job.pk, job.attempt
 
-    def send() -> None:
-        from research.study.tasks import send_generate
+    def queue_down(exc: Exception) -> None:
+        job_fail(
+            job_id=job_id,
+            attempt=attempt,
+            code=ErrorCode.INTERRUPTED,
+            message=f"Could not reach the task queue ({exc}). Retry when it is back.",
+        )
 
-        try:
-            send_generate(job_id=job_id, attempt=attempt)
-        except Exception as exc:  # broker down: say so; Retry sends it again
-            logger.exception("Could not queue study job %s", job_id)
-            job_fail(
-                job_id=job_id,
-                attempt=attempt,
-                code=ErrorCode.INTERRUPTED,
-                message=f"Could not reach the task queue ({exc}). Retry when it is back.",
-            )
-
-    transaction.on_commit(send)
+    enqueue_on_commit(generate_signature(job_id=job_id, attempt=attempt), on_failure=queue_down)
 
 
 def job_retry(*, job: StudyJob) -> bool:
     """Start a failed (or stuck) job again as a new attempt, resuming after its last saved
     unit; False when it cannot be."""
     now = timezone.now()
-    stale = now - STALE_AFTER
-    fields: dict[str, Any] = {
-        "status": Status.QUEUED,
-        "attempt": F("attempt") + 1,
-        "error": "",
-        "error_code": "",
-        "error_detail": "",
-        "message": "Waiting for the model…",
-        "finished_at": None,
-        "updated_at": now,
-    }
-    claimable = StudyJob.objects.filter(pk=job.pk, attempt=job.attempt)
-    updated = claimable.filter(status=Status.FAILED).update(**fields) or claimable.filter(
-        status__in=StudyJob.ACTIVE, updated_at__lt=stale
-    ).update(**fields)
+    retryable = Q(status=Status.FAILED) | Q(
+        status__in=StudyJob.ACTIVE, updated_at__lt=now - STALE_AFTER
+    )
+    updated = StudyJob.restart(
+        job.pk,
+        job.attempt,
+        where=retryable,
+        error_detail="",
+        message="Waiting for the model…",
+        finished_at=None,
+        updated_at=now,
+    )
     if updated:
         job.refresh_from_db()
         job_enqueue(job=job)
@@ -283,7 +259,7 @@ class JobLost(Exception):
 
 
 def _live(job_id: int, attempt: int) -> Any:
-    return StudyJob.objects.filter(pk=job_id, attempt=attempt, status=Status.RUNNING)
+    return StudyJob.fenced(job_id, attempt, Status.RUNNING)
 
 
 def _update(job_id: int, attempt: int, **fields: Any) -> None:
@@ -297,32 +273,25 @@ def job_claim(*, job_id: int, attempt: int) -> bool:
     STALE_AFTER: a redelivered message resumes it after its last saved unit)."""
     now = timezone.now()
     claimable = Q(status=Status.QUEUED) | Q(status=Status.RUNNING, updated_at__lt=now - STALE_AFTER)
-    return bool(
-        StudyJob.objects.filter(claimable, pk=job_id, attempt=attempt).update(
-            status=Status.RUNNING, message="Starting…", updated_at=now
-        )
-    )
+    return StudyJob.claim(job_id, attempt, where=claimable, message="Starting…", updated_at=now)
 
 
 def job_release(*, job_id: int, attempt: int, message: str) -> None:
     """Give a running job back to the queue (the task will retry it after a pause)."""
-    StudyJob.objects.filter(pk=job_id, attempt=attempt, status=Status.RUNNING).update(
-        status=Status.QUEUED, message=message[:500], updated_at=timezone.now()
-    )
+    StudyJob.release(job_id, attempt, message=message[:500], updated_at=timezone.now())
 
 
 def job_fail(*, job_id: int, attempt: int, code: str, message: str, detail: str = "") -> bool:
     now = timezone.now()
-    return bool(
-        StudyJob.objects.filter(pk=job_id, attempt=attempt, status__in=StudyJob.ACTIVE).update(
-            status=Status.FAILED,
-            error_code=code,
-            error=message,
-            error_detail=detail,
-            message="",
-            finished_at=now,
-            updated_at=now,
-        )
+    return StudyJob.fail(
+        job_id,
+        attempt,
+        code=code,
+        error=message,
+        error_detail=detail,
+        message="",
+        finished_at=now,
+        updated_at=now,
     )
 
 

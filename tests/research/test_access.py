@@ -49,15 +49,19 @@ from workspace.runtime.tokenizer import count_tokens
 pytestmark = pytest.mark.django_db
 
 HX = {"HTTP_HX_REQUEST": "true"}
-NAMESPACES = ("research", "qa", "study")
+NAMESPACES = ("research", "research:qa", "research:study", "research:sharing")
 # Pages about no project in particular (lists, the new-project form).
 NOT_ABOUT_ONE_PROJECT = {"research:project_list", "research:project_create"}
 # Managing shares is the owner's alone, even for editors.
-OWNER_ONLY = {"research:sharing", "research:share_role", "research:share_remove"}
+OWNER_ONLY = {
+    "research:sharing:share_list",
+    "research:sharing:share_role",
+    "research:sharing:share_remove",
+}
 # Asking starts the reader's own thread: a viewer may.
-READER_MAY_POST = {"qa:ask"}
+READER_MAY_POST = {"research:qa:ask"}
 # A follow-up or a retry adds to a thread: its asker's alone (the owner asked it here).
-ASKER_ONLY_POST = {"qa:thread", "qa:retry"}
+ASKER_ONLY_POST = {"research:qa:thread", "research:qa:retry"}
 
 _hashes = itertools.count()
 
@@ -202,7 +206,9 @@ def routes(namespaces: tuple[str, ...] | None) -> list[tuple[str, list[str]]]:
             own = list(getattr(pattern.pattern, "converters", {}))
             if isinstance(pattern, URLResolver):
                 if pattern.namespace != "admin":
-                    walk(pattern.url_patterns, pattern.namespace or namespace, params + own)
+                    inner = pattern.namespace
+                    nested = f"{namespace}:{inner}" if namespace and inner else inner or namespace
+                    walk(pattern.url_patterns, nested, params + own)
             elif isinstance(pattern, URLPattern) and pattern.name and wanted(namespace):
                 name = f"{namespace}:{pattern.name}" if namespace else pattern.name
                 found.append((name, params + own))
@@ -375,7 +381,7 @@ def test_an_editor_uploads_edits_and_deletes_and_a_viewer_cannot(client, world):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     upload_url = reverse("research:document_upload", args=[world.project.pk])
-    create_card = reverse("study:flashcard_create", args=[world.project.pk])
+    create_card = reverse("research:study:flashcard_create", args=[world.project.pk])
     card = {"kind": "basic", "front": "What feeds braided rivers?", "back": "Meltwater."}
 
     client.force_login(world.people["viewer"])
@@ -400,11 +406,14 @@ def test_an_editor_uploads_edits_and_deletes_and_a_viewer_cannot(client, world):
 # -- exports ------------------------------------------------------------------------------------
 
 EXPORTS: list[tuple[str, str, str | None]] = [
-    *(("study:flashcard_export", "project_id", fmt) for fmt in ("apkg", "csv", "tsv", "md")),
-    *(("study:timeline_export", "project_id", fmt) for fmt in ("json", "csv", "md")),
-    *(("study:comparison_export", "comparison_id", fmt) for fmt in ("csv", "md")),
-    ("study:digest_export", "digest_id", None),
-    ("study:document_summary_export", "document_id", None),
+    *(
+        ("research:study:flashcard_export", "project_id", fmt)
+        for fmt in ("apkg", "csv", "tsv", "md")
+    ),
+    *(("research:study:timeline_export", "project_id", fmt) for fmt in ("json", "csv", "md")),
+    *(("research:study:comparison_export", "comparison_id", fmt) for fmt in ("csv", "md")),
+    ("research:study:digest_export", "digest_id", None),
+    ("research:study:document_summary_export", "document_id", None),
 ]
 
 
@@ -415,7 +424,7 @@ def test_every_export_refuses_strangers_and_serves_readers(client, world):
         if fmt:
             kwargs["fmt"] = fmt
         urls.append(reverse(name, kwargs=kwargs))
-    exported = {name for name, _params in routes(("study",)) if "export" in name}
+    exported = {name for name, _params in routes(("research:study",)) if "export" in name}
     assert exported == {name for name, _key, _fmt in EXPORTS}, "an export is missing here"
     client.force_login(world.people["stranger"])
     for url in urls:
@@ -463,7 +472,7 @@ def test_a_shared_reader_asks_and_the_context_map_holds_only_the_shared_project(
     client.force_login(viewer)
 
     # Choosing another project's document by id is refused by the form.
-    ask_url = reverse("qa:ask", args=[world.project.pk])
+    ask_url = reverse("research:qa:ask", args=[world.project.pk])
     tampered = {"question": "Where is the drill site?", "scope": "chosen", "documents": [theirs.pk]}
     assert client.post(ask_url, tampered).status_code in (200, 400)
     assert not Thread.objects.filter(owner=viewer).exists()
@@ -473,11 +482,13 @@ def test_a_shared_reader_asks_and_the_context_map_holds_only_the_shared_project(
     )
     assert response.status_code == 204
     question = Question.objects.get(thread__owner=viewer)
-    b"".join(client.get(reverse("qa:stream", args=[question.pk])).streaming_content)
+    b"".join(client.get(reverse("research:qa:stream", args=[question.pk])).streaming_content)
     question.refresh_from_db()
     assert question.status == Question.Status.DONE
     readable = set(world.project.documents.values_list("id", flat=True))
-    context = client.get(reverse("qa:context_map", args=[question.pk]), {"format": "json"}).json()
+    context = client.get(
+        reverse("research:qa:context_map", args=[question.pk]), {"format": "json"}
+    ).json()
     seen = {entry["source_id"] for entry in context["entries"]}
     seen |= {item["source_id"] for item in context["left_out"]}
     assert seen and seen <= readable
@@ -488,16 +499,18 @@ def test_a_shared_reader_asks_and_the_context_map_holds_only_the_shared_project(
     assert "marker 7" not in str(scripted.calls[-1])
 
     # The reader's own follow-up is theirs; the owner's thread is read-only to them.
-    thread_url = reverse("qa:thread", args=[question.thread_id])
+    thread_url = reverse("research:qa:thread", args=[question.thread_id])
     assert client.post(thread_url, {"question": "And in summer?"}).status_code == 302
     owners = Thread.objects.get(owner=world.owner)
-    assert client.get(reverse("qa:thread", args=[owners.pk])).status_code == 200
+    assert client.get(reverse("research:qa:thread", args=[owners.pk])).status_code == 200
     follow_up = {"question": "Mine now?"}
-    assert client.post(reverse("qa:thread", args=[owners.pk]), follow_up).status_code == 403
+    assert (
+        client.post(reverse("research:qa:thread", args=[owners.pk]), follow_up).status_code == 403
+    )
 
     # Once the share is gone, so is everything in the project, their own thread included.
     ProjectShare.objects.filter(user=viewer).delete()
-    assert client.get(reverse("qa:context_map", args=[question.pk])).status_code == 404
+    assert client.get(reverse("research:qa:context_map", args=[question.pk])).status_code == 404
     assert client.get(thread_url).status_code == 404
 
 
@@ -532,7 +545,7 @@ def test_the_owner_shares_with_a_person_and_a_group_changes_roles_and_removes_th
     team = Group.objects.create(name="glaciology")
     member = make_user("tess")
     member.groups.add(team)
-    sharing = reverse("research:sharing", args=[world.project.pk])
+    sharing = reverse("research:sharing:share_list", args=[world.project.pk])
 
     client.force_login(world.owner)
     detail = client.get(reverse("research:project_detail", args=[world.project.pk]))
@@ -564,13 +577,13 @@ def test_the_owner_shares_with_a_person_and_a_group_changes_roles_and_removes_th
 
     share = world.project.shares.get(user=newcomer)
     client.force_login(world.owner)
-    role_url = reverse("research:share_role", args=[world.project.pk, share.pk])
+    role_url = reverse("research:sharing:share_role", args=[world.project.pk, share.pk])
     assert client.post(role_url, {f"share{share.pk}-role": "editor"}).status_code == 302
     assert ProjectShare.objects.get(pk=share.pk).role == "editor"
     # Sharing again with the same person changes the role rather than adding a row.
     client.post(sharing, {"kind": "user", "name": "nora", "role": "viewer"})
     assert world.project.shares.filter(user=newcomer).get().role == "viewer"
-    remove = reverse("research:share_remove", args=[world.project.pk, share.pk])
+    remove = reverse("research:sharing:share_remove", args=[world.project.pk, share.pk])
     assert client.post(remove).status_code == 302
     client.force_login(newcomer)
     assert (
@@ -596,7 +609,7 @@ def test_a_share_on_another_project_cannot_be_changed_through_mine(client, world
     mine = Project.objects.create(owner=world.people["stranger"], title="Mine")
     share = world.project.shares.get(user=world.people["viewer"])
     client.force_login(world.people["stranger"])
-    for name in ("research:share_role", "research:share_remove"):
+    for name in ("research:sharing:share_role", "research:sharing:share_remove"):
         url = reverse(name, args=[mine.pk, share.pk])
         assert client.post(url, {f"share{share.pk}-role": "editor"}).status_code == 404
     assert ProjectShare.objects.get(pk=share.pk).role == "viewer"

@@ -74,21 +74,38 @@ def test_questions_have_the_model_queue_to_themselves_and_batch_work_has_its_own
     assert {queue for name, queue in routes.items() if name not in INTERACTIVE} & {"model"} == set()
 
 
-def test_the_calls_that_name_their_queue_name_the_routed_one(monkeypatch):
-    from research.qa import tasks as qa_tasks
-    from research.study import tasks as study_tasks
+def test_the_calls_that_name_their_queue_name_the_routed_one():
+    from research.qa import services as qa_services
+    from research.study import services as study_services
 
-    sent: list[tuple[str, str]] = []
-    for task in (qa_tasks.qa_answer, study_tasks.study_generate):
-        monkeypatch.setattr(
-            task, "apply_async", lambda args, queue, _n=task.name: sent.append((_n, queue))
+    sent: list[tuple[str | None, str]] = [
+        (signature.task, signature.options["queue"])
+        for signature in (
+            qa_services.answer_signature(question_id=1, attempt=1),
+            study_services.generate_signature(job_id=1, attempt=1),
         )
-    qa_tasks.send_answer(question_id=1, attempt=1)
-    study_tasks.send_generate(job_id=1, attempt=1)
+    ]
     assert sent == [
         ("research.qa_tasks.qa_answer", "model"),
         ("research.study_tasks.study_generate", "batch"),
     ]
+
+
+def test_every_task_a_service_sends_by_name_is_one_a_worker_knows(routes):
+    """Services send tasks by name (workspace/jobs/enqueue.py): a renamed task would
+    otherwise fail only when sent."""
+    from research.library import services as library_services
+    from research.qa import services as qa_services
+    from research.study import services as study_services
+
+    names = {
+        *library_services.STAGE_TASKS.values(),
+        qa_services.ANSWER_TASK,
+        qa_services.MAP_STEP_TASK,
+        qa_services.REDUCE_TASK,
+        study_services.GENERATE_TASK,
+    }
+    assert names <= set(routes)
 
 
 def test_runcarrel_and_the_deploy_roles_consume_every_queue_and_keep_one_for_questions():

@@ -207,16 +207,17 @@ def test_a_cancelled_document_ignores_its_old_tasks_and_retry_finishes_it(
     )[0]
     document = outcome.document
     assert document is not None
+    sent = document.attempt  # the attempt of the message sent at upload
     assert services.document_cancel(document=document)
     document.refresh_from_db()
-    assert document.stage == Stage.CANCELLED and document.attempt == 1
-    ingest_document.delay(document.pk, 0)  # the message sent before the cancel
+    assert document.stage == Stage.CANCELLED and document.attempt == sent + 1
+    ingest_document.delay(document.pk, sent)  # the message sent before the cancel
     document.refresh_from_db()
     assert document.stage == Stage.CANCELLED and not document.pages.exists()
     with django_capture_on_commit_callbacks(execute=True):
         assert services.document_retry(document=document)
     document.refresh_from_db()
-    assert document.stage == Stage.READY and document.attempt == 2
+    assert document.stage == Stage.READY and document.attempt == sent + 2
     assert not services.document_cancel(document=document)  # nothing to cancel any more
 
 
@@ -230,6 +231,7 @@ def test_a_stale_running_document_is_resumed_without_duplicating_its_chunks(
         django_capture_on_commit_callbacks,
     )
     document = Document.objects.get(project=project)
+    ingested = document.attempt
     expected = [
         (c.ordinal, c.page_start, c.page_end, c.text) for c in document.chunks.order_by("ordinal")
     ]
@@ -241,7 +243,7 @@ def test_a_stale_running_document_is_resumed_without_duplicating_its_chunks(
         resumed = services.documents_resume_stale(live_workers={"celery@here"})
     assert resumed == [document.pk]
     document.refresh_from_db()
-    assert document.stage == Stage.READY and document.attempt == 1
+    assert document.stage == Stage.READY and document.attempt == ingested + 1
     assert [
         (c.ordinal, c.page_start, c.page_end, c.text) for c in document.chunks.order_by("ordinal")
     ] == expected

@@ -19,11 +19,10 @@ from tests.browser.conftest import (  # noqa: F401 (fixtures)
     signed_in_page,
 )
 from tests.research.qa.test_views import make_project
-from tests.research.qa.test_views import urlpatterns as urlpatterns
 from workspace.runtime import use_runtime
 from workspace.runtime.scripted import ScriptedRuntime
 
-pytestmark = [pytest.mark.urls(__name__), pytest.mark.browser]
+pytestmark = [pytest.mark.browser]
 
 
 def test_an_answer_streams_in_cites_its_page_and_a_follow_up_streams_below(

@@ -12,14 +12,13 @@ import pytest
 
 from research.models import MapNote, Project, Question
 from tests.research.qa.test_views import HX, add_document, events
-from tests.research.qa.test_views import urlpatterns as urlpatterns
 from workspace.celery import app
 from workspace.runtime import use_runtime
 from workspace.runtime.scripted import ScriptedRuntime
 from workspace.runtime.tokenizer import get_tokenizer
 from workspace.runtime.types import Message
 
-pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db]
 
 WINDOW = 4096
 

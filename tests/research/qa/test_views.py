@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from django.urls import include, path
 from django.utils import timezone
 
 from research.library import search
@@ -21,13 +20,8 @@ from workspace.runtime import use_runtime
 from workspace.runtime.ollama import OllamaRuntime
 from workspace.runtime.scripted import ScriptedRuntime
 from workspace.runtime.tokenizer import count_tokens, get_tokenizer
-from workspace.urls import urlpatterns as site_urlpatterns
 
-# The Q&A URLs under /research/, as workspace/urls.py includes them (added here if not yet).
-urlpatterns = list(site_urlpatterns)
-if not any(getattr(pattern, "namespace", None) == "qa" for pattern in urlpatterns):
-    urlpatterns.append(path("research/", include("research.qa_urls")))
-pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db]
 
 HX = {"HTTP_HX_REQUEST": "true"}
 _hashes = itertools.count()

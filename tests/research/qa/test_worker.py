@@ -9,9 +9,8 @@ import pytest
 
 from research.models import Question
 from tests.research.qa.test_views import make_project
-from tests.research.qa.test_views import urlpatterns as urlpatterns
 
-pytestmark = [pytest.mark.urls(__name__), pytest.mark.worker, pytest.mark.slow]
+pytestmark = [pytest.mark.worker, pytest.mark.slow]
 
 
 def wait_for(question: Question, *statuses: str, seconds: float = 60) -> None:

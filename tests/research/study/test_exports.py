@@ -363,7 +363,7 @@ def test_summaries_export_to_markdown(signed_in_client, project) -> None:
         document_ids=[glacier.pk],
         body="Glaciers carve. [Glacial erosion, p. 1]",
     )
-    data, response = download(signed_in_client, f"/research/summaries/{digest.pk}/export/")
+    data, response = download(signed_in_client, f"/research/digests/{digest.pk}/export/")
     assert response["Content-Disposition"] == 'attachment; filename="ice.md"'
     assert data.decode() == (
         "# Ice\n\nGlaciers carve. [Glacial erosion, p. 1]\n\n## Documents\n\n- Glacial erosion\n"

@@ -34,11 +34,12 @@ from research.study import review
 from research.study import services as study_services
 from research.study.generators import comparisons, digests, flashcards, timelines
 from research.study.generators.base import MAX_TRIES
-from research.study.tasks import MAX_RETRIES
+from research.study.tasks import StudyTask
 from tests.research.qa.test_views import add_document, make_project
 from workspace.runtime import Message, ModelUnavailable, use_runtime
 from workspace.runtime.scripted import ScriptedRuntime
 
+MAX_RETRIES = StudyTask.model_max_retries
 pytest_plugins = ["tests.research.ingest_fixtures"]  # eager_celery
 pytestmark = pytest.mark.django_db
 

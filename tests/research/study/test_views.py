@@ -118,9 +118,9 @@ def pages_of(project: Project, m: dict[str, Any]) -> list[str]:
         f"/research/{p}/comparisons/",
         f"/research/comparisons/{m['comparison'].pk}/",
         f"/research/comparisons/cells/{m['cell'].pk}/edit/",
-        f"/research/{p}/summaries/",
-        f"/research/summaries/{m['digest'].pk}/",
-        f"/research/summaries/{m['digest'].pk}/edit/",
+        f"/research/{p}/digests/",
+        f"/research/digests/{m['digest'].pk}/",
+        f"/research/digests/{m['digest'].pk}/edit/",
     ]
 
 
@@ -131,7 +131,7 @@ def downloads_of(project: Project, m: dict[str, Any]) -> list[str]:
         f"/research/{p}/flashcards/export/csv/",
         f"/research/{p}/timeline/export/json/",
         f"/research/comparisons/{m['comparison'].pk}/export/md/",
-        f"/research/summaries/{m['digest'].pk}/export/",
+        f"/research/digests/{m['digest'].pk}/export/",
         f"/research/documents/{m['document'].pk}/summary/export/",
     ]
 
@@ -155,8 +155,8 @@ def changes_of(project: Project, m: dict[str, Any]) -> list[tuple[str, dict[str,
         (f"/research/timeline/events/{m['event'].pk}/delete/", {}),
         (f"/research/comparisons/{m['comparison'].pk}/regenerate/", {}),
         (f"/research/comparisons/cells/{m['cell'].pk}/edit/", {"text": "Mine."}),
-        (f"/research/summaries/{m['digest'].pk}/edit/", {"title": "T", "body": "B"}),
-        (f"/research/summaries/{m['digest'].pk}/regenerate/", {}),
+        (f"/research/digests/{m['digest'].pk}/edit/", {"title": "T", "body": "B"}),
+        (f"/research/digests/{m['digest'].pk}/regenerate/", {}),
         (f"/research/study/jobs/{m['job'].pk}/retry/", {}),
     ]
 
@@ -177,7 +177,7 @@ def test_every_study_page_renders_for_the_owner(signed_in_client, project, mater
 
 def test_study_pages_render_for_an_empty_project(signed_in_client, user) -> None:
     empty = Project.objects.create(owner=user, title="Empty")
-    for tool in ("study", "flashcards", "review", "timeline", "comparisons", "summaries"):
+    for tool in ("study", "flashcards", "review", "timeline", "comparisons", "digests"):
         response = signed_in_client.get(f"/research/{empty.pk}/{tool}/")
         assert response.status_code == 200, tool
     page = signed_in_client.get(f"/research/{empty.pk}/flashcards/").content.decode()
@@ -613,7 +613,7 @@ def test_a_summary_is_made_from_the_form_shown_with_linked_citations_and_edited(
     signed_in_client, project, eager_celery, django_capture_on_commit_callbacks
 ) -> None:
     glacier, bees = document(project, "Glacial erosion"), document(project, "Bee behaviour")
-    url = f"/research/{project.pk}/summaries/"
+    url = f"/research/{project.pk}/digests/"
     page = signed_in_client.get(url).content.decode()
     assert glacier.summary in page  # per-document summaries from ingestion
     assert f"/research/documents/{glacier.pk}/summary/export/" in page
@@ -634,20 +634,20 @@ def test_a_summary_is_made_from_the_form_shown_with_linked_citations_and_edited(
             url, {"title": "Nature", "documents": [glacier.pk, bees.pk]}
         )
     digest = Digest.objects.get()
-    assert response["Location"] == f"/research/summaries/{digest.pk}/"
+    assert response["Location"] == f"/research/digests/{digest.pk}/"
     page = signed_in_client.get(response["Location"]).content.decode()
     assert f'<a class="cite" href="/research/documents/{glacier.pk}/pages/1/' in page
     assert "[Bee behaviour, p. 1]</a>" in page
     assert 'data-testid="digest-regenerate"' in page
 
-    edit = f"/research/summaries/{digest.pk}/edit/"
+    edit = f"/research/digests/{digest.pk}/edit/"
     response = signed_in_client.post(
         edit, {"title": "Nature", "body": "Mine. [Glacial erosion, p. 1] [Glacial erosion, p. 7]"}
     )
-    assert response["Location"] == f"/research/summaries/{digest.pk}/"
+    assert response["Location"] == f"/research/digests/{digest.pk}/"
     page = signed_in_client.get(response["Location"]).content.decode()
     assert "not in the context" in page  # p. 7 was never shown to the model
     assert 'data-testid="digest-regenerate"' not in page
-    response = signed_in_client.post(f"/research/summaries/{digest.pk}/regenerate/", follow=True)
+    response = signed_in_client.post(f"/research/digests/{digest.pk}/regenerate/", follow=True)
     assert "You edited this summary" in response.content.decode()
     assert StudyJob.objects.count() == 1

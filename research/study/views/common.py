@@ -1,0 +1,42 @@
+"""What the study pages share: the job partial, loading a card, slugs, and the reply to a
+started job."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.utils.text import slugify
+
+from research.access import request_writes
+from research.models import (
+    Flashcard,
+    StudyJob,
+)
+from research.study import selectors
+from workspace.http import AuthedRequest, found_or_404
+
+JOB_PARTIAL = "research/study/partials/job.html"
+
+
+def load_card(request: AuthedRequest, card_id: int) -> Flashcard:
+    found = selectors.flashcard_get_for_user(
+        user=request.user, card_id=card_id, write=request_writes(request)
+    )
+    return found_or_404(found, "card")
+
+
+def slug(text: str) -> str:
+    return slugify(text)[:60] or "carrel"
+
+
+def int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def started(request: AuthedRequest, job: StudyJob, url: str) -> HttpResponse:
+    messages.success(request, f"Generating {job.get_kind_display().lower()} from {job.label}.")
+    return redirect(url)

@@ -1,0 +1,73 @@
+"""The study tools' overview page and the progress of generation jobs (polled with htmx)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from research.access import project_for_request, request_writes
+from research.library.selectors import ready_document_list_for_project
+from research.models import (
+    StudyJob,
+)
+from research.study import selectors
+from research.study import services as study_services
+from research.study.views.common import JOB_PARTIAL
+from workspace.http import AuthedRequest, found_or_404
+
+
+@require_GET
+def study_home(request: AuthedRequest, project_id: int) -> HttpResponse:
+    project = project_for_request(request, project_id)
+    context = {
+        "project": project,
+        "overview": selectors.study_overview(project=project),
+        "documents": ready_document_list_for_project(project=project),
+    }
+    return render(request, "research/study/home.html", context)
+
+
+def _tool_url(job: StudyJob) -> str:
+    if job.kind == StudyJob.Kind.COMPARISON and job.comparison_id:
+        return reverse("research:study:comparison_detail", args=[job.comparison_id])
+    if job.kind == StudyJob.Kind.DIGEST and job.digest_id:
+        return reverse("research:study:digest_detail", args=[job.digest_id])
+    name = (
+        "research:study:timeline"
+        if job.kind == StudyJob.Kind.TIMELINE
+        else "research:study:flashcard_list"
+    )
+    return reverse(name, args=[job.project_id])
+
+
+@require_GET
+def job_detail(request: AuthedRequest, job_id: int) -> HttpResponse:
+    """A job's progress (polled by htmx); when it stops, the page reloads to show the
+    results. Without htmx: back to the page the job belongs to."""
+    found = selectors.job_get_for_user(
+        user=request.user, job_id=job_id, write=request_writes(request)
+    )
+    job = found_or_404(found, "job")
+    if not request.htmx:
+        return redirect(_tool_url(job))
+    response = render(request, JOB_PARTIAL, {"job": job})
+    if not job.is_active and request.GET.get("polling"):
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@require_POST
+def job_retry(request: AuthedRequest, job_id: int) -> HttpResponse:
+    found = selectors.job_get_for_user(
+        user=request.user, job_id=job_id, write=request_writes(request)
+    )
+    job = found_or_404(found, "job")
+    if not study_services.job_retry(job=job):
+        messages.info(request, "This job is not failed or stuck, so there is nothing to retry.")
+    if request.htmx:
+        job.refresh_from_db()
+        return render(request, JOB_PARTIAL, {"job": job})
+    return redirect(_tool_url(job))
