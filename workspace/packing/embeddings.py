@@ -18,8 +18,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Protocol
 
-from workspace.packing.retrievers import Retriever
-from workspace.packing.types import Piece, Ranked
+from workspace.packing.types import Piece, Ranked, Retriever
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 a function from (query, candidate pieces, k) to ranked piece ids, so it stays pure.
 
 - BM25Retriever: in memory, for tests, benchmarks and as a fallback.
-- DatabaseRetriever: the database's full-text index via research.search.chunk_search
+- DatabaseRetriever: the database's full-text index via research.library.search.chunk_search
   (FTS5 on SQLite, full-text search on PostgreSQL).
 - FusedRetriever (workspace/packing/embeddings.py): keyword ranking fused with embeddings
   from Ollama, when configured.
@@ -13,18 +13,9 @@ from __future__ import annotations
 import importlib
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Protocol
 
 from workspace.packing.bm25 import BM25Index
-from workspace.packing.types import Piece, Ranked
-
-
-class Retriever(Protocol):
-    name: str
-
-    def __call__(self, query: str, pieces: Sequence[Piece], k: int) -> list[Ranked]:
-        """At most k of `pieces`, most relevant first; pieces that do not match are absent."""
-        ...
+from workspace.packing.types import Piece, Ranked, Retriever
 
 
 class BM25Retriever:
@@ -53,7 +44,7 @@ class BM25Retriever:
 
 
 class DatabaseRetriever:
-    """Ranks with research.search.chunk_search; piece ids are Chunk ids."""
+    """Ranks with research.library.search.chunk_search; piece ids are Chunk ids."""
 
     name = "database full-text index"
 

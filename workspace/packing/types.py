@@ -7,8 +7,9 @@ as ordered pieces (chunks) that each know their pages.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 Form = Literal["full", "summary", "excerpt"]
 Strategy = Literal["fits", "near_edge", "map_reduce"]
@@ -87,3 +88,13 @@ class Ranked:
 
     piece_id: int
     score: float
+
+
+class Retriever(Protocol):
+    """Ranks candidate pieces for a query (workspace/packing/retrievers.py)."""
+
+    name: str
+
+    def __call__(self, query: str, pieces: Sequence[Piece], k: int) -> list[Ranked]:
+        """At most k of `pieces`, most relevant first; pieces that do not match are absent."""
+        ...
