@@ -23,6 +23,7 @@ questions. Views treat every request that is not GET/HEAD/OPTIONS as a change
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -103,13 +104,15 @@ def project_get_for_user(*, user: Viewer, project_id: int, write: bool = False) 
     )
 
 
+def row_for_request(request: HttpRequest, get: Callable[..., M | None], what: str, **ids: int) -> M:
+    """The row a page is about, through its selector `get` (`flashcard_get_for_user`...):
+    404 ("No such <what>.") unless the user may read it; 403 when the request would change
+    it (any method but GET/HEAD/OPTIONS) and the user may only read it."""
+    return found_or_404(get(user=request.user, write=request_writes(request), **ids), what)
+
+
 def project_for_request(request: HttpRequest, project_id: int) -> Project:
-    """The project a page is about: 404 unless the user may read it, 403 when the request
-    would change it and the user may only read it."""
-    project = project_get_for_user(
-        user=request.user, project_id=project_id, write=request_writes(request)
-    )
-    return found_or_404(project, "project")
+    return row_for_request(request, project_get_for_user, "project", project_id=project_id)
 
 
 def project_role_for_user(*, user: Viewer, project: Project) -> str:

@@ -13,18 +13,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from research import access
+from research.access import row_for_request
 from research.library import selectors, services
 from research.library.forms import PasswordForm, ProjectForm, UploadForm
 from research.models import Document, Page, Project
 from research.qa import selectors as qa_selectors
 from research.study import selectors as study_selectors
-from workspace.http import AuthedRequest, found_or_404
-
-
-def _document(request: AuthedRequest, document_id: int) -> Document:
-    write = access.request_writes(request)  # a viewer's POST is refused (403)
-    found = selectors.document_get_for_user(user=request.user, document_id=document_id, write=write)
-    return found_or_404(found, "document")
+from workspace.http import AuthedRequest
 
 
 def _document_card(request: AuthedRequest, document: Document) -> HttpResponse:
@@ -108,7 +103,9 @@ def document_upload(request: AuthedRequest, project_id: int) -> HttpResponse:
 
 @require_GET
 def document_detail(request: AuthedRequest, document_id: int) -> HttpResponse:
-    document = _document(request, document_id)
+    document = row_for_request(
+        request, selectors.document_get_for_user, "document", document_id=document_id
+    )
     context = {
         "document": document,
         "pages": selectors.page_list_for_document(document=document),
@@ -120,7 +117,9 @@ def document_detail(request: AuthedRequest, document_id: int) -> HttpResponse:
 
 @require_GET
 def document_progress(request: AuthedRequest, document_id: int) -> HttpResponse:
-    document = _document(request, document_id)
+    document = row_for_request(
+        request, selectors.document_get_for_user, "document", document_id=document_id
+    )
     if not request.htmx:
         return redirect("research:document_detail", document_id=document.pk)
     return _document_card(request, document)
@@ -128,7 +127,9 @@ def document_progress(request: AuthedRequest, document_id: int) -> HttpResponse:
 
 @require_POST
 def document_cancel(request: AuthedRequest, document_id: int) -> HttpResponse:
-    document = _document(request, document_id)
+    document = row_for_request(
+        request, selectors.document_get_for_user, "document", document_id=document_id
+    )
     if not services.document_cancel(document=document):
         messages.info(request, f"“{document.title}” was not running.")
     return _back_to(request, document)
@@ -136,7 +137,9 @@ def document_cancel(request: AuthedRequest, document_id: int) -> HttpResponse:
 
 @require_POST
 def document_retry(request: AuthedRequest, document_id: int) -> HttpResponse:
-    document = _document(request, document_id)
+    document = row_for_request(
+        request, selectors.document_get_for_user, "document", document_id=document_id
+    )
     if not services.document_retry(document=document):
         messages.info(request, f"“{document.title}” cannot be retried now.")
     return _back_to(request, document)
@@ -144,7 +147,9 @@ def document_retry(request: AuthedRequest, document_id: int) -> HttpResponse:
 
 @require_POST
 def document_password(request: AuthedRequest, document_id: int) -> HttpResponse:
-    document = _document(request, document_id)
+    document = row_for_request(
+        request, selectors.document_get_for_user, "document", document_id=document_id
+    )
     form = PasswordForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Enter the PDF's password.")
@@ -157,7 +162,9 @@ def document_password(request: AuthedRequest, document_id: int) -> HttpResponse:
 
 @require_POST
 def document_delete(request: AuthedRequest, document_id: int) -> HttpResponse:
-    document = _document(request, document_id)
+    document = row_for_request(
+        request, selectors.document_get_for_user, "document", document_id=document_id
+    )
     project_id = document.project_id
     services.document_delete(document=document)
     messages.success(request, f"Deleted “{document.title}”.")

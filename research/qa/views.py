@@ -19,8 +19,9 @@ from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from research import access
+from research.access import row_for_request
 from research.library.selectors import ready_document_list_for_project
-from research.models import Question, Thread
+from research.models import Question
 from research.qa import selectors, services
 from research.qa.forms import AskForm, FollowUpForm
 from workspace.http import AuthedRequest, found_or_404, sse_comment, sse_event, sse_response
@@ -28,20 +29,6 @@ from workspace.http import AuthedRequest, found_or_404, sse_comment, sse_event, 
 QUESTION_PARTIAL = "research/qa/partials/question.html"
 KEEPALIVE_SECONDS = 15.0
 POLL_SECONDS = 0.5
-
-
-def _thread(request: AuthedRequest, thread_id: int) -> Thread:
-    write = access.request_writes(request)  # a follow-up: the asker's only (else 403)
-    thread = selectors.thread_get_for_user(user=request.user, thread_id=thread_id, write=write)
-    return found_or_404(thread, "conversation")
-
-
-def _question(request: AuthedRequest, question_id: int) -> Question:
-    write = access.request_writes(request)  # a retry: the asker's only (else 403)
-    question = selectors.question_get_for_user(
-        user=request.user, question_id=question_id, write=write
-    )
-    return found_or_404(question, "question")
 
 
 def _thread_url(question: Question) -> str:
@@ -78,7 +65,9 @@ def ask(request: AuthedRequest, project_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def thread(request: AuthedRequest, thread_id: int) -> HttpResponse:
     """A conversation: every question with its answer, and a follow-up form."""
-    conversation = _thread(request, thread_id)
+    conversation = row_for_request(
+        request, selectors.thread_get_for_user, "conversation", thread_id=thread_id
+    )
     form = FollowUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         question = services.question_ask(thread=conversation, text=form.cleaned_data["question"])
@@ -100,7 +89,9 @@ def thread(request: AuthedRequest, thread_id: int) -> HttpResponse:
 @require_GET
 def question(request: AuthedRequest, question_id: int) -> HttpResponse:
     """One question's current state (polled while a map-reduce answer is underway)."""
-    item = _question(request, question_id)
+    item = row_for_request(
+        request, selectors.question_get_for_user, "question", question_id=question_id
+    )
     if not request.htmx:
         return redirect(_thread_url(item))
     return render(request, QUESTION_PARTIAL, {"view": selectors.question_view(question=item)})
@@ -108,7 +99,9 @@ def question(request: AuthedRequest, question_id: int) -> HttpResponse:
 
 @require_POST
 def retry(request: AuthedRequest, question_id: int) -> HttpResponse:
-    item = _question(request, question_id)
+    item = row_for_request(
+        request, selectors.question_get_for_user, "question", question_id=question_id
+    )
     if services.question_retry(question=item) and not request.htmx:
         services.question_enqueue(question=item)
     if request.htmx:
@@ -120,7 +113,14 @@ def retry(request: AuthedRequest, question_id: int) -> HttpResponse:
 def stream(request: AuthedRequest, question_id: int) -> StreamingHttpResponse:
     """Server-sent events: `token` events while the answer is written, then one `done`
     event carrying the question's final HTML (answer with citations, or the error)."""
-    return sse_response(_events(request, _question(request, question_id)))
+    return sse_response(
+        _events(
+            request,
+            row_for_request(
+                request, selectors.question_get_for_user, "question", question_id=question_id
+            ),
+        )
+    )
 
 
 def _events(request: AuthedRequest, item: Question) -> Iterator[bytes]:
@@ -158,7 +158,9 @@ def _wait_for_other_writer(item: Question) -> Iterator[bytes]:
 @require_GET
 def context_map(request: AuthedRequest, question_id: int) -> HttpResponse:
     """What the model saw for this answer: the context map, as a page or as JSON."""
-    item = _question(request, question_id)
+    item = row_for_request(
+        request, selectors.question_get_for_user, "question", question_id=question_id
+    )
     if request.GET.get("format") == "json":
         return JsonResponse(item.context_map or {}, json_dumps_params={"indent": 2})
     view = selectors.context_map_for_question(question=item)

@@ -8,22 +8,12 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.utils.text import slugify
 
-from research.access import request_writes
 from research.models import (
-    Flashcard,
     StudyJob,
 )
-from research.study import selectors
-from workspace.http import AuthedRequest, found_or_404
+from workspace.http import AuthedRequest
 
 JOB_PARTIAL = "research/study/partials/job.html"
-
-
-def load_card(request: AuthedRequest, card_id: int) -> Flashcard:
-    found = selectors.flashcard_get_for_user(
-        user=request.user, card_id=card_id, write=request_writes(request)
-    )
-    return found_or_404(found, "card")
 
 
 def slug(text: str) -> str:

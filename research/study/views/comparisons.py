@@ -10,12 +10,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from research.access import project_for_request, request_writes
+from research.access import project_for_request, row_for_request
 from research.library.selectors import ready_document_list_for_project
-from research.models import (
-    Comparison,
-    ComparisonCell,
-)
 from research.study import exports, selectors
 from research.study import services as study_services
 from research.study.forms import (
@@ -25,14 +21,7 @@ from research.study.forms import (
 )
 from research.study.generators import comparisons
 from research.study.views.common import slug, started
-from workspace.http import AuthedRequest, attachment, found_or_404
-
-
-def _comparison(request: AuthedRequest, comparison_id: int) -> Comparison:
-    found = selectors.comparison_get_for_user(
-        user=request.user, comparison_id=comparison_id, write=request_writes(request)
-    )
-    return found_or_404(found, "comparison")
+from workspace.http import AuthedRequest, attachment
 
 
 @require_http_methods(["GET", "POST"])
@@ -64,7 +53,9 @@ def comparison_list(request: AuthedRequest, project_id: int) -> HttpResponse:
 
 @require_GET
 def comparison_detail(request: AuthedRequest, comparison_id: int) -> HttpResponse:
-    comparison = _comparison(request, comparison_id)
+    comparison = row_for_request(
+        request, selectors.comparison_get_for_user, "comparison", comparison_id=comparison_id
+    )
     documents, rows = selectors.comparison_table(comparison=comparison)
     context = {
         "project": comparison.project,
@@ -78,17 +69,16 @@ def comparison_detail(request: AuthedRequest, comparison_id: int) -> HttpRespons
 
 @require_POST
 def comparison_regenerate(request: AuthedRequest, comparison_id: int) -> HttpResponse:
-    comparison = _comparison(request, comparison_id)
+    comparison = row_for_request(
+        request, selectors.comparison_get_for_user, "comparison", comparison_id=comparison_id
+    )
     job = study_services.comparison_fill(comparison=comparison, user=request.user)
     return started(request, job, reverse("research:study:comparison_detail", args=[comparison.pk]))
 
 
 @require_http_methods(["GET", "POST"])
 def cell_edit(request: AuthedRequest, cell_id: int) -> HttpResponse:
-    found = selectors.cell_get_for_user(
-        user=request.user, cell_id=cell_id, write=request_writes(request)
-    )
-    cell: ComparisonCell = found_or_404(found, "cell")
+    cell = row_for_request(request, selectors.cell_get_for_user, "cell", cell_id=cell_id)
     initial = {"text": cell.text, "pages": pages_text(list(cell.pages))}
     form = CellForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -103,7 +93,9 @@ def cell_edit(request: AuthedRequest, cell_id: int) -> HttpResponse:
 
 @require_GET
 def comparison_export(request: AuthedRequest, comparison_id: int, fmt: str) -> HttpResponse:
-    comparison = _comparison(request, comparison_id)
+    comparison = row_for_request(
+        request, selectors.comparison_get_for_user, "comparison", comparison_id=comparison_id
+    )
     documents = selectors.comparison_documents(comparison=comparison)
     cells = selectors.comparison_cells(comparison=comparison)
     writers: dict[str, tuple[Callable[..., str], str]] = {

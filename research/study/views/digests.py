@@ -9,11 +9,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from research.access import project_for_request, request_writes
+from research.access import project_for_request, row_for_request
 from research.library.selectors import document_get_for_user, ready_document_list_for_project
 from research.models import (
     Answer,
-    Digest,
 )
 from research.qa.selectors import answer_segments
 from research.study import exports, selectors
@@ -24,14 +23,7 @@ from research.study.forms import (
 )
 from research.study.generators import digests
 from research.study.views.common import slug, started
-from workspace.http import AuthedRequest, attachment, found_or_404
-
-
-def _digest(request: AuthedRequest, digest_id: int) -> Digest:
-    found = selectors.digest_get_for_user(
-        user=request.user, digest_id=digest_id, write=request_writes(request)
-    )
-    return found_or_404(found, "summary")
+from workspace.http import AuthedRequest, attachment
 
 
 @require_http_methods(["GET", "POST"])
@@ -61,7 +53,7 @@ def digest_list(request: AuthedRequest, project_id: int) -> HttpResponse:
 
 @require_GET
 def digest_detail(request: AuthedRequest, digest_id: int) -> HttpResponse:
-    digest = _digest(request, digest_id)
+    digest = row_for_request(request, selectors.digest_get_for_user, "summary", digest_id=digest_id)
     # A digest's body cites pages like an answer does: render it the same way (unsaved).
     segments = answer_segments(answer=Answer(text=digest.body, citations=digest.citations))
     context = {
@@ -77,7 +69,7 @@ def digest_detail(request: AuthedRequest, digest_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def digest_edit(request: AuthedRequest, digest_id: int) -> HttpResponse:
-    digest = _digest(request, digest_id)
+    digest = row_for_request(request, selectors.digest_get_for_user, "summary", digest_id=digest_id)
     form = DigestEditForm(
         request.POST or None, initial={"title": digest.title, "body": digest.body}
     )
@@ -93,7 +85,7 @@ def digest_edit(request: AuthedRequest, digest_id: int) -> HttpResponse:
 
 @require_POST
 def digest_regenerate(request: AuthedRequest, digest_id: int) -> HttpResponse:
-    digest = _digest(request, digest_id)
+    digest = row_for_request(request, selectors.digest_get_for_user, "summary", digest_id=digest_id)
     try:
         job = study_services.digest_regenerate(digest=digest, user=request.user)
     except study_services.EditedByUser as exc:
@@ -104,7 +96,7 @@ def digest_regenerate(request: AuthedRequest, digest_id: int) -> HttpResponse:
 
 @require_GET
 def digest_export(request: AuthedRequest, digest_id: int) -> HttpResponse:
-    digest = _digest(request, digest_id)
+    digest = row_for_request(request, selectors.digest_get_for_user, "summary", digest_id=digest_id)
     content = exports.digest_markdown(
         digest=digest, documents=selectors.digest_documents(digest=digest)
     )
@@ -115,9 +107,7 @@ def digest_export(request: AuthedRequest, digest_id: int) -> HttpResponse:
 
 @require_GET
 def document_summary_export(request: AuthedRequest, document_id: int) -> HttpResponse:
-    document = found_or_404(
-        document_get_for_user(user=request.user, document_id=document_id), "document"
-    )
+    document = row_for_request(request, document_get_for_user, "document", document_id=document_id)
     return attachment(
         exports.document_summary_markdown(document=document),
         filename=f"{slug(document.title)}-summary.md",

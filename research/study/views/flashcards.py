@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from research.access import project_for_request
+from research.access import project_for_request, row_for_request
 from research.library.selectors import ready_document_list_for_project
 from research.models import (
     Project,
@@ -24,8 +24,8 @@ from research.study.forms import (
     parse_tags,
 )
 from research.study.generators import flashcards
-from research.study.views.common import int_or_none, load_card, slug, started
-from workspace.http import AuthedRequest, attachment, found_or_404
+from research.study.views.common import int_or_none, slug, started
+from workspace.http import AuthedRequest, attachment
 
 
 def _flashcard_page(
@@ -94,12 +94,8 @@ def flashcard_generate_from_answer(request: AuthedRequest, project_id: int) -> H
     form = AnswerCardsForm(request.POST, answers=answers)
     if not form.is_valid():
         return _flashcard_page(request, project, answer_form=form, status=400)
-    answer = found_or_404(
-        answer_get_for_user(
-            user=request.user, answer_id=form.cleaned_data["answer"].pk, write=True
-        ),
-        "answer",
-    )
+    answer_id = form.cleaned_data["answer"].pk
+    answer = row_for_request(request, answer_get_for_user, "answer", answer_id=answer_id)
     job = study_services.flashcards_generate_from_answer(
         answer=answer,
         user=request.user,
@@ -134,7 +130,7 @@ def flashcard_create(request: AuthedRequest, project_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def flashcard_edit(request: AuthedRequest, card_id: int) -> HttpResponse:
-    card = load_card(request, card_id)
+    card = row_for_request(request, selectors.flashcard_get_for_user, "card", card_id=card_id)
     documents = card.project.documents.order_by("created_at", "id")
     form = FlashcardForm(
         request.POST or None, documents=documents, initial=FlashcardForm.initial_for(card)
@@ -160,7 +156,7 @@ def flashcard_edit(request: AuthedRequest, card_id: int) -> HttpResponse:
 
 @require_POST
 def flashcard_delete(request: AuthedRequest, card_id: int) -> HttpResponse:
-    card = load_card(request, card_id)
+    card = row_for_request(request, selectors.flashcard_get_for_user, "card", card_id=card_id)
     flashcards.flashcard_delete(card=card)
     if request.htmx:
         return HttpResponse("")

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from research.access import project_for_request, request_writes
+from research.access import project_for_request, row_for_request
 from research.library.selectors import ready_document_list_for_project
 from research.models import (
     StudyJob,
@@ -16,7 +16,7 @@ from research.models import (
 from research.study import selectors
 from research.study import services as study_services
 from research.study.views.common import JOB_PARTIAL
-from workspace.http import AuthedRequest, found_or_404
+from workspace.http import AuthedRequest
 
 
 @require_GET
@@ -47,10 +47,7 @@ def _tool_url(job: StudyJob) -> str:
 def job_detail(request: AuthedRequest, job_id: int) -> HttpResponse:
     """A job's progress (polled by htmx); when it stops, the page reloads to show the
     results. Without htmx: back to the page the job belongs to."""
-    found = selectors.job_get_for_user(
-        user=request.user, job_id=job_id, write=request_writes(request)
-    )
-    job = found_or_404(found, "job")
+    job = row_for_request(request, selectors.job_get_for_user, "job", job_id=job_id)
     if not request.htmx:
         return redirect(_tool_url(job))
     response = render(request, JOB_PARTIAL, {"job": job})
@@ -61,10 +58,7 @@ def job_detail(request: AuthedRequest, job_id: int) -> HttpResponse:
 
 @require_POST
 def job_retry(request: AuthedRequest, job_id: int) -> HttpResponse:
-    found = selectors.job_get_for_user(
-        user=request.user, job_id=job_id, write=request_writes(request)
-    )
-    job = found_or_404(found, "job")
+    job = row_for_request(request, selectors.job_get_for_user, "job", job_id=job_id)
     if not study_services.job_retry(job=job):
         messages.info(request, "This job is not failed or stuck, so there is nothing to retry.")
     if request.htmx:

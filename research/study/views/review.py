@@ -7,12 +7,11 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from research.access import project_for_request
+from research.access import project_for_request, row_for_request
 from research.study import review, selectors
 from research.study.forms import (
     GradeForm,
 )
-from research.study.views.common import load_card
 from workspace.http import AuthedRequest
 
 REVIEW_PARTIAL = "research/study/partials/review_card.html"
@@ -29,7 +28,7 @@ def review_page(request: AuthedRequest, project_id: int) -> HttpResponse:
 
 @require_POST
 def flashcard_grade(request: AuthedRequest, card_id: int) -> HttpResponse:
-    card = load_card(request, card_id)
+    card = row_for_request(request, selectors.flashcard_get_for_user, "card", card_id=card_id)
     form = GradeForm(request.POST)
     if form.is_valid():
         review.card_review(

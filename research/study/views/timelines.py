@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from research.access import project_for_request, request_writes
+from research.access import project_for_request, row_for_request
 from research.library.selectors import ready_document_list_for_project
 from research.models import (
     Project,
@@ -24,14 +24,7 @@ from research.study.forms import (
 )
 from research.study.generators import timelines
 from research.study.views.common import int_or_none, slug, started
-from workspace.http import AuthedRequest, attachment, found_or_404
-
-
-def _event(request: AuthedRequest, event_id: int) -> TimelineEvent:
-    found = selectors.event_get_for_user(
-        user=request.user, event_id=event_id, write=request_writes(request)
-    )
-    return found_or_404(found, "event")
+from workspace.http import AuthedRequest, attachment
 
 
 def _timeline_page(
@@ -123,13 +116,13 @@ def event_create(request: AuthedRequest, project_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def event_edit(request: AuthedRequest, event_id: int) -> HttpResponse:
-    event = _event(request, event_id)
+    event = row_for_request(request, selectors.event_get_for_user, "event", event_id=event_id)
     return _event_form_page(request, event.project, event)
 
 
 @require_POST
 def event_delete(request: AuthedRequest, event_id: int) -> HttpResponse:
-    event = _event(request, event_id)
+    event = row_for_request(request, selectors.event_get_for_user, "event", event_id=event_id)
     timelines.event_delete(event=event)
     messages.success(request, "Event deleted.")
     return redirect("research:study:timeline", project_id=event.project_id)
