@@ -1,4 +1,8 @@
-"""The site's URLs plus the stories app, until workspace/urls.py includes it."""
+"""The site's URLs, which tests/stories/conftest.py sets as ROOT_URLCONF.
+
+workspace/urls.py includes stories.urls already, so this adds nothing: this module and
+that fixture can go.
+"""
 
 from django.urls import include, path
 
