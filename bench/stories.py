@@ -812,7 +812,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--gc-freeze",
         action="store_true",
-        help="gc.freeze() before measuring: the p95 tail is mostly full garbage projects",
+        help="gc.freeze() before measuring: the p95 tail is mostly full garbage collections",
     )
     parser.add_argument("--skip-speed", action="store_true")
     args = parser.parse_args(argv)
