@@ -1,5 +1,5 @@
-"""What the study pages share: the job partial, loading a card, slugs, and the reply to a
-started job."""
+"""What the study pages share: slugs for file names, an optional integer from the query
+string, and the reply to a started job."""
 
 from __future__ import annotations
 
@@ -8,12 +8,8 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.utils.text import slugify
 
-from research.models import (
-    StudyJob,
-)
+from research.models import StudyJob
 from workspace.http import AuthedRequest
-
-JOB_PARTIAL = "research/study/partials/job.html"
 
 
 def slug(text: str) -> str:

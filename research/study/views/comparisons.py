@@ -14,11 +14,7 @@ from research.access import project_for_request, row_for_request
 from research.library.selectors import ready_document_list_for_project
 from research.study import exports, selectors
 from research.study import services as study_services
-from research.study.forms import (
-    CellForm,
-    ComparisonForm,
-    pages_text,
-)
+from research.study.forms import CellForm, ComparisonForm, pages_text
 from research.study.generators import comparisons
 from research.study.views.common import slug, started
 from workspace.http import AuthedRequest, attachment

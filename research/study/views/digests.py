@@ -11,16 +11,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from research.access import project_for_request, row_for_request
 from research.library.selectors import document_get_for_user, ready_document_list_for_project
-from research.models import (
-    Answer,
-)
+from research.models import Answer
 from research.qa.selectors import answer_segments
 from research.study import exports, selectors
 from research.study import services as study_services
-from research.study.forms import (
-    DigestEditForm,
-    DigestForm,
-)
+from research.study.forms import DigestEditForm, DigestForm
 from research.study.generators import digests
 from research.study.views.common import slug, started
 from workspace.http import AuthedRequest, attachment

@@ -10,19 +10,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from research.access import project_for_request, row_for_request
 from research.library.selectors import ready_document_list_for_project
-from research.models import (
-    Project,
-    StudyJob,
-)
+from research.models import Project, StudyJob
 from research.qa.selectors import answer_get_for_user
 from research.study import exports, review, selectors
 from research.study import services as study_services
-from research.study.forms import (
-    AnswerCardsForm,
-    FlashcardForm,
-    FlashcardGenerateForm,
-    parse_tags,
-)
+from research.study.forms import AnswerCardsForm, FlashcardForm, FlashcardGenerateForm, parse_tags
 from research.study.generators import flashcards
 from research.study.views.common import int_or_none, slug, started
 from workspace.http import AuthedRequest, attachment

@@ -10,13 +10,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from research.access import project_for_request, row_for_request
 from research.library.selectors import ready_document_list_for_project
-from research.models import (
-    StudyJob,
-)
+from research.models import StudyJob
 from research.study import selectors
 from research.study import services as study_services
-from research.study.views.common import JOB_PARTIAL
 from workspace.http import AuthedRequest
+
+JOB_PARTIAL = "research/study/partials/job.html"
 
 
 @require_GET

@@ -9,9 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from research.access import project_for_request, row_for_request
 from research.study import review, selectors
-from research.study.forms import (
-    GradeForm,
-)
+from research.study.forms import GradeForm
 from workspace.http import AuthedRequest
 
 REVIEW_PARTIAL = "research/study/partials/review_card.html"

@@ -10,18 +10,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from research.access import project_for_request, row_for_request
 from research.library.selectors import ready_document_list_for_project
-from research.models import (
-    Project,
-    StudyJob,
-    TimelineEvent,
-)
+from research.models import Project, StudyJob, TimelineEvent
 from research.study import exports, selectors
 from research.study import services as study_services
-from research.study.forms import (
-    EventForm,
-    TimelineGenerateForm,
-    parse_tags,
-)
+from research.study.forms import EventForm, TimelineGenerateForm, parse_tags
 from research.study.generators import timelines
 from research.study.views.common import int_or_none, slug, started
 from workspace.http import AuthedRequest, attachment
