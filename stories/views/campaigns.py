@@ -1,0 +1,162 @@
+"""Campaigns: the list, a new one, the story page with its world pane, settings and members."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.forms.models import model_to_dict
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from stories import forms, selectors, services
+from stories.models import CampaignMember
+from stories.services import WorldEditProblem
+from stories.views.common import member_for, problem
+from workspace.http import AuthedRequest, found_or_404
+
+
+@require_GET
+def campaign_list(request: AuthedRequest) -> HttpResponse:
+    return render(
+        request,
+        "stories/campaigns/list.html",
+        {
+            "campaigns": selectors.campaign_list_for_user(user=request.user),
+            "form": forms.CampaignForm(),
+            "upload_form": forms.UploadForm(),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def campaign_create(request: AuthedRequest) -> HttpResponse:
+    form = forms.CampaignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        campaign = services.campaign_create(owner=request.user, **form.cleaned_data)
+        messages.success(request, "Campaign created. Add places and characters to begin.")
+        return redirect("stories:campaign_detail", pk=campaign.pk)
+    return render(request, "stories/campaigns/form.html", {"form": form})
+
+
+@require_GET
+def campaign_detail(request: AuthedRequest, pk: int) -> HttpResponse:
+    member = member_for(request, pk)
+    campaign = member.campaign
+    page = selectors.story_page_get(campaign=campaign, member=member)
+    return render(
+        request,
+        "stories/campaigns/detail.html",
+        {
+            "campaign": campaign,
+            "member": member,
+            **vars(page),
+            "turn_form": forms.TurnForm(),
+            "undo_form": forms.UndoForm(initial={"to_turn": max(0, campaign.head_turn - 1)}),
+        },
+    )
+
+
+@require_GET
+def world_panel(request: AuthedRequest, pk: int) -> HttpResponse:
+    """The world pane alone (htmx swaps it in after a streamed turn)."""
+    member = member_for(request, pk)
+    page = selectors.world_panel_get(campaign=member.campaign)
+    return render(
+        request,
+        "stories/campaigns/partials/world_panel.html",
+        {"campaign": member.campaign, "member": member, **vars(page)},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def campaign_settings(request: AuthedRequest, pk: int) -> HttpResponse:
+    member = member_for(request, pk, "edit" if request.method == "POST" else "read")
+    campaign = member.campaign
+    initial = model_to_dict(campaign, fields=list(forms.CampaignForm.base_fields))
+    form = forms.CampaignForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        services.campaign_update(campaign=campaign, **form.cleaned_data)
+        messages.success(request, "Campaign saved.")
+        return redirect("stories:campaign_settings", pk=pk)
+    page = selectors.settings_page_get(campaign=campaign)
+    members = [
+        (
+            row.member,
+            row.character_name,
+            forms.CharacterForm(
+                characters=page.characters,
+                initial={"character": row.member.character_number},
+                prefix=f"m{row.member.pk}",
+            ),
+        )
+        for row in page.members
+    ]
+    return render(
+        request,
+        "stories/campaigns/settings.html",
+        {
+            "campaign": campaign,
+            "member": member,
+            "form": form,
+            "members": members,
+            "member_form": forms.MemberForm(characters=page.characters),
+            "lorebook_form": forms.LorebookForm(),
+        },
+    )
+
+
+def _characters(member: CampaignMember) -> list[tuple[int, str]]:
+    """The characters a member may be given to play."""
+    return selectors.entity_choice_list(campaign=member.campaign, kinds={"character"})
+
+
+@require_POST
+def member_add(request: AuthedRequest, pk: int) -> HttpResponse:
+    owner = member_for(request, pk, "manage")
+    form = forms.MemberForm(request.POST, characters=_characters(owner))
+    if not form.is_valid():
+        messages.error(
+            request,
+            "Check the member form: "
+            + "; ".join(f"{k}: {' '.join(str(e) for e in v)}" for k, v in form.errors.items()),
+        )
+        return redirect("stories:campaign_settings", pk=pk)
+    try:
+        added = services.member_add(
+            campaign=owner.campaign,
+            username=form.cleaned_data["username"],
+            role=form.cleaned_data["role"],
+            character_number=form.cleaned_data["character"],
+        )
+        messages.success(request, f"{added.user.get_username()} can now open this campaign.")
+    except WorldEditProblem as exc:
+        problem(request, exc)
+    return redirect("stories:campaign_settings", pk=pk)
+
+
+@require_POST
+def member_character(request: AuthedRequest, pk: int, member_id: int) -> HttpResponse:
+    owner = member_for(request, pk, "manage")
+    target = found_or_404(owner.campaign.members.filter(pk=member_id).first(), "member")
+    form = forms.CharacterForm(request.POST, characters=_characters(owner), prefix=f"m{target.pk}")
+    if form.is_valid():
+        try:
+            services.member_set_character(
+                member=target, character_number=form.cleaned_data["character"]
+            )
+            messages.success(request, "Character assignment saved.")
+        except WorldEditProblem as exc:
+            problem(request, exc)
+    return redirect("stories:campaign_settings", pk=pk)
+
+
+@require_POST
+def member_remove(request: AuthedRequest, pk: int, member_id: int) -> HttpResponse:
+    owner = member_for(request, pk, "manage")
+    target = found_or_404(owner.campaign.members.filter(pk=member_id).first(), "member")
+    try:
+        services.member_remove(member=target)
+        messages.success(request, f"{target.user.get_username()} was removed.")
+    except WorldEditProblem as exc:
+        problem(request, exc)
+    return redirect("stories:campaign_settings", pk=pk)
