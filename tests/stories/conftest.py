@@ -5,21 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from django.urls import clear_url_caches
 
 from stories import services, world
 from stories.models import Campaign, CampaignMember
 from stories.scripting import StoryScript
 from workspace.runtime import use_runtime
 from workspace.runtime.scripted import ScriptedRuntime
-
-
-@pytest.fixture(autouse=True)
-def stories_urls(settings):
-    settings.ROOT_URLCONF = "tests.stories.urls"
-    clear_url_caches()
-    yield
-    clear_url_caches()
 
 
 def make_world(campaign: Campaign, user) -> dict[str, int]:
