@@ -19,7 +19,6 @@ from __future__ import annotations
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from functools import cache
 
 from django.db import transaction
 from django.utils import timezone
@@ -27,6 +26,8 @@ from django.utils import timezone
 from stories import prompts
 from stories.cards import CardIndex, relevant_entities, world_heading
 from stories.context import (
+    CHANGES_MAX_TOKENS,
+    NARRATION_MAX_TOKENS,
     Block,
     ContextTooSmall,
     PackedPrompt,
@@ -34,6 +35,7 @@ from stories.context import (
     TurnRequest,
     clean,
     count_piece,
+    output_reserve,
     pack_turn,
 )
 from stories.ledger import SNAPSHOT_EVERY, events_record, snapshot_take
@@ -49,14 +51,13 @@ from stories.locking import (
 from stories.models import Campaign, CampaignMember, Event, Summary, Turn
 from stories.projection import load_state
 from stories.state import WorldState
+from stories.summaries import summaries_maybe_request
 from stories.validation import validate_and_apply
 from stories.world import ChangeSet
 from workspace.runtime import get_runtime
 from workspace.runtime.errors import InvalidModelOutput, ModelRuntimeError
 from workspace.runtime.types import Message, ModelRuntime
 
-NARRATION_MAX_TOKENS = 1024
-CHANGES_MAX_TOKENS = 1024
 CHANGE_ATTEMPTS = 3  # the structured call, retried on invalid JSON
 MAX_CANDIDATE_ENTITIES = 150  # ranked entities offered to the packer
 RECENT_TURNS_FOR_RELEVANCE = 2
@@ -76,12 +77,6 @@ class TurnNotAllowed(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-@cache
-def output_reserve() -> int:
-    """Tokens kept free after the prompt: the narration, then the state-change call."""
-    return NARRATION_MAX_TOKENS + 8 + count_piece("user", prompts.CHANGES) + CHANGES_MAX_TOKENS
 
 
 # -- submitting -----------------------------------------------------------------------
@@ -420,8 +415,6 @@ def _apply(
     changes_raw: str,
     budget: int,
 ) -> None:
-    from stories.summaries import summaries_maybe_request
-
     with transaction.atomic():
         campaign = campaign_for_write(campaign_id, token)
         if campaign.last_sequence != seen_sequence:
