@@ -7,7 +7,8 @@
                   as JSON (stories.world.ChangeSet, retried a bounded number of times),
                   validates them in story order and applies the valid ones with their
                   events in one transaction. Rejected changes are recorded and shown.
-    turn_play     the same, run to the end (pages without JavaScript, tests, the bench)
+    turn_play     the same, run to the end (pages without JavaScript, tests, the bench);
+                  turn_complete runs a submitted turn to the end
 
 A turn that fails before its changes are applied (model down, page closed mid-stream)
 is marked failed and loses its number; the next turn takes it. If only the state-change
@@ -447,7 +448,11 @@ def _apply(
 
 def turn_play(*, campaign: Campaign, member: CampaignMember, action: str) -> Turn:
     """Submit and run a turn to the end (no streaming)."""
-    turn = turn_submit(campaign=campaign, member=member, action=action)
+    return turn_complete(turn=turn_submit(campaign=campaign, member=member, action=action))
+
+
+def turn_complete(*, turn: Turn) -> Turn:
+    """Run a submitted turn to the end (no streaming); the turn as it ended."""
     for _update in turn_run(turn_id=turn.pk):
         pass
     turn.refresh_from_db()

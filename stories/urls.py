@@ -4,8 +4,11 @@ from stories.views import campaigns, entities, files, history, proposals, turns
 
 app_name = "stories"
 
+member = "<int:pk>/members/<int:member_id>"
 turn = "<int:pk>/turns/<int:turn_id>"
 entity = "<int:pk>/entities/<int:number>"
+connection = f"{entity}/connections/<int:other>"
+proposal = "<int:pk>/proposals/<int:proposal_id>"
 
 urlpatterns = [
     # campaigns
@@ -15,12 +18,8 @@ urlpatterns = [
     path("<int:pk>/world/", campaigns.world_panel, name="world_panel"),
     path("<int:pk>/settings/", campaigns.campaign_settings, name="campaign_settings"),
     path("<int:pk>/members/", campaigns.member_add, name="member_add"),
-    path(
-        "<int:pk>/members/<int:member_id>/character/",
-        campaigns.member_character,
-        name="member_character",
-    ),
-    path("<int:pk>/members/<int:member_id>/remove/", campaigns.member_remove, name="member_remove"),
+    path(f"{member}/character/", campaigns.member_character, name="member_character"),
+    path(f"{member}/remove/", campaigns.member_remove, name="member_remove"),
     # turns
     path("<int:pk>/turns/", turns.turn_create, name="turn_create"),
     path(f"{turn}/stream/", turns.turn_stream, name="turn_stream"),
@@ -45,21 +44,9 @@ urlpatterns = [
     path(f"{entity}/holdings/", entities.holding_set, name="holding_set"),
     path(f"{entity}/relationships/", entities.relationship_set, name="relationship_set"),
     path(f"{entity}/connections/", entities.connection_add, name="connection_add"),
-    path(
-        f"{entity}/connections/<int:other>/remove/",
-        entities.connection_remove,
-        name="connection_remove",
-    ),
+    path(f"{connection}/remove/", entities.connection_remove, name="connection_remove"),
     # proposals from world documents
     path("<int:pk>/proposals/", proposals.proposal_list, name="proposals"),
-    path(
-        "<int:pk>/proposals/<int:proposal_id>/accept/",
-        proposals.proposal_accept,
-        name="proposal_accept",
-    ),
-    path(
-        "<int:pk>/proposals/<int:proposal_id>/dismiss/",
-        proposals.proposal_dismiss,
-        name="proposal_dismiss",
-    ),
+    path(f"{proposal}/accept/", proposals.proposal_accept, name="proposal_accept"),
+    path(f"{proposal}/dismiss/", proposals.proposal_dismiss, name="proposal_dismiss"),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.forms.models import model_to_dict
 from django.http import HttpResponse
@@ -110,6 +112,23 @@ def _characters(member: CampaignMember) -> list[tuple[int, str]]:
     return selectors.entity_choice_list(campaign=member.campaign, kinds={"character"})
 
 
+def _members_change(
+    request: AuthedRequest, pk: int, change: Callable[[], object], success: str
+) -> HttpResponse:
+    """Change who plays (the owner does), then back to the settings, saying how it went."""
+    try:
+        change()
+        messages.success(request, success)
+    except WorldEditProblem as exc:
+        problem(request, exc)
+    return redirect("stories:campaign_settings", pk=pk)
+
+
+def _other(owner: CampaignMember, member_id: int) -> CampaignMember:
+    """A member of the owner's campaign, by id (404 if it has none such)."""
+    return found_or_404(owner.campaign.members.filter(pk=member_id).first(), "member")
+
+
 @require_POST
 def member_add(request: AuthedRequest, pk: int) -> HttpResponse:
     owner = member_for(request, pk, "manage")
@@ -121,42 +140,43 @@ def member_add(request: AuthedRequest, pk: int) -> HttpResponse:
             + "; ".join(f"{k}: {' '.join(str(e) for e in v)}" for k, v in form.errors.items()),
         )
         return redirect("stories:campaign_settings", pk=pk)
-    try:
-        added = services.member_add(
+    data = form.cleaned_data
+    return _members_change(
+        request,
+        pk,
+        lambda: services.member_add(
             campaign=owner.campaign,
-            username=form.cleaned_data["username"],
-            role=form.cleaned_data["role"],
-            character_number=form.cleaned_data["character"],
-        )
-        messages.success(request, f"{added.user.get_username()} can now open this campaign.")
-    except WorldEditProblem as exc:
-        problem(request, exc)
-    return redirect("stories:campaign_settings", pk=pk)
+            username=data["username"],
+            role=data["role"],
+            character_number=data["character"],
+        ),
+        f"{data['username']} can now open this campaign.",
+    )
 
 
 @require_POST
 def member_character(request: AuthedRequest, pk: int, member_id: int) -> HttpResponse:
     owner = member_for(request, pk, "manage")
-    target = found_or_404(owner.campaign.members.filter(pk=member_id).first(), "member")
+    target = _other(owner, member_id)
     form = forms.CharacterForm(request.POST, characters=_characters(owner), prefix=f"m{target.pk}")
-    if form.is_valid():
-        try:
-            services.member_set_character(
-                member=target, character_number=form.cleaned_data["character"]
-            )
-            messages.success(request, "Character assignment saved.")
-        except WorldEditProblem as exc:
-            problem(request, exc)
-    return redirect("stories:campaign_settings", pk=pk)
+    if not form.is_valid():
+        return redirect("stories:campaign_settings", pk=pk)
+    return _members_change(
+        request,
+        pk,
+        lambda: services.member_set_character(
+            member=target, character_number=form.cleaned_data["character"]
+        ),
+        "Character assignment saved.",
+    )
 
 
 @require_POST
 def member_remove(request: AuthedRequest, pk: int, member_id: int) -> HttpResponse:
-    owner = member_for(request, pk, "manage")
-    target = found_or_404(owner.campaign.members.filter(pk=member_id).first(), "member")
-    try:
-        services.member_remove(member=target)
-        messages.success(request, f"{target.user.get_username()} was removed.")
-    except WorldEditProblem as exc:
-        problem(request, exc)
-    return redirect("stories:campaign_settings", pk=pk)
+    target = _other(member_for(request, pk, "manage"), member_id)
+    return _members_change(
+        request,
+        pk,
+        lambda: services.member_remove(member=target),
+        f"{target.user.get_username()} was removed.",
+    )

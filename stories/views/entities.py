@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
+from django.forms import Form
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from stories import forms, selectors, services
 from stories.locking import CampaignBusy
+from stories.models import Campaign
 from stories.services import WorldEditProblem
 from stories.views.common import member_for, problem
 from workspace.http import AuthedRequest
@@ -87,82 +90,84 @@ def entity_edit(request: AuthedRequest, pk: int, number: int) -> HttpResponse:
     )
 
 
+def _editable(request: AuthedRequest, pk: int, number: int) -> Campaign:
+    """The campaign, if the user may edit it and it has entity `number` (else 403, 404)."""
+    campaign = member_for(request, pk, "edit").campaign
+    selectors.entity_get(campaign=campaign, number=number)
+    return campaign
+
+
 def _edit(
-    request: AuthedRequest, pk: int, number: int, change: Callable[[], object]
+    request: AuthedRequest,
+    pk: int,
+    number: int,
+    change: Callable[[dict[str, Any]], object],
+    *,
+    form: Form | None = None,
+    invalid: str = "",
 ) -> HttpResponse:
-    """Make one hand edit and go back to the entity's page, saying how it went."""
-    try:
-        change()
-        messages.success(request, SAVED)
-    except (WorldEditProblem, CampaignBusy) as exc:
-        problem(request, exc)
+    """Make one hand edit from the entity's page (with the form's values, if it is valid)
+    and go back to the page, saying how it went."""
+    if form is not None and not form.is_valid():
+        messages.error(request, invalid)
+    else:
+        try:
+            change(form.cleaned_data if form is not None else {})
+            messages.success(request, SAVED)
+        except (WorldEditProblem, CampaignBusy) as exc:
+            problem(request, exc)
     return redirect("stories:entity_detail", pk=pk, number=number)
 
 
 @require_POST
 def holding_set(request: AuthedRequest, pk: int, number: int) -> HttpResponse:
-    campaign = member_for(request, pk, "edit").campaign
-    selectors.entity_get(campaign=campaign, number=number)
+    campaign = _editable(request, pk, number)
     items = selectors.entity_choice_list(campaign=campaign, kinds={"item"})
-    form = forms.HoldingForm(request.POST, items=items)
-    if not form.is_valid():
-        messages.error(request, "Choose an item and a quantity.")
-        return redirect("stories:entity_detail", pk=pk, number=number)
     return _edit(
         request,
         pk,
         number,
-        lambda: services.holding_set(
+        lambda data: services.holding_set(
             campaign=campaign,
             user=request.user,
             holder=number,
-            item=form.cleaned_data["item"],
-            quantity=form.cleaned_data["quantity"],
+            item=data["item"],
+            quantity=data["quantity"],
         ),
+        form=forms.HoldingForm(request.POST, items=items),
+        invalid="Choose an item and a quantity.",
     )
 
 
 @require_POST
 def relationship_set(request: AuthedRequest, pk: int, number: int) -> HttpResponse:
-    campaign = member_for(request, pk, "edit").campaign
-    selectors.entity_get(campaign=campaign, number=number)
+    campaign = _editable(request, pk, number)
     targets = selectors.entity_choice_list(campaign=campaign, exclude=number)
-    form = forms.RelationshipForm(request.POST, targets=targets)
-    if not form.is_valid():
-        messages.error(request, "Choose who, the relation and a strength from -100 to 100.")
-        return redirect("stories:entity_detail", pk=pk, number=number)
     return _edit(
         request,
         pk,
         number,
-        lambda: services.relationship_set(
-            campaign=campaign,
-            user=request.user,
-            source=number,
-            target=form.cleaned_data["target"],
-            relation=form.cleaned_data["relation"],
-            strength=form.cleaned_data["strength"],
-            note=form.cleaned_data["note"],
+        lambda data: services.relationship_set(
+            campaign=campaign, user=request.user, source=number, **data
         ),
+        form=forms.RelationshipForm(request.POST, targets=targets),
+        invalid="Choose who, the relation and a strength from -100 to 100.",
     )
 
 
 @require_POST
 def connection_add(request: AuthedRequest, pk: int, number: int) -> HttpResponse:
-    campaign = member_for(request, pk, "edit").campaign
-    selectors.entity_get(campaign=campaign, number=number)
+    campaign = _editable(request, pk, number)
     places = selectors.entity_choice_list(campaign=campaign, kinds={"location"})
-    form = forms.ConnectionForm(request.POST, places=places)
-    if not form.is_valid():
-        messages.error(request, "Choose a place to connect.")
-        return redirect("stories:entity_detail", pk=pk, number=number)
     return _edit(
         request,
         pk,
         number,
-        lambda: services.connection_add(
-            campaign=campaign, user=request.user, a=number, b=form.cleaned_data["other"]
+        lambda data: services.connection_add(
+            campaign=campaign, user=request.user, a=number, b=data["other"]
         ),
+        form=forms.ConnectionForm(request.POST, places=places),
+        invalid="Choose a place to connect.",
     )
 
 
@@ -173,5 +178,7 @@ def connection_remove(request: AuthedRequest, pk: int, number: int, other: int) 
         request,
         pk,
         number,
-        lambda: services.connection_remove(campaign=campaign, user=request.user, a=number, b=other),
+        lambda _data: services.connection_remove(
+            campaign=campaign, user=request.user, a=number, b=other
+        ),
     )

@@ -25,7 +25,12 @@ STATUS_TEXT = {
 }
 
 
-def _to_turn(pk: int, turn: Turn) -> HttpResponse:
+def _told(
+    request: AuthedRequest, pk: int, turn: Turn, failed: str = "The turn failed"
+) -> HttpResponse:
+    """Back to the story at the turn just told (saying so if it failed)."""
+    if turn.status == Turn.Status.FAILED:
+        messages.error(request, f"{failed}: {turn.error}")
     return redirect(reverse("stories:campaign_detail", args=[pk]) + f"#turn-{turn.pk}")
 
 
@@ -62,9 +67,7 @@ def turn_create(request: AuthedRequest, pk: int) -> HttpResponse:
         turn = turns.turn_play(campaign=campaign, member=member, action=action)
     except turns.TurnNotAllowed as exc:
         return _refused(request, pk, exc.message)
-    if turn.status == Turn.Status.FAILED:
-        messages.error(request, f"The turn failed: {turn.error}")
-    return _to_turn(pk, turn)
+    return _told(request, pk, turn)
 
 
 @require_GET
@@ -104,12 +107,7 @@ def turn_run(request: AuthedRequest, pk: int, turn_id: int) -> HttpResponse:
     member = member_for(request, pk)
     turn = selectors.turn_get(campaign=member.campaign, turn_id=turn_id)
     _check_actor(request, member, turn, "start")
-    for _update in turns.turn_run(turn_id=turn.pk):
-        pass
-    turn.refresh_from_db()
-    if turn.status == Turn.Status.FAILED:
-        messages.error(request, f"The turn failed: {turn.error}")
-    return _to_turn(pk, turn)
+    return _told(request, pk, turns.turn_complete(turn=turn))
 
 
 @require_POST
@@ -122,9 +120,7 @@ def turn_retry(request: AuthedRequest, pk: int, turn_id: int) -> HttpResponse:
     except turns.TurnNotAllowed as exc:
         problem(request, exc)
         return redirect("stories:campaign_detail", pk=pk)
-    if new.status == Turn.Status.FAILED:
-        messages.error(request, f"The turn failed again: {new.error}")
-    return _to_turn(pk, new)
+    return _told(request, pk, new, failed="The turn failed again")
 
 
 @require_POST
