@@ -1,6 +1,6 @@
 """Reads for the stories pages, each named `<entity>_get` / `<entity>_list`.
 
-Every campaign lookup goes through the user's membership (`member_get`), so a campaign
+Every campaign lookup goes through the user's membership (`member_get_for_user`), so a campaign
 someone is not a member of does not exist for them (404), and a member whose role may not
 do what they ask is refused (403). A page's whole context (everything but its forms) comes
 from one `<page>_page_get`, so a view loads, checks, calls one selector and renders.
@@ -31,7 +31,6 @@ from stories.projection import load_state
 from stories.replay import state_at
 from stories.state import EntityState, WorldState, format_clock
 from stories.world import ENTITY_KINDS
-from workspace.http import found_or_404
 
 STORY_TURNS_SHOWN = 20
 KIND_ORDER = ("character", "faction", "location", "item", "arc", "quest", "lore")
@@ -64,23 +63,24 @@ def campaign_list_for_user(*, user: User | AnonymousUser) -> QuerySet[Campaign]:
     )
 
 
-def member_get(
+def member_get_for_user(
     *,
     user: User | AnonymousUser,
     campaign_id: int,
     may: Literal["read", "edit", "manage"] = "read",
-) -> CampaignMember:
-    """The user's membership of the campaign (with the campaign): 404 for anyone who is not
-    a member; 403 unless the role may `edit` (owner, editors: the world, the settings,
-    proposals) or `manage` (the owner: members), when asked."""
-    member = None
-    if user.is_authenticated:
-        member = (
-            CampaignMember.objects.select_related("campaign", "user")
-            .filter(campaign_id=campaign_id, user=user)
-            .first()
-        )
-    member = found_or_404(member, "campaign")
+) -> CampaignMember | None:
+    """The user's membership of the campaign (with the campaign), None if they are not a
+    member; PermissionDenied unless their role may `edit` (owner, editors: the world, the
+    settings, proposals) or `manage` (the owner: members), when asked."""
+    if not user.is_authenticated:
+        return None
+    member = (
+        CampaignMember.objects.select_related("campaign", "user")
+        .filter(campaign_id=campaign_id, user=user)
+        .first()
+    )
+    if member is None:
+        return None
     if may == "edit" and not member.can_edit:
         raise PermissionDenied("Only the campaign's owner and editors can change it.")
     if may == "manage" and member.role != CampaignMember.Role.OWNER:
@@ -95,17 +95,17 @@ class MemberRow:
 
 
 @dataclass
-class SettingsPage:
+class SettingsView:
     members: list[MemberRow]
     characters: list[tuple[int, str]]  # what a member may be given to play
 
 
-def settings_page_get(*, campaign: Campaign) -> SettingsPage:
+def settings_view(*, campaign: Campaign) -> SettingsView:
     names = dict(campaign.entities.values_list("number", "name"))
     members = campaign.members.select_related("user").order_by("id")
-    return SettingsPage(
+    return SettingsView(
         members=[MemberRow(m, names.get(m.character_number or 0, "")) for m in members],
-        characters=entity_choice_list(campaign=campaign, kinds={"character"}),
+        characters=entity_choice_list_for_campaign(campaign=campaign, kinds={"character"}),
     )
 
 
@@ -155,7 +155,7 @@ def _names(state: WorldState) -> dict[int, str]:
     return {n: e.name for n, e in state.entities.items()}
 
 
-def _world_view(state: WorldState, *, changed: set[int] | None = None) -> WorldView:
+def _world_view_of(state: WorldState, *, changed: set[int] | None = None) -> WorldView:
     changed = changed or set()
     names = _names(state)
     held: dict[int, list[tuple[int, str, int]]] = defaultdict(list)
@@ -216,14 +216,14 @@ def _world_current(campaign: Campaign) -> tuple[WorldState, WorldView]:
         turn__isnull=False,
     ).values_list("payload", flat=True):
         changed |= _numbers_in(payload)
-    return state, _world_view(state, changed=changed)
+    return state, _world_view_of(state, changed=changed)
 
 
-def world_get(*, campaign: Campaign, turn: int | None = None) -> WorldView:
+def world_view(*, campaign: Campaign, turn: int | None = None) -> WorldView:
     """The world as it was after `turn`, or now (with the last turn's changes marked)."""
     if turn is None:
         return _world_current(campaign)[1]
-    return _world_view(state_at(campaign, turn))
+    return _world_view_of(state_at(campaign, turn))
 
 
 # -- turns and events --------------------------------------------------------------------------
@@ -269,11 +269,11 @@ def _story_turns(campaign: Campaign, names: dict[int, str]) -> list[TurnView]:
     return _turn_views(live + tail, names)
 
 
-def turn_get(*, campaign: Campaign, turn_id: int) -> Turn:
-    return found_or_404(Turn.objects.filter(campaign=campaign, pk=turn_id).first(), "turn")
+def turn_get_for_campaign(*, campaign: Campaign, turn_id: int) -> Turn | None:
+    return Turn.objects.filter(campaign=campaign, pk=turn_id).first()
 
 
-def turn_last(*, campaign: Campaign) -> Turn | None:
+def _turn_last(*, campaign: Campaign) -> Turn | None:
     """The last live, finished turn (its prompt feeds the context meter)."""
     return (
         Turn.objects.filter(campaign=campaign, undone=False, status=Turn.Status.DONE)
@@ -282,34 +282,34 @@ def turn_last(*, campaign: Campaign) -> Turn | None:
     )
 
 
-def turn_view_get(*, campaign: Campaign, turn: Turn) -> TurnView:
+def turn_view(*, campaign: Campaign, turn: Turn) -> TurnView:
     """One turn as the story shows it, with the changes it made."""
     [view] = _turn_views([turn], _names(load_state(campaign)))
     return view
 
 
 @dataclass
-class WorldPanel:
+class WorldPanelView:
     world: WorldView
     last: Turn | None
 
 
-def world_panel_get(*, campaign: Campaign) -> WorldPanel:
-    return WorldPanel(world=world_get(campaign=campaign), last=turn_last(campaign=campaign))
+def world_panel_view(*, campaign: Campaign) -> WorldPanelView:
+    return WorldPanelView(world=world_view(campaign=campaign), last=_turn_last(campaign=campaign))
 
 
 @dataclass
-class StoryPage(WorldPanel):
+class StoryView(WorldPanelView):
     turns: list[TurnView]
     character: EntityState | None  # the one the member plays
 
 
-def story_page_get(*, campaign: Campaign, member: CampaignMember) -> StoryPage:
+def story_view(*, campaign: Campaign, member: CampaignMember) -> StoryView:
     state, view = _world_current(campaign)
     number = member.character_number
-    return StoryPage(
+    return StoryView(
         world=view,
-        last=turn_last(campaign=campaign),
+        last=_turn_last(campaign=campaign),
         turns=_story_turns(campaign, view.names),
         character=state.entities.get(number) if number is not None else None,
     )
@@ -365,24 +365,22 @@ def _timeline_rows(
 
 
 @dataclass
-class TimelinePage:
+class TimelineView:
     rows: list[TimelineRow]
     older: int | None  # where the next page of older turns starts
 
 
-def timeline_page_get(
-    *, campaign: Campaign, before_turn: int | None, turns: int = 50
-) -> TimelinePage:
+def timeline_view(*, campaign: Campaign, before_turn: int | None, turns: int = 50) -> TimelineView:
     """`turns` turn numbers of the timeline, newest first, before `before_turn`."""
     rows = _timeline_rows(campaign, _names(load_state(campaign)), before_turn, turns)
     older = rows[-1].turn_number if rows and rows[-1].turn_number > 0 else None
-    return TimelinePage(rows=rows, older=older)
+    return TimelineView(rows=rows, older=older)
 
 
 # -- entities ----------------------------------------------------------------------------------
 
 
-def entity_choice_list(
+def entity_choice_list_for_campaign(
     *, campaign: Campaign, kinds: set[str] | None = None, exclude: int | None = None
 ) -> list[tuple[int, str]]:
     """(number, name) of the campaign's entities of `kinds` (all kinds: None), by name."""
@@ -394,12 +392,12 @@ def entity_choice_list(
     return sorted(rows.values_list("number", "name"), key=lambda x: x[1].casefold())
 
 
-def entity_get(*, campaign: Campaign, number: int) -> EntityState:
-    return found_or_404(load_state(campaign).entities.get(number), "entity")
+def entity_get_for_campaign(*, campaign: Campaign, number: int) -> EntityState | None:
+    return load_state(campaign).entities.get(number)
 
 
 @dataclass
-class EntityPage:
+class EntityView:
     entity: EntityRow
     held_by: list[tuple[int, str, int]]  # (quantity, holder name, holder number)
     occupants: list[tuple[int, str, str]]  # (number, name, kind) of those here
@@ -411,13 +409,14 @@ class EntityPage:
     places: list[tuple[int, str]]  # where a path may lead (for a place)
 
 
-def entity_page_get(*, campaign: Campaign, number: int) -> EntityPage:
+def entity_view(*, campaign: Campaign, number: int) -> EntityView | None:
     state = load_state(campaign)
-    found_or_404(state.entities.get(number), "entity")
-    view = _world_view(state)
+    if number not in state.entities:
+        return None
+    view = _world_view_of(state)
     row = next(r for _k, _t, rows in view.groups for r in rows if r.number == number)
     others = set(ENTITY_KINDS) - {"item"}
-    return EntityPage(
+    return EntityView(
         entity=row,
         held_by=[(q, view.names[h], h) for h, q in state.holders_of(number)],
         occupants=sorted(
@@ -427,10 +426,12 @@ def entity_page_get(*, campaign: Campaign, number: int) -> EntityPage:
         relations_out=[r for r in view.relationships if r.source == number],
         relations_in=[r for r in view.relationships if r.target == number],
         history=_entity_history(campaign, number, view.names),
-        items=entity_choice_list(campaign=campaign, kinds={"item"}),
-        targets=entity_choice_list(campaign=campaign, kinds=others, exclude=number)
-        + entity_choice_list(campaign=campaign, kinds={"item"}, exclude=number),
-        places=entity_choice_list(campaign=campaign, kinds={"location"}, exclude=number),
+        items=entity_choice_list_for_campaign(campaign=campaign, kinds={"item"}),
+        targets=entity_choice_list_for_campaign(campaign=campaign, kinds=others, exclude=number)
+        + entity_choice_list_for_campaign(campaign=campaign, kinds={"item"}, exclude=number),
+        places=entity_choice_list_for_campaign(
+            campaign=campaign, kinds={"location"}, exclude=number
+        ),
     )
 
 
@@ -451,27 +452,27 @@ def _entity_history(
 # -- proposals from world documents ------------------------------------------------------------
 
 
-def proposal_get(*, campaign: Campaign, proposal_id: int) -> EntityProposal:
-    return found_or_404(campaign.proposals.filter(pk=proposal_id).first(), "proposal")
+def proposal_get_for_campaign(*, campaign: Campaign, proposal_id: int) -> EntityProposal | None:
+    return campaign.proposals.filter(pk=proposal_id).first()
 
 
 @dataclass
-class ProposalPage:
+class ProposalsView:
     proposals: list[EntityProposal]  # waiting for a decision
     run: ProposalRun | None  # the latest run
     documents: list[Any]  # the world documents
     upload_url: str  # where the user may upload them ("" if they may not)
 
 
-def proposal_page_get(*, campaign: Campaign, user: User | AnonymousUser) -> ProposalPage:
-    return ProposalPage(
+def proposals_view(*, campaign: Campaign, user: User | AnonymousUser) -> ProposalsView:
+    return ProposalsView(
         proposals=list(
             campaign.proposals.filter(status=EntityProposal.Status.PENDING).select_related(
                 "source_document"
             )
         ),
         run=campaign.proposal_runs.first(),
-        documents=world_document_list(campaign=campaign),
+        documents=world_document_list_for_campaign(campaign=campaign),
         upload_url=_world_upload_url(campaign, user),
     )
 
@@ -484,7 +485,7 @@ def _world_upload_url(campaign: Campaign, user: User | AnonymousUser) -> str:
     return reverse("research:project_detail", args=[collection.pk])
 
 
-def world_document_list(*, campaign: Campaign) -> list[Any]:
+def world_document_list_for_campaign(*, campaign: Campaign) -> list[Any]:
     from research.models import Document
 
     if campaign.world_collection_id is None:

@@ -44,7 +44,7 @@ def campaign_create(request: AuthedRequest) -> HttpResponse:
 def campaign_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     member = member_for(request, pk)
     campaign = member.campaign
-    page = selectors.story_page_get(campaign=campaign, member=member)
+    page = selectors.story_view(campaign=campaign, member=member)
     return render(
         request,
         "stories/campaigns/detail.html",
@@ -62,7 +62,7 @@ def campaign_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 def world_panel(request: AuthedRequest, pk: int) -> HttpResponse:
     """The world pane alone (htmx swaps it in after a streamed turn)."""
     member = member_for(request, pk)
-    page = selectors.world_panel_get(campaign=member.campaign)
+    page = selectors.world_panel_view(campaign=member.campaign)
     return render(
         request,
         "stories/campaigns/partials/world_panel.html",
@@ -80,7 +80,7 @@ def campaign_settings(request: AuthedRequest, pk: int) -> HttpResponse:
         services.campaign_update(campaign=campaign, **form.cleaned_data)
         messages.success(request, "Campaign saved.")
         return redirect("stories:campaign_settings", pk=pk)
-    page = selectors.settings_page_get(campaign=campaign)
+    page = selectors.settings_view(campaign=campaign)
     members = [
         (
             row.member,
@@ -109,7 +109,7 @@ def campaign_settings(request: AuthedRequest, pk: int) -> HttpResponse:
 
 def _characters(member: CampaignMember) -> list[tuple[int, str]]:
     """The characters a member may be given to play."""
-    return selectors.entity_choice_list(campaign=member.campaign, kinds={"character"})
+    return selectors.entity_choice_list_for_campaign(campaign=member.campaign, kinds={"character"})
 
 
 def _members_change(

@@ -8,14 +8,15 @@ from django.contrib import messages
 
 from stories import selectors
 from stories.models import CampaignMember
-from workspace.http import AuthedRequest
+from workspace.http import AuthedRequest, found_or_404
 
 
 def member_for(
     request: AuthedRequest, pk: int, may: Literal["read", "edit", "manage"] = "read"
 ) -> CampaignMember:
     """The signed-in user's membership of campaign `pk` (404 if none, 403 if `may` is not)."""
-    return selectors.member_get(user=request.user, campaign_id=pk, may=may)
+    member = selectors.member_get_for_user(user=request.user, campaign_id=pk, may=may)
+    return found_or_404(member, "campaign")
 
 
 def problem(request: AuthedRequest, exc: Exception) -> None:

@@ -16,84 +16,23 @@ from stories import forms, selectors, services
 from stories.locking import CampaignBusy
 from stories.models import Campaign
 from stories.services import WorldEditProblem
+from stories.state import EntityState
 from stories.views.common import member_for, problem
-from workspace.http import AuthedRequest
+from workspace.http import AuthedRequest, found_or_404
 
 SAVED = "Saved; the change is in the event log."
 
 
-@require_http_methods(["GET", "POST"])
-def entity_create(request: AuthedRequest, pk: int) -> HttpResponse:
-    campaign = member_for(request, pk, "edit").campaign
-    form = forms.EntityForm(
-        request.POST or None,
-        locations=selectors.entity_choice_list(campaign=campaign, kinds={"location"}),
-        initial={"kind": request.GET.get("kind", "character")},
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            number = services.entity_create(
-                campaign=campaign,
-                user=request.user,
-                change=form.new_entity(),
-                aliases=form.cleaned_data["aliases"],
-                pinned=form.cleaned_data["pinned"],
-                status=form.cleaned_data["status"].strip(),
-            )
-        except (WorldEditProblem, CampaignBusy) as exc:
-            form.add_error(None, getattr(exc, "message", str(exc)))
-        else:
-            messages.success(request, f"Added {form.cleaned_data['name']}.")
-            return redirect("stories:entity_detail", pk=pk, number=number)
-    return render(
-        request, "stories/entities/form.html", {"campaign": campaign, "form": form, "entity": None}
-    )
-
-
-@require_GET
-def entity_detail(request: AuthedRequest, pk: int, number: int) -> HttpResponse:
-    member = member_for(request, pk)
-    page = selectors.entity_page_get(campaign=member.campaign, number=number)
-    context = {"campaign": member.campaign, "member": member, **vars(page)}
-    if member.can_edit:
-        context["holding_form"] = forms.HoldingForm(items=page.items)
-        context["relationship_form"] = forms.RelationshipForm(targets=page.targets)
-        context["connection_form"] = forms.ConnectionForm(places=page.places)
-    return render(request, "stories/entities/detail.html", context)
-
-
-@require_http_methods(["GET", "POST"])
-def entity_edit(request: AuthedRequest, pk: int, number: int) -> HttpResponse:
-    campaign = member_for(request, pk, "edit").campaign
-    entity = selectors.entity_get(campaign=campaign, number=number)
-    form = forms.EntityForm(
-        request.POST or None,
-        locations=selectors.entity_choice_list(
-            campaign=campaign, kinds={"location"}, exclude=number
-        ),
-        initial=forms.EntityForm.initial_for(entity),
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.entity_edit(
-                campaign=campaign, user=request.user, number=number, values=form.values()
-            )
-        except (WorldEditProblem, CampaignBusy) as exc:
-            form.add_error(None, getattr(exc, "message", str(exc)))
-        else:
-            messages.success(request, SAVED)
-            return redirect("stories:entity_detail", pk=pk, number=number)
-    return render(
-        request,
-        "stories/entities/form.html",
-        {"campaign": campaign, "form": form, "entity": entity, "number": number},
+def _entity(campaign: Campaign, number: int) -> EntityState:
+    return found_or_404(
+        selectors.entity_get_for_campaign(campaign=campaign, number=number), "entity"
     )
 
 
 def _editable(request: AuthedRequest, pk: int, number: int) -> Campaign:
     """The campaign, if the user may edit it and it has entity `number` (else 403, 404)."""
     campaign = member_for(request, pk, "edit").campaign
-    selectors.entity_get(campaign=campaign, number=number)
+    _entity(campaign, number)
     return campaign
 
 
@@ -119,10 +58,78 @@ def _edit(
     return redirect("stories:entity_detail", pk=pk, number=number)
 
 
+@require_http_methods(["GET", "POST"])
+def entity_create(request: AuthedRequest, pk: int) -> HttpResponse:
+    campaign = member_for(request, pk, "edit").campaign
+    form = forms.EntityForm(
+        request.POST or None,
+        locations=selectors.entity_choice_list_for_campaign(campaign=campaign, kinds={"location"}),
+        initial={"kind": request.GET.get("kind", "character")},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            number = services.entity_create(
+                campaign=campaign,
+                user=request.user,
+                change=form.new_entity(),
+                aliases=form.cleaned_data["aliases"],
+                pinned=form.cleaned_data["pinned"],
+                status=form.cleaned_data["status"].strip(),
+            )
+        except (WorldEditProblem, CampaignBusy) as exc:
+            form.add_error(None, getattr(exc, "message", str(exc)))
+        else:
+            messages.success(request, f"Added {form.cleaned_data['name']}.")
+            return redirect("stories:entity_detail", pk=pk, number=number)
+    return render(
+        request, "stories/entities/form.html", {"campaign": campaign, "form": form, "entity": None}
+    )
+
+
+@require_GET
+def entity_detail(request: AuthedRequest, pk: int, number: int) -> HttpResponse:
+    member = member_for(request, pk)
+    page = found_or_404(selectors.entity_view(campaign=member.campaign, number=number), "entity")
+    context = {"campaign": member.campaign, "member": member, **vars(page)}
+    if member.can_edit:
+        context["holding_form"] = forms.HoldingForm(items=page.items)
+        context["relationship_form"] = forms.RelationshipForm(targets=page.targets)
+        context["connection_form"] = forms.ConnectionForm(places=page.places)
+    return render(request, "stories/entities/detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def entity_edit(request: AuthedRequest, pk: int, number: int) -> HttpResponse:
+    campaign = member_for(request, pk, "edit").campaign
+    entity = _entity(campaign, number)
+    form = forms.EntityForm(
+        request.POST or None,
+        locations=selectors.entity_choice_list_for_campaign(
+            campaign=campaign, kinds={"location"}, exclude=number
+        ),
+        initial=forms.EntityForm.initial_for(entity),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.entity_edit(
+                campaign=campaign, user=request.user, number=number, values=form.values()
+            )
+        except (WorldEditProblem, CampaignBusy) as exc:
+            form.add_error(None, getattr(exc, "message", str(exc)))
+        else:
+            messages.success(request, SAVED)
+            return redirect("stories:entity_detail", pk=pk, number=number)
+    return render(
+        request,
+        "stories/entities/form.html",
+        {"campaign": campaign, "form": form, "entity": entity, "number": number},
+    )
+
+
 @require_POST
 def holding_set(request: AuthedRequest, pk: int, number: int) -> HttpResponse:
     campaign = _editable(request, pk, number)
-    items = selectors.entity_choice_list(campaign=campaign, kinds={"item"})
+    items = selectors.entity_choice_list_for_campaign(campaign=campaign, kinds={"item"})
     return _edit(
         request,
         pk,
@@ -142,7 +149,7 @@ def holding_set(request: AuthedRequest, pk: int, number: int) -> HttpResponse:
 @require_POST
 def relationship_set(request: AuthedRequest, pk: int, number: int) -> HttpResponse:
     campaign = _editable(request, pk, number)
-    targets = selectors.entity_choice_list(campaign=campaign, exclude=number)
+    targets = selectors.entity_choice_list_for_campaign(campaign=campaign, exclude=number)
     return _edit(
         request,
         pk,
@@ -158,7 +165,7 @@ def relationship_set(request: AuthedRequest, pk: int, number: int) -> HttpRespon
 @require_POST
 def connection_add(request: AuthedRequest, pk: int, number: int) -> HttpResponse:
     campaign = _editable(request, pk, number)
-    places = selectors.entity_choice_list(campaign=campaign, kinds={"location"})
+    places = selectors.entity_choice_list_for_campaign(campaign=campaign, kinds={"location"})
     return _edit(
         request,
         pk,

@@ -21,7 +21,7 @@ def campaign_timeline(request: AuthedRequest, pk: int) -> HttpResponse:
     campaign = member.campaign
     before = request.GET.get("before")
     before_turn = int(before) if before and before.isdigit() else None
-    page = selectors.timeline_page_get(campaign=campaign, before_turn=before_turn)
+    page = selectors.timeline_view(campaign=campaign, before_turn=before_turn)
     return render(
         request,
         "stories/history/timeline.html",
@@ -52,7 +52,7 @@ def state_as_of(request: AuthedRequest, pk: int) -> HttpResponse:
             "member": member,
             "turn": turn,
             "form": form,
-            "world": selectors.world_get(campaign=campaign, turn=turn),
+            "world": selectors.world_view(campaign=campaign, turn=turn),
             "branch_form": forms.BranchForm(initial={"at_turn": turn}),
             "undo_form": forms.UndoForm(initial={"to_turn": turn}),
         },

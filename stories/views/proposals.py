@@ -10,9 +10,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from stories import proposals, selectors
 from stories.locking import CampaignBusy
+from stories.models import Campaign, EntityProposal
 from stories.services import WorldEditProblem
 from stories.views.common import member_for, problem
-from workspace.http import AuthedRequest
+from workspace.http import AuthedRequest, found_or_404
 
 
 @require_http_methods(["GET", "POST"])
@@ -25,17 +26,22 @@ def proposal_list(request: AuthedRequest, pk: int) -> HttpResponse:
         proposals.proposal_run_request(campaign=campaign, user=request.user)
         messages.success(request, "Carrel is reading the world documents; proposals appear below.")
         return redirect("stories:proposals", pk=pk)
-    page = selectors.proposal_page_get(campaign=campaign, user=request.user)
+    page = selectors.proposals_view(campaign=campaign, user=request.user)
     template = (
         "stories/proposals/partials/panel.html" if request.htmx else "stories/proposals/list.html"
     )
     return render(request, template, {"campaign": campaign, "member": member, **vars(page)})
 
 
+def _proposal(campaign: Campaign, proposal_id: int) -> EntityProposal:
+    proposal = selectors.proposal_get_for_campaign(campaign=campaign, proposal_id=proposal_id)
+    return found_or_404(proposal, "proposal")
+
+
 @require_POST
 def proposal_accept(request: AuthedRequest, pk: int, proposal_id: int) -> HttpResponse:
     campaign = member_for(request, pk, "edit").campaign
-    proposal = selectors.proposal_get(campaign=campaign, proposal_id=proposal_id)
+    proposal = _proposal(campaign, proposal_id)
     try:
         proposals.proposal_accept(proposal=proposal, user=request.user)
         messages.success(request, f"Added {proposal.name} to the world.")
@@ -47,7 +53,5 @@ def proposal_accept(request: AuthedRequest, pk: int, proposal_id: int) -> HttpRe
 @require_POST
 def proposal_dismiss(request: AuthedRequest, pk: int, proposal_id: int) -> HttpResponse:
     campaign = member_for(request, pk, "edit").campaign
-    proposals.proposal_dismiss(
-        proposal=selectors.proposal_get(campaign=campaign, proposal_id=proposal_id)
-    )
+    proposals.proposal_dismiss(proposal=_proposal(campaign, proposal_id))
     return redirect("stories:proposals", pk=pk)

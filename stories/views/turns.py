@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from stories import forms, selectors, turns
 from stories.models import CampaignMember, Turn
 from stories.views.common import member_for, problem
-from workspace.http import AuthedRequest, sse_comment, sse_event, sse_response
+from workspace.http import AuthedRequest, found_or_404, sse_comment, sse_event, sse_response
 
 STATUS_TEXT = {
     "started": "writing…",
@@ -32,6 +32,11 @@ def _told(
     if turn.status == Turn.Status.FAILED:
         messages.error(request, f"{failed}: {turn.error}")
     return redirect(reverse("stories:campaign_detail", args=[pk]) + f"#turn-{turn.pk}")
+
+
+def _turn(member: CampaignMember, turn_id: int) -> Turn:
+    turn = selectors.turn_get_for_campaign(campaign=member.campaign, turn_id=turn_id)
+    return found_or_404(turn, "turn")
 
 
 def _check_actor(request: AuthedRequest, member: CampaignMember, turn: Turn, verb: str) -> None:
@@ -76,7 +81,7 @@ def turn_stream(request: AuthedRequest, pk: int, turn_id: int) -> HttpResponseBa
     event carrying the finished turn's HTML. A finished turn just sends `done` again."""
     member = member_for(request, pk)
     campaign = member.campaign
-    turn = selectors.turn_get(campaign=campaign, turn_id=turn_id)
+    turn = _turn(member, turn_id)
     if turn.status == Turn.Status.PENDING:
         _check_actor(request, member, turn, "start")
 
@@ -90,7 +95,7 @@ def turn_stream(request: AuthedRequest, pk: int, turn_id: int) -> HttpResponseBa
             elif update.kind == "waiting":
                 yield sse_event("status", escape(update.text))
         turn.refresh_from_db()
-        item = selectors.turn_view_get(campaign=campaign, turn=turn)
+        item = selectors.turn_view(campaign=campaign, turn=turn)
         html = render_to_string(
             "stories/turns/partials/turn.html",
             {"campaign": campaign, "item": item, "live": True},
@@ -105,7 +110,7 @@ def turn_stream(request: AuthedRequest, pk: int, turn_id: int) -> HttpResponseBa
 def turn_run(request: AuthedRequest, pk: int, turn_id: int) -> HttpResponse:
     """Run a waiting turn without JavaScript (the page was closed before it streamed)."""
     member = member_for(request, pk)
-    turn = selectors.turn_get(campaign=member.campaign, turn_id=turn_id)
+    turn = _turn(member, turn_id)
     _check_actor(request, member, turn, "start")
     return _told(request, pk, turns.turn_complete(turn=turn))
 
@@ -114,7 +119,7 @@ def turn_run(request: AuthedRequest, pk: int, turn_id: int) -> HttpResponse:
 def turn_retry(request: AuthedRequest, pk: int, turn_id: int) -> HttpResponse:
     """Send a failed turn's action again, as a new turn."""
     member = member_for(request, pk)
-    turn = selectors.turn_get(campaign=member.campaign, turn_id=turn_id)
+    turn = _turn(member, turn_id)
     try:
         new = turns.turn_play(campaign=member.campaign, member=member, action=turn.action)
     except turns.TurnNotAllowed as exc:
@@ -126,7 +131,7 @@ def turn_retry(request: AuthedRequest, pk: int, turn_id: int) -> HttpResponse:
 @require_POST
 def turn_discard(request: AuthedRequest, pk: int, turn_id: int) -> HttpResponse:
     member = member_for(request, pk)
-    turn = selectors.turn_get(campaign=member.campaign, turn_id=turn_id)
+    turn = _turn(member, turn_id)
     _check_actor(request, member, turn, "discard")
     if not turns.turn_discard(turn=turn):
         messages.error(request, "That turn has already started.")
@@ -136,7 +141,7 @@ def turn_discard(request: AuthedRequest, pk: int, turn_id: int) -> HttpResponse:
 @require_GET
 def context_map(request: AuthedRequest, pk: int, turn_id: int) -> HttpResponse:
     member = member_for(request, pk)
-    turn = selectors.turn_get(campaign=member.campaign, turn_id=turn_id)
+    turn = _turn(member, turn_id)
     return render(
         request,
         "stories/turns/context_map.html",
