@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from stories import forms, selectors, services
 from stories.models import CampaignMember
 from stories.services import WorldEditProblem
-from stories.views.common import member_for, problem
+from stories.views.common import member_for, problem, render_campaign
 from workspace.http import AuthedRequest, found_or_404
 
 
@@ -44,17 +44,13 @@ def campaign_create(request: AuthedRequest) -> HttpResponse:
 def campaign_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     member = member_for(request, pk)
     campaign = member.campaign
-    page = selectors.story_view(campaign=campaign, member=member)
-    return render(
+    return render_campaign(
         request,
         "stories/campaigns/detail.html",
-        {
-            "campaign": campaign,
-            "member": member,
-            **vars(page),
-            "turn_form": forms.TurnForm(),
-            "undo_form": forms.UndoForm(initial={"to_turn": max(0, campaign.head_turn - 1)}),
-        },
+        member,
+        selectors.story_view(campaign=campaign, member=member),
+        turn_form=forms.TurnForm(),
+        undo_form=forms.UndoForm(initial={"to_turn": max(0, campaign.head_turn - 1)}),
     )
 
 
@@ -62,11 +58,11 @@ def campaign_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 def world_panel(request: AuthedRequest, pk: int) -> HttpResponse:
     """The world pane alone (htmx swaps it in after a streamed turn)."""
     member = member_for(request, pk)
-    page = selectors.world_panel_view(campaign=member.campaign)
-    return render(
+    return render_campaign(
         request,
         "stories/campaigns/partials/world_panel.html",
-        {"campaign": member.campaign, "member": member, **vars(page)},
+        member,
+        selectors.world_panel_view(campaign=member.campaign),
     )
 
 
@@ -93,17 +89,14 @@ def campaign_settings(request: AuthedRequest, pk: int) -> HttpResponse:
         )
         for row in page.members
     ]
-    return render(
+    return render_campaign(
         request,
         "stories/campaigns/settings.html",
-        {
-            "campaign": campaign,
-            "member": member,
-            "form": form,
-            "members": members,
-            "member_form": forms.MemberForm(characters=page.characters),
-            "lorebook_form": forms.LorebookForm(),
-        },
+        member,
+        form=form,
+        members=members,
+        member_form=forms.MemberForm(characters=page.characters),
+        lorebook_form=forms.LorebookForm(),
     )
 
 

@@ -17,7 +17,7 @@ from stories.locking import CampaignBusy
 from stories.models import Campaign
 from stories.services import WorldEditProblem
 from stories.state import EntityState
-from stories.views.common import member_for, problem
+from stories.views.common import member_for, problem, render_campaign
 from workspace.http import AuthedRequest, found_or_404
 
 SAVED = "Saved; the change is in the event log."
@@ -90,12 +90,14 @@ def entity_create(request: AuthedRequest, pk: int) -> HttpResponse:
 def entity_detail(request: AuthedRequest, pk: int, number: int) -> HttpResponse:
     member = member_for(request, pk)
     page = found_or_404(selectors.entity_view(campaign=member.campaign, number=number), "entity")
-    context = {"campaign": member.campaign, "member": member, **vars(page)}
+    edit_forms = {}
     if member.can_edit:
-        context["holding_form"] = forms.HoldingForm(items=page.items)
-        context["relationship_form"] = forms.RelationshipForm(targets=page.targets)
-        context["connection_form"] = forms.ConnectionForm(places=page.places)
-    return render(request, "stories/entities/detail.html", context)
+        edit_forms = {
+            "holding_form": forms.HoldingForm(items=page.items),
+            "relationship_form": forms.RelationshipForm(targets=page.targets),
+            "connection_form": forms.ConnectionForm(places=page.places),
+        }
+    return render_campaign(request, "stories/entities/detail.html", member, page, **edit_forms)
 
 
 @require_http_methods(["GET", "POST"])

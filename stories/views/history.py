@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
 
 from stories import forms, selectors
 from stories.exchange import ImportProblem
 from stories.history import HistoryProblem, campaign_branch, campaign_undo
 from stories.locking import CampaignBusy
-from stories.views.common import member_for, problem
+from stories.views.common import member_for, problem, render_campaign
 from workspace.http import AuthedRequest
 
 
@@ -21,18 +21,14 @@ def campaign_timeline(request: AuthedRequest, pk: int) -> HttpResponse:
     campaign = member.campaign
     before = request.GET.get("before")
     before_turn = int(before) if before and before.isdigit() else None
-    page = selectors.timeline_view(campaign=campaign, before_turn=before_turn)
-    return render(
+    return render_campaign(
         request,
         "stories/history/timeline.html",
-        {
-            "campaign": campaign,
-            "member": member,
-            **vars(page),
-            "state_form": forms.StateAtForm(initial={"turn": campaign.head_turn}),
-            "undo_form": forms.UndoForm(initial={"to_turn": max(0, campaign.head_turn - 1)}),
-            "branch_form": forms.BranchForm(initial={"at_turn": campaign.head_turn}),
-        },
+        member,
+        selectors.timeline_view(campaign=campaign, before_turn=before_turn),
+        state_form=forms.StateAtForm(initial={"turn": campaign.head_turn}),
+        undo_form=forms.UndoForm(initial={"to_turn": max(0, campaign.head_turn - 1)}),
+        branch_form=forms.BranchForm(initial={"at_turn": campaign.head_turn}),
     )
 
 
@@ -44,18 +40,15 @@ def state_as_of(request: AuthedRequest, pk: int) -> HttpResponse:
     turn = campaign.head_turn
     if form.is_valid():
         turn = min(form.cleaned_data["turn"], campaign.head_turn)
-    return render(
+    return render_campaign(
         request,
         "stories/history/state_at.html",
-        {
-            "campaign": campaign,
-            "member": member,
-            "turn": turn,
-            "form": form,
-            "world": selectors.world_view(campaign=campaign, turn=turn),
-            "branch_form": forms.BranchForm(initial={"at_turn": turn}),
-            "undo_form": forms.UndoForm(initial={"to_turn": turn}),
-        },
+        member,
+        turn=turn,
+        form=form,
+        world=selectors.world_view(campaign=campaign, turn=turn),
+        branch_form=forms.BranchForm(initial={"at_turn": turn}),
+        undo_form=forms.UndoForm(initial={"to_turn": turn}),
     )
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from stories import proposals, selectors
 from stories.locking import CampaignBusy
 from stories.models import Campaign, EntityProposal
 from stories.services import WorldEditProblem
-from stories.views.common import member_for, problem
+from stories.views.common import member_for, problem, render_campaign
 from workspace.http import AuthedRequest, found_or_404
 
 
@@ -26,11 +26,11 @@ def proposal_list(request: AuthedRequest, pk: int) -> HttpResponse:
         proposals.proposal_run_request(campaign=campaign, user=request.user)
         messages.success(request, "Carrel is reading the world documents; proposals appear below.")
         return redirect("stories:proposals", pk=pk)
-    page = selectors.proposals_view(campaign=campaign, user=request.user)
     template = (
         "stories/proposals/partials/panel.html" if request.htmx else "stories/proposals/list.html"
     )
-    return render(request, template, {"campaign": campaign, "member": member, **vars(page)})
+    view = selectors.proposals_view(campaign=campaign, user=request.user)
+    return render_campaign(request, template, member, view)
 
 
 def _proposal(campaign: Campaign, proposal_id: int) -> EntityProposal:
