@@ -62,12 +62,12 @@ class Claimable(models.Model):
         return bool(rows.update(**{cls.state_field: cls.QUEUED, **fields}))
 
     @classmethod
-    def fail(cls, pk: int, attempt: int, *, code: str, message: str, **fields: Any) -> bool:
-        """active → failed, with the error's code and words."""
+    def fail(cls, pk: int, attempt: int, *, code: str, error: str, **fields: Any) -> bool:
+        """active → failed, with the error's code and words (`error`)."""
         rows = cls.fenced(pk, attempt, *cls.ACTIVE)
         return bool(
             rows.update(
-                **{cls.state_field: cls.FAILED, "error_code": code, "error": message}, **fields
+                **{cls.state_field: cls.FAILED, "error_code": code, "error": error}, **fields
             )
         )
 

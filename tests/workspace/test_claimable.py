@@ -16,6 +16,7 @@ class Chore(Claimable, Generated):
 
     status = models.CharField(max_length=16, default="queued")
     note = models.CharField(max_length=40, blank=True)
+    message = models.CharField(max_length=40, blank=True)  # a row's own progress line
 
     class Meta:
         app_label = "workspace"
@@ -60,9 +61,9 @@ def test_a_released_row_can_be_claimed_again(chores) -> None:
 def test_a_failure_is_recorded_once_and_only_on_an_active_row_of_its_attempt(chores) -> None:
     chore = chores.objects.create()
     assert chores.claim(chore.pk, 1)
-    assert not chores.fail(chore.pk, 2, code="timeout", message="late")
-    assert chores.fail(chore.pk, 1, code="timeout", message="The model server timed out.")
-    assert not chores.fail(chore.pk, 1, code="model", message="again")
+    assert not chores.fail(chore.pk, 2, code="timeout", error="late")
+    assert chores.fail(chore.pk, 1, code="timeout", error="The model server timed out.", message="")
+    assert not chores.fail(chore.pk, 1, code="model", error="again")
     chore.refresh_from_db()
     assert (chore.status, chore.error_code, chore.error) == (
         "failed",
@@ -74,7 +75,7 @@ def test_a_failure_is_recorded_once_and_only_on_an_active_row_of_its_attempt(cho
 def test_a_restart_is_a_new_attempt_that_fences_off_the_old_one(chores) -> None:
     chore = chores.objects.create()
     chores.claim(chore.pk, 1)
-    chores.fail(chore.pk, 1, code="timeout", message="slow")
+    chores.fail(chore.pk, 1, code="timeout", error="slow")
     assert not chores.restart(chore.pk, 1, where=Q(status="running"))
     assert chores.restart(chore.pk, 1, where=Q(status="failed"), note="again")
     assert not chores.restart(chore.pk, 1, where=Q(status="queued"))  # attempt 1 is gone
