@@ -25,11 +25,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
+from stories import prompts
 from workspace.runtime.tokenizer import get_tokenizer
 from workspace.runtime.types import Message
+
+NARRATION_MAX_TOKENS = 1024
+CHANGES_MAX_TOKENS = 1024
 
 ACKNOWLEDGEMENT = (
     "Understood. I will narrate what happens next, keeping to the rules, the canon and the "
@@ -73,6 +77,13 @@ def count_piece(role: str, content: str) -> int:
 
 def count_text(text: str) -> int:
     return len(get_tokenizer().encode(text, special=True)) if text else 0
+
+
+@cache
+def output_reserve() -> int:
+    """Tokens a turn keeps free after its prompt: the narration, then the state-change call
+    (the summaries budget their prompts against the same window)."""
+    return NARRATION_MAX_TOKENS + 8 + count_piece("user", prompts.CHANGES) + CHANGES_MAX_TOKENS
 
 
 @lru_cache(maxsize=8192)

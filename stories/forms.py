@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
+from django.core.files.uploadedfile import UploadedFile
 
 from stories.models import CampaignMember
-from stories.world import ENTITY_KINDS
+from stories.world import ENTITY_KINDS, NewEntity
 
 KIND_CHOICES = [(k, k.title()) for k in ENTITY_KINDS]
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # a campaign export or a lorebook
+
+
+def form_problem(form: forms.Form) -> str:
+    """A form's errors in one line, for the message on the page a view redirects to."""
+    return " ".join(str(error) for errors in form.errors.values() for error in errors)
 
 
 class CampaignForm(forms.Form):
@@ -98,6 +106,24 @@ class EntityForm(forms.Form):
     def clean_goals(self) -> list[str]:
         return _lines(self.cleaned_data["goals"])
 
+    def values(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.fields}
+
+    def new_entity(self) -> NewEntity:
+        """The entity the form describes, as a typed change (its place by name)."""
+        values = self.cleaned_data
+        places = dict(self.fields["location"].choices)  # type: ignore[attr-defined]
+        return NewEntity(
+            kind="create",
+            entity_kind=values["kind"],
+            name=values["name"],
+            description=values["description"][:2000],
+            location=places[values["location"]] if values["location"] else None,
+            stats=values["stats"],
+            traits=values["traits"],
+            goals=values["goals"],
+        )
+
     @staticmethod
     def initial_for(entity: Any) -> dict[str, Any]:
         return {
@@ -179,12 +205,35 @@ class StateAtForm(forms.Form):
     turn = forms.IntegerField(min_value=0, label="Show the world as of turn")
 
 
+def _small(upload: UploadedFile, too_large: str) -> UploadedFile:
+    if (upload.size or 0) > MAX_UPLOAD_BYTES:
+        raise forms.ValidationError(too_large)
+    return upload
+
+
 class UploadForm(forms.Form):
-    file = forms.FileField(label="Campaign file (.json)")
+    file = forms.FileField(
+        label="Campaign file (.json)",
+        error_messages={"required": "Choose a campaign file to import."},
+    )
+
+    def clean_file(self) -> UploadedFile:
+        return _small(self.cleaned_data["file"], "That file is too large to be a campaign export.")
 
 
 class LorebookForm(forms.Form):
-    file = forms.FileField(label="Lorebook (SillyTavern world info .json)")
+    file = forms.FileField(
+        label="Lorebook (SillyTavern world info .json)",
+        error_messages={"required": "Choose a lorebook file to import."},
+    )
     kind = forms.ChoiceField(
         choices=KIND_CHOICES, initial="lore", label="Import entries as", help_text="Entity kind."
     )
+
+    def clean_file(self) -> Any:
+        """The lorebook's JSON (what stories.services.lorebook_import reads)."""
+        upload = _small(self.cleaned_data["file"], "That lorebook is too large.")
+        try:
+            return json.loads(upload.read().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise forms.ValidationError("That lorebook is not valid JSON.") from exc

@@ -60,12 +60,6 @@ class Campaign(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("stories:campaign_detail", args=[self.pk])
 
-    @property
-    def world_collection(self) -> Project | None:
-        """The old name of `world_project`, read by stories/views.py and
-        templates/stories/proposals.html until they say `world_project` (then delete this)."""
-        return self.world_project
-
 
 class CampaignMember(models.Model):
     class Role(models.TextChoices):

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from django.contrib.auth.models import User
-from django.db import transaction
 from django.utils import timezone
 
 from research.models import Chunk, Document
@@ -23,6 +22,7 @@ from stories.projection import load_state
 from stories.services import WorldEditProblem, _one, _only, world_write
 from stories.state import WorldState, name_key
 from stories.validation import Verdict, validate_create
+from workspace.jobs import enqueue_on_commit, task_signature
 from workspace.runtime import get_runtime
 from workspace.runtime.errors import InvalidModelOutput
 from workspace.runtime.types import Message, ModelRuntime
@@ -31,6 +31,8 @@ PROPOSAL_MAX_TOKENS = 2048
 PROPOSAL_ATTEMPTS = 3
 MAX_BATCHES = 20
 KNOWN_NAMES_SHOWN = 300
+PROPOSE_TASK = "stories.tasks.propose_entities"
+NOT_QUEUED = "Carrel could not reach its task queue, so the documents were not read; try again."
 
 
 def proposal_run_request(*, campaign: Campaign, user: User) -> ProposalRun:
@@ -41,9 +43,10 @@ def proposal_run_request(*, campaign: Campaign, user: User) -> ProposalRun:
     if active:
         return active
     run = ProposalRun.objects.create(campaign=campaign, requested_by=user)
-    from stories.tasks import propose_entities
-
-    transaction.on_commit(lambda: propose_entities.delay(run.pk))
+    enqueue_on_commit(
+        task_signature(PROPOSE_TASK, run.pk),
+        on_failure=lambda _exc: proposal_run_fail(run_id=run.pk, error=NOT_QUEUED),
+    )
     return run
 
 
@@ -122,11 +125,8 @@ def proposal_run_execute(*, run_id: int) -> int:
                 message=f"Read {batch_number + 1} part(s); {made} proposal(s) so far."
             )
     except InvalidModelOutput as exc:
-        _finish(run_id, failed=True, error=f"{exc.message} ({made} proposal(s) were kept).")
+        proposal_run_fail(run_id=run_id, error=f"{exc.message} ({made} proposal(s) were kept).")
         return made
-    except Exception as exc:
-        _finish(run_id, failed=True, error=getattr(exc, "message", str(exc)))
-        raise
     message = (
         f"{made} new proposal(s)."
         if made
@@ -159,6 +159,18 @@ def _finish(run_id: int, *, failed: bool, message: str = "", error: str = "") ->
         message=message,
         error=error,
         finished_at=timezone.now(),
+    )
+
+
+def proposal_run_fail(*, run_id: int, error: str) -> None:
+    """End the run as failed with `error` shown on the page (the proposals made so far stay)."""
+    _finish(run_id, failed=True, error=error)
+
+
+def proposal_run_requeue(*, run_id: int, message: str) -> None:
+    """Put a running run back in the queue, so the task's retry claims it again."""
+    ProposalRun.objects.filter(pk=run_id, status=ProposalRun.Status.RUNNING).update(
+        status=ProposalRun.Status.QUEUED, message=message
     )
 
 

@@ -1,21 +1,36 @@
-"""Reads for the stories pages. Every campaign lookup goes through the user's membership,
-so a campaign someone is not a member of does not exist for them (404)."""
+"""Reads for the stories pages, each named `<entity>_get` / `<entity>_list`.
+
+Every campaign lookup goes through the user's membership (`member_get_for_user`), so a campaign
+someone is not a member of does not exist for them (404), and a member whose role may not
+do what they ask is refused (403). A page's whole context (everything but its forms) comes
+from one `<page>_page_get`, so a view loads, checks, calls one selector and renders.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, QuerySet, Subquery
-from django.http import Http404
+from django.urls import reverse
 
 from stories.describe import describe_event
-from stories.models import Campaign, CampaignMember, EntityProposal, Event, ProposalRun, Turn
+from stories.models import (
+    Campaign,
+    CampaignMember,
+    Entity,
+    EntityProposal,
+    Event,
+    ProposalRun,
+    Turn,
+)
 from stories.projection import load_state
 from stories.replay import state_at
-from stories.state import WorldState, format_clock
+from stories.state import EntityState, WorldState, format_clock
+from stories.world import ENTITY_KINDS
 
 STORY_TURNS_SHOWN = 20
 KIND_ORDER = ("character", "faction", "location", "item", "arc", "quest", "lore")
@@ -48,22 +63,50 @@ def campaign_list_for_user(*, user: User | AnonymousUser) -> QuerySet[Campaign]:
     )
 
 
-def membership_get(*, user: User | AnonymousUser, campaign_id: int) -> CampaignMember:
-    """The user's membership of the campaign (with the campaign), or 404."""
+def member_get_for_user(
+    *,
+    user: User | AnonymousUser,
+    campaign_id: int,
+    may: Literal["read", "edit", "manage"] = "read",
+) -> CampaignMember | None:
+    """The user's membership of the campaign (with the campaign), None if they are not a
+    member; PermissionDenied unless their role may `edit` (owner, editors: the world, the
+    settings, proposals) or `manage` (the owner: members), when asked."""
     if not user.is_authenticated:
-        raise Http404("No such campaign.")
+        return None
     member = (
         CampaignMember.objects.select_related("campaign", "user")
         .filter(campaign_id=campaign_id, user=user)
         .first()
     )
     if member is None:
-        raise Http404("No such campaign.")
+        return None
+    if may == "edit" and not member.can_edit:
+        raise PermissionDenied("Only the campaign's owner and editors can change it.")
+    if may == "manage" and member.role != CampaignMember.Role.OWNER:
+        raise PermissionDenied("Only the campaign's owner can manage its members.")
     return member
 
 
-def members_for_campaign(*, campaign: Campaign) -> list[CampaignMember]:
-    return list(campaign.members.select_related("user").order_by("id"))
+@dataclass
+class MemberRow:
+    member: CampaignMember
+    character_name: str
+
+
+@dataclass
+class SettingsView:
+    members: list[MemberRow]
+    characters: list[tuple[int, str]]  # what a member may be given to play
+
+
+def settings_view(*, campaign: Campaign) -> SettingsView:
+    names = dict(campaign.entities.values_list("number", "name"))
+    members = campaign.members.select_related("user").order_by("id")
+    return SettingsView(
+        members=[MemberRow(m, names.get(m.character_number or 0, "")) for m in members],
+        characters=entity_choice_list_for_campaign(campaign=campaign, kinds={"character"}),
+    )
 
 
 # -- the world, as pages show it ------------------------------------------------------------
@@ -108,9 +151,13 @@ class WorldView:
     names: dict[int, str]
 
 
-def world_view(state: WorldState, *, changed: set[int] | None = None) -> WorldView:
+def _names(state: WorldState) -> dict[int, str]:
+    return {n: e.name for n, e in state.entities.items()}
+
+
+def _world_view_of(state: WorldState, *, changed: set[int] | None = None) -> WorldView:
     changed = changed or set()
-    names = {n: e.name for n, e in state.entities.items()}
+    names = _names(state)
     held: dict[int, list[tuple[int, str, int]]] = defaultdict(list)
     for (holder, item), quantity in sorted(state.holdings.items()):
         held[holder].append((quantity, names.get(item, "?"), item))
@@ -157,7 +204,8 @@ def _numbers_in(payload: dict[str, Any]) -> set[int]:
     return {int(payload[k]) for k in keys if isinstance(payload.get(k), int)}
 
 
-def world_current(*, campaign: Campaign) -> tuple[WorldState, WorldView]:
+def _world_current(campaign: Campaign) -> tuple[WorldState, WorldView]:
+    """The world now, with what the last turn changed marked."""
     state = load_state(campaign)
     changed: set[int] = set()
     for payload in Event.objects.filter(
@@ -168,11 +216,14 @@ def world_current(*, campaign: Campaign) -> tuple[WorldState, WorldView]:
         turn__isnull=False,
     ).values_list("payload", flat=True):
         changed |= _numbers_in(payload)
-    return state, world_view(state, changed=changed)
+    return state, _world_view_of(state, changed=changed)
 
 
-def world_as_of(*, campaign: Campaign, turn: int) -> WorldView:
-    return world_view(state_at(campaign, turn))
+def world_view(*, campaign: Campaign, turn: int | None = None) -> WorldView:
+    """The world as it was after `turn`, or now (with the last turn's changes marked)."""
+    if turn is None:
+        return _world_current(campaign)[1]
+    return _world_view_of(state_at(campaign, turn))
 
 
 # -- turns and events --------------------------------------------------------------------------
@@ -196,14 +247,14 @@ def _change_lines(events: list[Event], names: dict[int, str]) -> list[ChangeLine
     return [ChangeLine(describe_event(e, names), e.applied, e.reason, e.kind) for e in events]
 
 
-def turn_views(*, campaign: Campaign, turns: list[Turn], names: dict[int, str]) -> list[TurnView]:
+def _turn_views(turns: list[Turn], names: dict[int, str]) -> list[TurnView]:
     events_by_turn: dict[int, list[Event]] = defaultdict(list)
     for event in Event.objects.filter(turn__in=[t.pk for t in turns]).order_by("sequence"):
         events_by_turn[event.turn_id or 0].append(event)
     return [TurnView(t, _change_lines(events_by_turn.get(t.pk, []), names)) for t in turns]
 
 
-def story_turns(*, campaign: Campaign, names: dict[int, str]) -> list[TurnView]:
+def _story_turns(campaign: Campaign, names: dict[int, str]) -> list[TurnView]:
     """The last live turns, then any failed or waiting turns after them."""
     live = list(
         Turn.objects.filter(campaign=campaign, undone=False, status=Turn.Status.DONE).order_by(
@@ -215,21 +266,52 @@ def story_turns(*, campaign: Campaign, names: dict[int, str]) -> list[TurnView]:
     if since is not None:
         others = others.filter(created_at__gte=since)
     tail = list(others.order_by("created_at", "id")[:10])
-    return turn_views(campaign=campaign, turns=live + tail, names=names)
+    return _turn_views(live + tail, names)
 
 
-def turn_get(*, campaign: Campaign, turn_id: int) -> Turn:
-    turn = Turn.objects.filter(campaign=campaign, pk=turn_id).first()
-    if turn is None:
-        raise Http404("No such turn.")
-    return turn
+def turn_get_for_campaign(*, campaign: Campaign, turn_id: int) -> Turn | None:
+    return Turn.objects.filter(campaign=campaign, pk=turn_id).first()
 
 
-def last_turn(*, campaign: Campaign) -> Turn | None:
+def _turn_last(*, campaign: Campaign) -> Turn | None:
+    """The last live, finished turn (its prompt feeds the context meter)."""
     return (
         Turn.objects.filter(campaign=campaign, undone=False, status=Turn.Status.DONE)
         .order_by("-number")
         .first()
+    )
+
+
+def turn_view(*, campaign: Campaign, turn: Turn) -> TurnView:
+    """One turn as the story shows it, with the changes it made."""
+    [view] = _turn_views([turn], _names(load_state(campaign)))
+    return view
+
+
+@dataclass
+class WorldPanelView:
+    world: WorldView
+    last: Turn | None
+
+
+def world_panel_view(*, campaign: Campaign) -> WorldPanelView:
+    return WorldPanelView(world=world_view(campaign=campaign), last=_turn_last(campaign=campaign))
+
+
+@dataclass
+class StoryView(WorldPanelView):
+    turns: list[TurnView]
+    character: EntityState | None  # the one the member plays
+
+
+def story_view(*, campaign: Campaign, member: CampaignMember) -> StoryView:
+    state, view = _world_current(campaign)
+    number = member.character_number
+    return StoryView(
+        world=view,
+        last=_turn_last(campaign=campaign),
+        turns=_story_turns(campaign, view.names),
+        character=state.entities.get(number) if number is not None else None,
     )
 
 
@@ -246,8 +328,8 @@ class TimelineRow:
         return str(dict(Event.Source.choices).get(self.source, self.source))
 
 
-def timeline(
-    *, campaign: Campaign, names: dict[int, str], before_turn: int | None, turns: int = 50
+def _timeline_rows(
+    campaign: Campaign, names: dict[int, str], before_turn: int | None, turns: int
 ) -> list[TimelineRow]:
     """Turns and their events (and hand edits, imports), newest first, `turns` turn numbers
     at a time. Undone turns stay listed, marked."""
@@ -282,33 +364,79 @@ def timeline(
     return [row for _key, row in rows]
 
 
-def proposals_for_campaign(
-    *, campaign: Campaign
-) -> tuple[list[EntityProposal], ProposalRun | None]:
-    pending = list(
-        campaign.proposals.filter(status=EntityProposal.Status.PENDING).select_related(
-            "source_document"
-        )
+@dataclass
+class TimelineView:
+    rows: list[TimelineRow]
+    older: int | None  # where the next page of older turns starts
+
+
+def timeline_view(*, campaign: Campaign, before_turn: int | None, turns: int = 50) -> TimelineView:
+    """`turns` turn numbers of the timeline, newest first, before `before_turn`."""
+    rows = _timeline_rows(campaign, _names(load_state(campaign)), before_turn, turns)
+    older = rows[-1].turn_number if rows and rows[-1].turn_number > 0 else None
+    return TimelineView(rows=rows, older=older)
+
+
+# -- entities ----------------------------------------------------------------------------------
+
+
+def entity_choice_list_for_campaign(
+    *, campaign: Campaign, kinds: set[str] | None = None, exclude: int | None = None
+) -> list[tuple[int, str]]:
+    """(number, name) of the campaign's entities of `kinds` (all kinds: None), by name."""
+    rows = Entity.objects.filter(campaign=campaign)
+    if exclude is not None:
+        rows = rows.exclude(number=exclude)
+    if kinds is not None:
+        rows = rows.filter(kind__in=kinds)
+    return sorted(rows.values_list("number", "name"), key=lambda x: x[1].casefold())
+
+
+def entity_get_for_campaign(*, campaign: Campaign, number: int) -> EntityState | None:
+    return load_state(campaign).entities.get(number)
+
+
+@dataclass
+class EntityView:
+    entity: EntityRow
+    held_by: list[tuple[int, str, int]]  # (quantity, holder name, holder number)
+    occupants: list[tuple[int, str, str]]  # (number, name, kind) of those here
+    relations_out: list[RelationRow]
+    relations_in: list[RelationRow]
+    history: list[tuple[Event, str]]
+    items: list[tuple[int, str]]  # what the entity may be given
+    targets: list[tuple[int, str]]  # whom it may have a relationship with
+    places: list[tuple[int, str]]  # where a path may lead (for a place)
+
+
+def entity_view(*, campaign: Campaign, number: int) -> EntityView | None:
+    state = load_state(campaign)
+    if number not in state.entities:
+        return None
+    view = _world_view_of(state)
+    row = next(r for _k, _t, rows in view.groups for r in rows if r.number == number)
+    others = set(ENTITY_KINDS) - {"item"}
+    return EntityView(
+        entity=row,
+        held_by=[(q, view.names[h], h) for h, q in state.holders_of(number)],
+        occupants=sorted(
+            ((n, e.name, e.kind) for n, e in state.entities.items() if e.location == number),
+            key=lambda x: x[1].casefold(),
+        ),
+        relations_out=[r for r in view.relationships if r.source == number],
+        relations_in=[r for r in view.relationships if r.target == number],
+        history=_entity_history(campaign, number, view.names),
+        items=entity_choice_list_for_campaign(campaign=campaign, kinds={"item"}),
+        targets=entity_choice_list_for_campaign(campaign=campaign, kinds=others, exclude=number)
+        + entity_choice_list_for_campaign(campaign=campaign, kinds={"item"}, exclude=number),
+        places=entity_choice_list_for_campaign(
+            campaign=campaign, kinds={"location"}, exclude=number
+        ),
     )
-    return pending, campaign.proposal_runs.first()
 
 
-def character_choices(state: WorldState) -> list[tuple[int, str]]:
-    return sorted(
-        ((n, e.name) for n, e in state.entities.items() if e.kind == "character"),
-        key=lambda x: x[1].casefold(),
-    )
-
-
-def kind_choices(state: WorldState, kinds: set[str]) -> list[tuple[int, str]]:
-    return sorted(
-        ((n, e.name) for n, e in state.entities.items() if e.kind in kinds),
-        key=lambda x: x[1].casefold(),
-    )
-
-
-def entity_history(
-    *, campaign: Campaign, number: int, names: dict[int, str], limit: int = 30, scan: int = 5000
+def _entity_history(
+    campaign: Campaign, number: int, names: dict[int, str], limit: int = 30, scan: int = 5000
 ) -> list[tuple[Event, str]]:
     """The latest events that touched this entity (scanning the most recent `scan` events)."""
     found: list[tuple[Event, str]] = []
@@ -321,7 +449,43 @@ def entity_history(
     return found
 
 
-def world_documents(*, campaign: Campaign) -> list[Any]:
+# -- proposals from world documents ------------------------------------------------------------
+
+
+def proposal_get_for_campaign(*, campaign: Campaign, proposal_id: int) -> EntityProposal | None:
+    return campaign.proposals.filter(pk=proposal_id).first()
+
+
+@dataclass
+class ProposalsView:
+    proposals: list[EntityProposal]  # waiting for a decision
+    run: ProposalRun | None  # the latest run
+    documents: list[Any]  # the world documents
+    upload_url: str  # where the user may upload them ("" if they may not)
+
+
+def proposals_view(*, campaign: Campaign, user: User | AnonymousUser) -> ProposalsView:
+    return ProposalsView(
+        proposals=list(
+            campaign.proposals.filter(status=EntityProposal.Status.PENDING).select_related(
+                "source_document"
+            )
+        ),
+        run=campaign.proposal_runs.first(),
+        documents=world_document_list_for_campaign(campaign=campaign),
+        upload_url=_world_upload_url(campaign, user),
+    )
+
+
+def _world_upload_url(campaign: Campaign, user: User | AnonymousUser) -> str:
+    """The research page of the world documents, for their owner (who uploads there)."""
+    project = campaign.world_project
+    if project is None or project.owner_id != user.pk:
+        return ""
+    return reverse("research:project_detail", args=[project.pk])
+
+
+def world_document_list_for_campaign(*, campaign: Campaign) -> list[Any]:
     from research.models import Document
 
     if campaign.world_project_id is None:

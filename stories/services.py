@@ -246,6 +246,18 @@ def relationship_set(
     return _only(world_write(campaign=campaign, user=user, build=build))
 
 
+def connection_add(*, campaign: Campaign, user: User, a: int, b: int) -> Verdict:
+    """A path between places `a` and `b` (entity numbers)."""
+
+    def build(state: WorldState) -> list[Verdict]:
+        if a not in state.entities or b not in state.entities:
+            raise WorldEditProblem("That entity does not exist.")
+        change = world.Connect(kind="connect", a=state.entities[a].name, b=state.entities[b].name)
+        return _one(validate_change(state, change), state, campaign.head_turn)
+
+    return _only(world_write(campaign=campaign, user=user, build=build))
+
+
 def connection_remove(*, campaign: Campaign, user: User, a: int, b: int) -> Verdict:
     def build(state: WorldState) -> list[Verdict]:
         return _one(validate_disconnect(state, a, b), state, campaign.head_turn)

@@ -21,9 +21,9 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from stories import prompts
-from stories.context import count_text, prompt_tokens
+from stories.context import count_text, output_reserve, prompt_tokens
 from stories.models import Campaign, Summary, Turn
-from stories.turns import output_reserve
+from workspace.jobs import enqueue_on_commit, task_signature
 from workspace.runtime import get_runtime
 from workspace.runtime.types import Message, ModelRuntime
 
@@ -33,6 +33,7 @@ MERGE_SHARE = 0.15  # active summaries above this share: merge the oldest into a
 SUMMARY_MAX_TOKENS = 512
 SUMMARY_WORDS = 250
 CLAIM_STALE = timedelta(minutes=30)
+SUMMARIZE_TASK = "stories.tasks.summarize_campaign"
 
 
 def prompt_budget(window: int) -> int:
@@ -65,11 +66,16 @@ def summaries_maybe_request(*, campaign: Campaign, budget: int) -> bool:
         .update(summarizing_since=now)
     )
     if claimed:
-        from stories.tasks import summarize_campaign
-
-        campaign_id = campaign.pk
-        transaction.on_commit(lambda: summarize_campaign.delay(campaign_id))
+        enqueue_on_commit(
+            task_signature(SUMMARIZE_TASK, campaign.pk),
+            on_failure=lambda _exc: summaries_release(campaign_id=campaign.pk),
+        )
     return bool(claimed)
+
+
+def summaries_release(*, campaign_id: int) -> None:
+    """Let the next turn ask for summaries again (the task ended, or was never sent)."""
+    Campaign.objects.filter(pk=campaign_id).update(summarizing_since=None)
 
 
 def _transcript(campaign_id: int, first: int, last: int) -> str:
@@ -203,7 +209,7 @@ def summaries_refresh(*, campaign_id: int, max_blocks: int = 50) -> int:
                 continue
             break
     finally:
-        Campaign.objects.filter(pk=campaign_id).update(summarizing_since=None)
+        summaries_release(campaign_id=campaign_id)
     return made
 
 

@@ -7,7 +7,8 @@
                   as JSON (stories.world.ChangeSet, retried a bounded number of times),
                   validates them in story order and applies the valid ones with their
                   events in one transaction. Rejected changes are recorded and shown.
-    turn_play     the same, run to the end (pages without JavaScript, tests, the bench)
+    turn_play     the same, run to the end (pages without JavaScript, tests, the bench);
+                  turn_complete runs a submitted turn to the end
 
 A turn that fails before its changes are applied (model down, page closed mid-stream)
 is marked failed and loses its number; the next turn takes it. If only the state-change
@@ -19,7 +20,6 @@ from __future__ import annotations
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from functools import cache
 
 from django.db import transaction
 from django.utils import timezone
@@ -27,6 +27,8 @@ from django.utils import timezone
 from stories import prompts
 from stories.cards import CardIndex, relevant_entities, world_heading
 from stories.context import (
+    CHANGES_MAX_TOKENS,
+    NARRATION_MAX_TOKENS,
     Block,
     ContextTooSmall,
     PackedPrompt,
@@ -34,6 +36,7 @@ from stories.context import (
     TurnRequest,
     clean,
     count_piece,
+    output_reserve,
     pack_turn,
 )
 from stories.ledger import SNAPSHOT_EVERY, events_record, snapshot_take
@@ -49,14 +52,13 @@ from stories.locking import (
 from stories.models import Campaign, CampaignMember, Event, Summary, Turn
 from stories.projection import load_state
 from stories.state import WorldState
+from stories.summaries import summaries_maybe_request
 from stories.validation import validate_and_apply
 from stories.world import ChangeSet
 from workspace.runtime import get_runtime
 from workspace.runtime.errors import InvalidModelOutput, ModelRuntimeError
 from workspace.runtime.types import Message, ModelRuntime
 
-NARRATION_MAX_TOKENS = 1024
-CHANGES_MAX_TOKENS = 1024
 CHANGE_ATTEMPTS = 3  # the structured call, retried on invalid JSON
 MAX_CANDIDATE_ENTITIES = 150  # ranked entities offered to the packer
 RECENT_TURNS_FOR_RELEVANCE = 2
@@ -76,12 +78,6 @@ class TurnNotAllowed(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-@cache
-def output_reserve() -> int:
-    """Tokens kept free after the prompt: the narration, then the state-change call."""
-    return NARRATION_MAX_TOKENS + 8 + count_piece("user", prompts.CHANGES) + CHANGES_MAX_TOKENS
 
 
 # -- submitting -----------------------------------------------------------------------
@@ -420,8 +416,6 @@ def _apply(
     changes_raw: str,
     budget: int,
 ) -> None:
-    from stories.summaries import summaries_maybe_request
-
     with transaction.atomic():
         campaign = campaign_for_write(campaign_id, token)
         if campaign.last_sequence != seen_sequence:
@@ -454,7 +448,11 @@ def _apply(
 
 def turn_play(*, campaign: Campaign, member: CampaignMember, action: str) -> Turn:
     """Submit and run a turn to the end (no streaming)."""
-    turn = turn_submit(campaign=campaign, member=member, action=action)
+    return turn_complete(turn=turn_submit(campaign=campaign, member=member, action=action))
+
+
+def turn_complete(*, turn: Turn) -> Turn:
+    """Run a submitted turn to the end (no streaming); the turn as it ended."""
     for _update in turn_run(turn_id=turn.pk):
         pass
     turn.refresh_from_db()

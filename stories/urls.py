@@ -1,62 +1,52 @@
 from django.urls import path
 
-from stories import views
+from stories.views import campaigns, entities, files, history, proposals, turns
 
 app_name = "stories"
 
+member = "<int:pk>/members/<int:member_id>"
+turn = "<int:pk>/turns/<int:turn_id>"
+entity = "<int:pk>/entities/<int:number>"
+connection = f"{entity}/connections/<int:other>"
+proposal = "<int:pk>/proposals/<int:proposal_id>"
+
 urlpatterns = [
-    path("", views.campaign_list, name="campaign_list"),
-    path("new/", views.campaign_create, name="campaign_create"),
-    path("import/", views.campaign_import, name="campaign_import"),
-    path("<int:pk>/", views.campaign_detail, name="campaign_detail"),
-    path("<int:pk>/world/", views.world_panel, name="world_panel"),
-    path("<int:pk>/settings/", views.campaign_settings, name="campaign_settings"),
-    path("<int:pk>/members/", views.member_add, name="member_add"),
-    path(
-        "<int:pk>/members/<int:member_id>/character/",
-        views.member_character,
-        name="member_character",
-    ),
-    path("<int:pk>/members/<int:member_id>/remove/", views.member_remove, name="member_remove"),
-    path("<int:pk>/turns/", views.turn_create, name="turn_create"),
-    path("<int:pk>/turns/<int:turn_id>/stream/", views.turn_stream, name="turn_stream"),
-    path("<int:pk>/turns/<int:turn_id>/run/", views.turn_run_now, name="turn_run"),
-    path("<int:pk>/turns/<int:turn_id>/retry/", views.turn_retry, name="turn_retry"),
-    path("<int:pk>/turns/<int:turn_id>/discard/", views.turn_delete, name="turn_discard"),
-    path("<int:pk>/turns/<int:turn_id>/context/", views.context_map, name="context_map"),
-    path("<int:pk>/timeline/", views.campaign_timeline, name="campaign_timeline"),
-    path("<int:pk>/state/", views.state_as_of, name="state_as_of"),
-    path("<int:pk>/undo/", views.undo, name="undo"),
-    path("<int:pk>/branch/", views.branch, name="branch"),
-    path("<int:pk>/export.json", views.export_json, name="export_json"),
-    path("<int:pk>/chronicle.md", views.chronicle, name="chronicle"),
-    path("<int:pk>/lorebook/", views.lorebook_import, name="lorebook_import"),
-    path("<int:pk>/entities/new/", views.entity_create, name="entity_create"),
-    path("<int:pk>/entities/<int:number>/", views.entity_detail, name="entity_detail"),
-    path("<int:pk>/entities/<int:number>/edit/", views.entity_edit, name="entity_edit"),
-    path("<int:pk>/entities/<int:number>/holdings/", views.holding_set, name="holding_set"),
-    path(
-        "<int:pk>/entities/<int:number>/relationships/",
-        views.relationship_set,
-        name="relationship_set",
-    ),
-    path(
-        "<int:pk>/entities/<int:number>/connections/", views.connection_add, name="connection_add"
-    ),
-    path(
-        "<int:pk>/entities/<int:number>/connections/<int:other>/remove/",
-        views.connection_remove,
-        name="connection_remove",
-    ),
-    path("<int:pk>/proposals/", views.proposals, name="proposals"),
-    path(
-        "<int:pk>/proposals/<int:proposal_id>/accept/",
-        views.proposal_accept_view,
-        name="proposal_accept",
-    ),
-    path(
-        "<int:pk>/proposals/<int:proposal_id>/dismiss/",
-        views.proposal_dismiss_view,
-        name="proposal_dismiss",
-    ),
+    # campaigns
+    path("", campaigns.campaign_list, name="campaign_list"),
+    path("new/", campaigns.campaign_create, name="campaign_create"),
+    path("<int:pk>/", campaigns.campaign_detail, name="campaign_detail"),
+    path("<int:pk>/world/", campaigns.world_panel, name="world_panel"),
+    path("<int:pk>/settings/", campaigns.campaign_settings, name="campaign_settings"),
+    path("<int:pk>/members/", campaigns.member_add, name="member_add"),
+    path(f"{member}/character/", campaigns.member_character, name="member_character"),
+    path(f"{member}/remove/", campaigns.member_remove, name="member_remove"),
+    # turns
+    path("<int:pk>/turns/", turns.turn_create, name="turn_create"),
+    path(f"{turn}/stream/", turns.turn_stream, name="turn_stream"),
+    path(f"{turn}/run/", turns.turn_run, name="turn_run"),
+    path(f"{turn}/retry/", turns.turn_retry, name="turn_retry"),
+    path(f"{turn}/discard/", turns.turn_discard, name="turn_discard"),
+    path(f"{turn}/context/", turns.context_map, name="context_map"),
+    # history
+    path("<int:pk>/timeline/", history.campaign_timeline, name="campaign_timeline"),
+    path("<int:pk>/state/", history.state_as_of, name="state_as_of"),
+    path("<int:pk>/undo/", history.undo, name="undo"),
+    path("<int:pk>/branch/", history.branch, name="branch"),
+    # files
+    path("import/", files.campaign_import, name="campaign_import"),
+    path("<int:pk>/export.json", files.export_json, name="export_json"),
+    path("<int:pk>/chronicle.md", files.chronicle, name="chronicle"),
+    path("<int:pk>/lorebook/", files.lorebook_import, name="lorebook_import"),
+    # entities
+    path("<int:pk>/entities/new/", entities.entity_create, name="entity_create"),
+    path(f"{entity}/", entities.entity_detail, name="entity_detail"),
+    path(f"{entity}/edit/", entities.entity_edit, name="entity_edit"),
+    path(f"{entity}/holdings/", entities.holding_set, name="holding_set"),
+    path(f"{entity}/relationships/", entities.relationship_set, name="relationship_set"),
+    path(f"{entity}/connections/", entities.connection_add, name="connection_add"),
+    path(f"{connection}/remove/", entities.connection_remove, name="connection_remove"),
+    # proposals from world documents
+    path("<int:pk>/proposals/", proposals.proposal_list, name="proposals"),
+    path(f"{proposal}/accept/", proposals.proposal_accept, name="proposal_accept"),
+    path(f"{proposal}/dismiss/", proposals.proposal_dismiss, name="proposal_dismiss"),
 ]

@@ -1,25 +1,21 @@
-"""Fixtures for the stories tests: a small world, a scripted dungeon master."""
+"""Fixtures for the stories tests: a small world, a scripted dungeon master, and the fake
+Ollama server as the model (for errors that come from real HTTP answers)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from django.urls import clear_url_caches
+from django.test import override_settings
 
 from stories import services, world
 from stories.models import Campaign, CampaignMember
 from stories.scripting import StoryScript
+from tests.fakes.ollama_server import FakeOllama
+from tests.workspace.conftest import fake_ollama  # noqa: F401  (a fixture, used below)
 from workspace.runtime import use_runtime
+from workspace.runtime.ollama import OllamaRuntime
 from workspace.runtime.scripted import ScriptedRuntime
-
-
-@pytest.fixture(autouse=True)
-def stories_urls(settings):
-    settings.ROOT_URLCONF = "tests.stories.urls"
-    clear_url_caches()
-    yield
-    clear_url_caches()
 
 
 def make_world(campaign: Campaign, user) -> dict[str, int]:
@@ -82,3 +78,11 @@ def script() -> Iterator[StoryScript]:
     story = StoryScript()
     with use_runtime(ScriptedRuntime(story, context_window=8192)):
         yield story
+
+
+@pytest.fixture
+def ollama(fake_ollama: FakeOllama, settings) -> Iterator[FakeOllama]:  # noqa: F811
+    """The model is the fake Ollama server, with a 6,000-token window."""
+    runtime = OllamaRuntime(host=fake_ollama.url, model=settings.OLLAMA_MODEL, timeout=5)
+    with override_settings(CARREL_NUM_CTX=6000), use_runtime(runtime):
+        yield fake_ollama

@@ -12,6 +12,7 @@ from stories.models import EntityProposal, Event, ProposalRun
 from stories.projection import load_state
 from stories.proposals import proposal_accept, proposal_run_execute, proposal_run_request
 from stories.services import WorldEditProblem
+from stories.tasks import propose_entities
 from workspace.runtime import use_runtime
 from workspace.runtime.scripted import ScriptedRuntime
 
@@ -111,3 +112,38 @@ def test_the_proposals_page_lists_and_accepts(signed_in_client, campaign, user, 
     assert load_state(campaign).find("Brass key") is not None
     dismissed.refresh_from_db()
     assert dismissed.status == "dismissed"
+
+
+def test_a_server_error_is_retried_with_backoff_then_the_run_fails_with_its_words(
+    ollama, campaign, user, world_document
+):
+    ollama.error = (503, "the GPU is busy")
+    run = proposal_run_request(campaign=campaign, user=user)
+    propose_entities.apply(args=(run.pk,))
+    run.refresh_from_db()
+    retries = propose_entities.model_max_retries
+    assert len(ollama.chat_requests()) == 1 + retries  # each retry claimed the run again
+    assert run.status == ProposalRun.Status.FAILED and "the GPU is busy" in run.error
+
+
+def test_an_error_retrying_cannot_fix_fails_the_run_at_once(ollama, campaign, user, world_document):
+    ollama.error = (400, "invalid option: num_ctx")
+    run = proposal_run_request(campaign=campaign, user=user)
+    propose_entities.apply(args=(run.pk,))
+    run.refresh_from_db()
+    assert len(ollama.chat_requests()) == 1
+    assert run.status == ProposalRun.Status.FAILED and "invalid option" in run.error
+
+
+def test_an_unexpected_error_fails_the_run_with_its_words(campaign, user, monkeypatch):
+    def broken(campaign):
+        raise LookupError("the projection is missing a row")
+
+    monkeypatch.setattr("stories.proposals.load_state", broken)
+    run = proposal_run_request(campaign=campaign, user=user)
+    assert propose_entities.apply(args=(run.pk,)).failed()
+    run.refresh_from_db()
+    assert run.status == ProposalRun.Status.FAILED
+    assert run.error == (
+        "Unexpected error in propose_entities: LookupError: the projection is missing a row"
+    )

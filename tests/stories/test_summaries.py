@@ -11,6 +11,7 @@ from stories.history import campaign_undo
 from stories.models import Campaign, Summary, Turn
 from stories.scripting import StoryScript
 from stories.summaries import TRIGGER_SHARE, prompt_budget, summaries_refresh, unsummarized_tokens
+from stories.tasks import summarize_campaign
 from stories.turns import turn_play
 from workspace.runtime import use_runtime
 from workspace.runtime.scripted import ScriptedRuntime
@@ -126,6 +127,26 @@ def test_summaries_are_merged_into_an_arc_summary_when_they_grow(
     assert all(s.superseded_by_id == arc.pk for s in sessions)
     assert (arc.first_turn, arc.last_turn) == (1, sessions[-1].last_turn)
     assert "consecutive session summaries" in long_story.other_calls[-1][0].content
+
+
+@pytest.mark.django_db
+def test_the_task_retries_a_server_error_and_always_releases_the_campaign(
+    campaign, long_story, ollama
+):
+    ollama.error = (500, "out of memory")
+    summarize_campaign.apply(args=(campaign.pk,))
+    assert len(ollama.chat_requests()) == 1 + summarize_campaign.model_max_retries
+    campaign.refresh_from_db()
+    assert campaign.summarizing_since is None and not campaign.summaries.exists()
+
+
+@pytest.mark.django_db
+def test_the_task_does_not_retry_an_error_retrying_cannot_fix(campaign, long_story, ollama):
+    ollama.error = (400, "invalid option: num_ctx")
+    summarize_campaign.apply(args=(campaign.pk,))
+    assert len(ollama.chat_requests()) == 1
+    campaign.refresh_from_db()
+    assert campaign.summarizing_since is None and not campaign.summaries.exists()
 
 
 @pytest.mark.slow
