@@ -22,6 +22,7 @@ from typing import Any
 from pypdf import PageObject, PasswordType, PdfReader
 from pypdf.errors import FileNotDecryptedError, PdfStreamError
 
+from research.markdown import Heading, front_matter_title, markdown_headings
 from research.models import Document
 
 ErrorCode = Document.ErrorCode
@@ -395,25 +396,21 @@ class _Section:
     lines: list[str]
 
 
-_ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
-_FENCE = re.compile(r"^ {0,3}(```|~~~)")
-_FRONT_TITLE = re.compile(r"^title:\s*[\"']?(.+?)[\"']?\s*$", re.IGNORECASE)
-
-
-def _markdown_sections(lines: list[str], *, first_line: int = 1) -> list[_Section]:
+def _markdown_sections(
+    lines: list[str], *, headings: list[Heading], first_line: int = 1
+) -> list[_Section]:
+    """Sections starting at each heading; `headings` index into `lines`."""
     sections: list[_Section] = []
     heading, start = "", first_line
     current: list[str] = []
-    fenced = False
+    at = {found.line: found.text for found in headings}
     for index, line in enumerate(lines, start=first_line):
-        if _FENCE.match(line):
-            fenced = not fenced
-        match = None if fenced else _ATX_HEADING.match(line)
-        if match and current and any(part.strip() for part in current):
+        text = at.get(index - first_line)
+        if text is not None and current and any(part.strip() for part in current):
             sections.append(_Section(heading, start, current))
             heading, start, current = "", index, []
-        if match:
-            heading = match.group(2).strip()
+        if text is not None:
+            heading = text
         current.append(line)
     if current:
         sections.append(_Section(heading, start, current))
@@ -455,13 +452,12 @@ def text_pages(data: bytes, *, file_type: str, name: str) -> tuple[DocumentInfo,
         if lines and lines[0].strip() == "---":
             end = next((i for i, line in enumerate(lines[1:80], 1) if line.strip() == "---"), 0)
             for line in lines[1:end]:
-                if match := _FRONT_TITLE.match(line):
-                    title = match.group(1)
+                title = front_matter_title(line) or title
             body = end + 1 if end else 0
-        heading = next((m for line in lines if (m := _ATX_HEADING.match(line))), None)
-        if heading and heading.group(1) == "#" and title == PurePath(name).stem:
-            title = heading.group(2)
-        raw_sections = _markdown_sections(lines[body:], first_line=body + 1)
+        headings = markdown_headings(lines[body:])
+        if headings and headings[0].level == 1 and title == PurePath(name).stem:
+            title = headings[0].text
+        raw_sections = _markdown_sections(lines[body:], headings=headings, first_line=body + 1)
     elif "\f" in text:
         raw_sections, start = [], 1
         for block in text.split("\f"):
