@@ -18,8 +18,8 @@ import ast
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from re import _constants as sre_constants  # the parser behind re.compile (3.11+)
-from re import _parser as sre_parse
+from re import _constants as sre_constants  # type: ignore[attr-defined]  # re.compile parses with these
+from re import _parser as sre_parse  # type: ignore[attr-defined]
 
 import pytest
 
