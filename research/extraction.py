@@ -435,8 +435,21 @@ def _split_lines(section: _Section) -> list[_Section]:
     return pieces
 
 
-def text_pages(data: bytes, *, file_type: str, name: str) -> tuple[DocumentInfo, list[PageContent]]:
-    """Numbered sections of a text or Markdown file, each labelled with its line range."""
+def too_many_pages(*, name: str, count: int | None, limit: int) -> ExtractionError:
+    """The error for a document past CARREL_MAX_DOCUMENT_PAGES (count None: "more than")."""
+    what = f"{count:,} pages" if count is not None else f"more than {limit:,} sections"
+    return ExtractionError(
+        ErrorCode.TOO_LARGE,
+        f"“{name}” has {what}; Carrel reads at most {limit:,} pages or sections per document "
+        "(CARREL_MAX_DOCUMENT_PAGES). Split it into smaller files and upload those.",
+    )
+
+
+def text_pages(
+    data: bytes, *, file_type: str, name: str, max_pages: int = 0
+) -> tuple[DocumentInfo, list[PageContent]]:
+    """Numbered sections of a text or Markdown file, each labelled with its line range.
+    With `max_pages`, a file of more sections than that is refused (ExtractionError)."""
     if not data:
         raise ExtractionError(ErrorCode.EMPTY, "The file is empty (0 bytes).")
     decoded = _decode_text(data)
@@ -475,8 +488,27 @@ def text_pages(data: bytes, *, file_type: str, name: str) -> tuple[DocumentInfo,
         end_line = section.start_line + len(section.lines) - 1
         span = f"lines {section.start_line}-{end_line}"
         label = f"{section.heading[:150]} ({span})" if section.heading else span
+        if max_pages and len(pages) >= max_pages:
+            raise too_many_pages(name=name, count=None, limit=max_pages)
         pages.append(PageContent(number=len(pages) + 1, label=label, text=content))
     if not pages:
         raise ExtractionError(ErrorCode.NO_TEXT, "The file contains only blank lines.")
     info = DocumentInfo(page_count=len(pages), title=title.strip()[:300] or name)
     return info, pages
+
+
+@lru_cache(maxsize=1)
+def _text_pages_for(
+    path: str, mtime_ns: int, size: int, file_type: str, name: str, max_pages: int
+) -> tuple[DocumentInfo, list[PageContent]]:
+    return text_pages(Path(path).read_bytes(), file_type=file_type, name=name, max_pages=max_pages)
+
+
+def text_pages_reused(
+    path: Path, *, file_type: str, name: str, max_pages: int = 0
+) -> tuple[DocumentInfo, list[PageContent]]:
+    """text_pages of a stored file, parsed once per process while the file is unchanged:
+    a document's planning step and its extraction both read it (like open_pdf_reused).
+    Errors are not cached; callers must not change the list they get."""
+    stat = path.stat()
+    return _text_pages_for(str(path), stat.st_mtime_ns, stat.st_size, file_type, name, max_pages)

@@ -145,6 +145,9 @@ STORAGES = {
 # server defaults to 10 GB a user). Checked by research.services.storage_quota_check.
 CARREL_MAX_UPLOAD_BYTES = env_int("CARREL_MAX_UPLOAD_MB", 200) * 1024 * 1024
 CARREL_USER_STORAGE_BYTES = env_int("CARREL_USER_STORAGE_MB", 10240 if PRODUCTION else 0) * 1024**2
+# Pages of a PDF, or sections of a text or Markdown file (about 60 lines, or one per
+# heading), read from one document at most (0: no limit). docs/deploy.md.
+CARREL_MAX_DOCUMENT_PAGES = env_int("CARREL_MAX_DOCUMENT_PAGES", 5000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
