@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 
 from stories.models import CampaignMember
 from stories.world import ENTITY_KINDS
@@ -179,12 +181,49 @@ class StateAtForm(forms.Form):
     turn = forms.IntegerField(min_value=0, label="Show the world as of turn")
 
 
+def first_error(form: forms.Form) -> str:
+    """The first of a form's error messages ("" when it has none), for a flash message."""
+    return next((str(message) for errors in form.errors.values() for message in errors), "")
+
+
+def _at_most(upload: Any, *, what: str, limit: int, setting: str) -> Any:
+    if upload is not None and upload.size > limit:
+        raise forms.ValidationError(
+            f"“{upload.name}” is {filesizeformat(upload.size)}; a {what} may be at most "
+            f"{filesizeformat(limit)} ({setting})."
+        )
+    return upload
+
+
 class UploadForm(forms.Form):
-    file = forms.FileField(label="Campaign file (.json)")
+    file = forms.FileField(
+        label="Campaign file (.json)",
+        error_messages={"required": "Choose a campaign file to import."},
+    )
+
+    def clean_file(self) -> Any:
+        return _at_most(
+            self.cleaned_data.get("file"),
+            what="campaign file",
+            limit=settings.CARREL_CAMPAIGN_IMPORT_MAX_BYTES,
+            setting="CARREL_CAMPAIGN_IMPORT_MAX_MB",
+        )
 
 
 class LorebookForm(forms.Form):
-    file = forms.FileField(label="Lorebook (SillyTavern world info .json)")
+    file = forms.FileField(
+        label="Lorebook (SillyTavern world info .json)",
+        error_messages={"required": "Choose a lorebook file to import."},
+    )
+
+    def clean_file(self) -> Any:
+        return _at_most(
+            self.cleaned_data.get("file"),
+            what="lorebook",
+            limit=settings.CARREL_LOREBOOK_MAX_BYTES,
+            setting="CARREL_LOREBOOK_MAX_MB",
+        )
+
     kind = forms.ChoiceField(
         choices=KIND_CHOICES, initial="lore", label="Import entries as", help_text="Entity kind."
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +26,7 @@ from stories.exchange import (
     campaign_export_json,
     campaign_import_bytes,
     chronicle_markdown,
+    json_from_upload,
 )
 from stories.history import HistoryProblem, campaign_branch, campaign_undo
 from stories.locking import CampaignBusy
@@ -36,8 +36,6 @@ from stories.proposals import proposal_accept, proposal_dismiss, proposal_run_re
 from stories.services import WorldEditProblem
 from stories.turns import TurnNotAllowed, turn_discard, turn_play, turn_run, turn_submit
 from workspace.http import AuthedRequest
-
-MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 
 def _member(request: AuthedRequest, pk: int) -> CampaignMember:
@@ -504,12 +502,9 @@ def chronicle(request: AuthedRequest, pk: int) -> HttpResponse:
 def campaign_import(request: AuthedRequest) -> HttpResponse:
     form = forms.UploadForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, "Choose a campaign file to import.")
+        messages.error(request, forms.first_error(form) or "Choose a campaign file to import.")
         return redirect("stories:campaign_list")
     upload = form.cleaned_data["file"]
-    if upload.size > MAX_IMPORT_BYTES:
-        messages.error(request, "That file is too large to be a campaign export.")
-        return redirect("stories:campaign_list")
     try:
         campaign = campaign_import_bytes(owner=request.user, raw=upload.read())
     except ImportProblem as exc:
@@ -524,19 +519,16 @@ def lorebook_import(request: AuthedRequest, pk: int) -> HttpResponse:
     member = _editor(request, pk)
     form = forms.LorebookForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, "Choose a lorebook file to import.")
+        messages.error(request, forms.first_error(form) or "Choose a lorebook file to import.")
         return redirect("stories:campaign_settings", pk=pk)
     try:
-        data = json.loads(form.cleaned_data["file"].read().decode("utf-8"))
+        data = json_from_upload(form.cleaned_data["file"].read(), what="lorebook")
         result = services.lorebook_import(
             campaign=member.campaign,
             user=request.user,
             data=data,
             kind=form.cleaned_data["kind"],
         )
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        messages.error(request, "That lorebook is not valid JSON.")
-        return redirect("stories:campaign_settings", pk=pk)
     except (ImportProblem, CampaignBusy) as exc:
         _problem(request, exc)
         return redirect("stories:campaign_settings", pk=pk)

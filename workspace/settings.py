@@ -148,6 +148,10 @@ CARREL_USER_STORAGE_BYTES = env_int("CARREL_USER_STORAGE_MB", 10240 if PRODUCTIO
 # Pages of a PDF, or sections of a text or Markdown file (about 60 lines, or one per
 # heading), read from one document at most (0: no limit). docs/deploy.md.
 CARREL_MAX_DOCUMENT_PAGES = env_int("CARREL_MAX_DOCUMENT_PAGES", 5000)
+# Imports into stories: a campaign file, and a SillyTavern lorebook (size and entries).
+CARREL_CAMPAIGN_IMPORT_MAX_BYTES = env_int("CARREL_CAMPAIGN_IMPORT_MAX_MB", 50) * 1024**2
+CARREL_LOREBOOK_MAX_BYTES = env_int("CARREL_LOREBOOK_MAX_MB", 5) * 1024**2
+CARREL_LOREBOOK_MAX_ENTRIES = env_int("CARREL_LOREBOOK_MAX_ENTRIES", 2000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
