@@ -30,6 +30,7 @@ from stories.models import Campaign, CampaignMember, Event, Summary, Turn
 from stories.projection import load_state, rebuild
 from stories.replay import snapshots_rebuild, state_at
 from stories.state import WorldState, apply_event, format_clock
+from workspace.export_text import markdown_line, markdown_text
 
 FORMAT = "carrel-campaign"
 VERSION = 1
@@ -372,11 +373,11 @@ def campaign_import_bytes(*, owner: User, raw: bytes) -> Campaign:
 
 def chronicle_markdown(campaign: Campaign) -> str:
     """The story as it happened: each live turn, its narration, and what changed."""
-    lines = [f"# {campaign.title}", ""]
+    lines = [f"# {markdown_line(campaign.title)}", ""]
     if campaign.premise:
-        lines += [f"*{campaign.premise.strip()}*", ""]
+        lines += [f"*{markdown_text(campaign.premise.strip())}*", ""]
     if campaign.tone:
-        lines += [f"Tone: {campaign.tone}", ""]
+        lines += [f"Tone: {markdown_line(campaign.tone)}", ""]
     state = WorldState()
     events = Event.objects.filter(campaign=campaign, undone=False).order_by("sequence")
     by_turn: dict[int, list[Event]] = {}
@@ -394,9 +395,10 @@ def chronicle_markdown(campaign: Campaign) -> str:
             else:
                 rejected.append(f"{describe_proposed(event.kind, event.proposed)} — {event.reason}")
         if applied:
-            out += [f"**{heading}**", ""] + [f"- {line}" for line in applied] + [""]
+            out += [f"**{heading}**", ""] + [f"- {markdown_line(line)}" for line in applied] + [""]
         if rejected:
-            out += ["**Not applied**", ""] + [f"- {line}" for line in rejected] + [""]
+            out += ["**Not applied**", ""] + [f"- {markdown_line(line)}" for line in rejected]
+            out += [""]
         return out
 
     lines += render_events(by_turn.pop(0, []), "The world at the start")
@@ -408,11 +410,12 @@ def chronicle_markdown(campaign: Campaign) -> str:
         turn_events = [e for e in batch if e.turn_id == turn.pk]
         later = [e for e in batch if e.turn_id != turn.pk]
         before = len(lines)
-        lines += [f"## Turn {turn.number}", "", f"**{turn.actor_label}:** {turn.action}", ""]
-        lines += [turn.narration.strip(), ""]
+        actor, action = markdown_line(turn.actor_label), markdown_text(turn.action)
+        lines += [f"## Turn {turn.number}", "", f"**{actor}:** {action}", ""]
+        lines += [markdown_text(turn.narration.strip()), ""]
         lines += render_events(turn_events, "What changed")
         if turn.changes_error:
-            lines += [f"> {turn.changes_error}", ""]
+            lines += [f"> {markdown_line(turn.changes_error)}", ""]
         lines += render_events(later, "Edited by hand afterwards")
         lines.insert(before + 1, f"*{format_clock(state.clock)}*")
         lines.insert(before + 2, "")
