@@ -6,6 +6,7 @@ lab server (DEBUG off, SECRET_KEY required, secure cookies). See docs/deploy.md.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
     "django_htmx",
     "workspace",
     "research",
@@ -67,6 +69,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "workspace.middleware.LoginRequiredMiddleware",
     "workspace.middleware.ContentSecurityPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the page that says so
 ]
 
 ROOT_URLCONF = "workspace.urls"
@@ -116,6 +119,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Password guessing (django-axes, workspace/signin.py): a username is paused for one client
+# address after CARREL_LOGIN_FAILURE_LIMIT wrong passwords, at /accounts/login/ and in the
+# admin alike. CARREL_PROXY_COUNT: reverse proxies in front of Carrel (nginx on a lab
+# server) whose X-Forwarded-For names the client. docs/deploy.md.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("CARREL_LOGIN_LOCKOUT", True)
+AXES_FAILURE_LIMIT = env_int("CARREL_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=max(1, env_int("CARREL_LOGIN_LOCKOUT_MINUTES", 15)))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True  # failures are kept; successful sign-ins are not logged
+AXES_VERBOSE = False  # still logs each failure and lockout, without a banner at every start
+AXES_CLIENT_IP_CALLABLE = "workspace.signin.client_ip"
+AXES_LOCKOUT_CALLABLE = "workspace.signin.lockout_response"
+CARREL_PROXY_COUNT = env_int("CARREL_PROXY_COUNT", 1 if PRODUCTION else 0)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

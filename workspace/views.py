@@ -60,9 +60,11 @@ def signup(request: HttpRequest) -> HttpResponse:
     form: UserCreationForm[User] = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
-        if User.objects.count() == 1:  # the first account on a machine administers it
+        if not settings.PRODUCTION and User.objects.count() == 1:
+            # The first account on a local install administers it; a lab server's staff
+            # are made with createsuperuser (docs/deploy.md), even when sign-up is open.
             user.is_staff = user.is_superuser = True
             user.save(update_fields=["is_staff", "is_superuser"])
-        login(request, user)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("home")
     return render(request, "registration/signup.html", {"form": form})
