@@ -13,8 +13,7 @@ from stories.selectors import campaign_list_for_user
 from workspace import health
 from workspace.forms import SampleNoteForm, SampleProjectForm
 from workspace.http import AuthedRequest, HtmxHttpRequest
-from workspace.runtime import runtime_status
-from workspace.selectors import project_summary_list_for_user
+from workspace.selectors import project_summary_list_for_user, status_report
 
 
 def home(request: AuthedRequest) -> HttpResponse:
@@ -38,14 +37,8 @@ def styleguide(request: AuthedRequest) -> HttpResponse:
 
 
 def status(request: HtmxHttpRequest) -> HttpResponse:
-    context = {
-        "runtime": runtime_status(),
-        "database": health.check_database(),
-        "redis": health.check_redis(),
-        "workers": health.check_workers(),
-    }
     template = "partials/status_panel.html" if request.htmx else "status.html"
-    return render(request, template, context)
+    return render(request, template, status_report(user=request.user))
 
 
 @require_GET
