@@ -21,6 +21,7 @@ from workspace.env import (
     env_optional,
     env_str,
     local_secret_key,
+    secret_key_problem,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -31,12 +32,18 @@ if CARREL_ENV not in {"local", "production"}:
     raise ImproperlyConfigured("CARREL_ENV must be 'local' or 'production'")
 PRODUCTION = CARREL_ENV == "production"
 
-DEBUG = env_bool("DEBUG", False)
+# A lab server never shows Django's debug pages, whatever DEBUG says.
+DEBUG = env_bool("DEBUG", False) and not PRODUCTION
 _secret = env_optional("SECRET_KEY")
 if _secret is None:
     if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY must be set when CARREL_ENV=production")
     _secret = local_secret_key(VAR_DIR)
+elif PRODUCTION and (_problem := secret_key_problem(_secret)):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY {_problem} (for example: python -c "
+        "'import secrets; print(secrets.token_urlsafe(50))')"
+    )
 SECRET_KEY = _secret
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
