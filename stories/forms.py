@@ -186,44 +186,41 @@ def first_error(form: forms.Form) -> str:
     return next((str(message) for errors in form.errors.values() for message in errors), "")
 
 
-def _at_most(upload: Any, *, what: str, limit: int, setting: str) -> Any:
-    if upload is not None and upload.size > limit:
-        raise forms.ValidationError(
-            f"“{upload.name}” is {filesizeformat(upload.size)}; a {what} may be at most "
-            f"{filesizeformat(limit)} ({setting})."
-        )
-    return upload
+def _json_file(*, label: str, what: str, limit: str, setting: str) -> forms.FileField:
+    """A file field for a JSON import, refused with a message past settings.<limit> bytes
+    (read when the form is checked) before anything reads it."""
+
+    def at_most(upload: Any) -> None:
+        most = getattr(settings, limit)
+        if upload.size > most:
+            raise forms.ValidationError(
+                f"“{upload.name}” is {filesizeformat(upload.size)}; a {what} may be at most "
+                f"{filesizeformat(most)} ({setting})."
+            )
+
+    return forms.FileField(
+        label=label,
+        error_messages={"required": f"Choose a {what} to import."},
+        validators=[at_most],
+    )
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField(
+    file = _json_file(
         label="Campaign file (.json)",
-        error_messages={"required": "Choose a campaign file to import."},
+        what="campaign file",
+        limit="CARREL_CAMPAIGN_IMPORT_MAX_BYTES",
+        setting="CARREL_CAMPAIGN_IMPORT_MAX_MB",
     )
-
-    def clean_file(self) -> Any:
-        return _at_most(
-            self.cleaned_data.get("file"),
-            what="campaign file",
-            limit=settings.CARREL_CAMPAIGN_IMPORT_MAX_BYTES,
-            setting="CARREL_CAMPAIGN_IMPORT_MAX_MB",
-        )
 
 
 class LorebookForm(forms.Form):
-    file = forms.FileField(
+    file = _json_file(
         label="Lorebook (SillyTavern world info .json)",
-        error_messages={"required": "Choose a lorebook file to import."},
+        what="lorebook",
+        limit="CARREL_LOREBOOK_MAX_BYTES",
+        setting="CARREL_LOREBOOK_MAX_MB",
     )
-
-    def clean_file(self) -> Any:
-        return _at_most(
-            self.cleaned_data.get("file"),
-            what="lorebook",
-            limit=settings.CARREL_LOREBOOK_MAX_BYTES,
-            setting="CARREL_LOREBOOK_MAX_MB",
-        )
-
     kind = forms.ChoiceField(
         choices=KIND_CHOICES, initial="lore", label="Import entries as", help_text="Entity kind."
     )

@@ -102,4 +102,4 @@ def test_bad_json_gets_a_message_that_says_what_is_wrong(signed_in_client, campa
 def test_a_missing_file_asks_for_one(signed_in_client, campaign):
     url = reverse("stories:lorebook_import", args=[campaign.pk])
     response = signed_in_client.post(url, {"kind": "lore"}, follow=True)
-    assert [str(m) for m in response.context["messages"]] == ["Choose a lorebook file to import."]
+    assert [str(m) for m in response.context["messages"]] == ["Choose a lorebook to import."]
