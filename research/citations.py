@@ -15,11 +15,8 @@ from workspace.packing import ContextMap
 
 # [Title, p. 7] [Title, pp. 7-9] [Title, page 7] [A, p. 3; B, p. 5]
 _BRACKET = re.compile(r"\[([^\[\]\n]{1,400})\]")
-_ONE = re.compile(
-    r"^\s*(?P<title>.+?)\s*,\s*(?:pp?\.|pages?)\s*(?P<start>\d{1,5})"
-    r"(?:\s*(?:-|\u2013|\u2014|to)\s*(?P<end>\d{1,5}))?\s*$",
-    re.IGNORECASE,
-)
+_PAGE_WORDS = ("pp.", "p.", "pages", "page")  # longest first
+_RANGE_WORDS = ("-", "\u2013", "\u2014", "to")
 _NON_WORD = re.compile(r"[\W_]+")
 
 
@@ -50,22 +47,56 @@ def parse_citations(text: str) -> list[Citation]:
     citations: list[Citation] = []
     for bracket in _BRACKET.finditer(text):
         for part in bracket.group(1).split(";"):
-            match = _ONE.match(part)
-            if not match:
+            parsed = _citation_part(part)
+            if parsed is None:
                 continue
-            start = int(match.group("start"))
-            end = int(match.group("end") or start)
+            title, start, end = parsed
             citations.append(
                 Citation(
                     start=bracket.start(),
                     end=bracket.end(),
                     raw=part.strip(),
-                    title=match.group("title").strip(),
+                    title=title,
                     page_start=start,
                     page_end=max(start, end),
                 )
             )
     return citations
+
+
+def _number(text: str) -> tuple[int, str] | None:
+    """A page number (1 to 5 digits) at the start of text, and what follows it."""
+    digits = 0
+    while digits < len(text) and digits <= 5 and text[digits].isdecimal():
+        digits += 1
+    if not 1 <= digits <= 5:
+        return None
+    return int(text[:digits]), text[digits:].lstrip()
+
+
+def _citation_part(part: str) -> tuple[str, int, int] | None:
+    """ "Title, p. 7" or "Title, pp. 7-9" (also "page", "pages", an en or em dash, "to") as
+    (title, first page, last page); None for anything else. The pages follow the last
+    comma, so a title may hold commas."""
+    title, comma, pages = part.rpartition(",")
+    if not comma or not title:
+        return None
+    pages = pages.strip()
+    word = next((w for w in _PAGE_WORDS if pages[: len(w)].casefold() == w), None)
+    if word is None:
+        return None
+    first = _number(pages[len(word) :].lstrip())
+    if first is None:
+        return None
+    start, rest = first
+    end = start
+    if rest:
+        dash = next((w for w in _RANGE_WORDS if rest[: len(w)].casefold() == w), None)
+        last = _number(rest[len(dash) :].lstrip()) if dash else None
+        if last is None or last[1]:
+            return None
+        end = last[0]
+    return title.strip(), start, end
 
 
 def normalise_title(title: str) -> str:

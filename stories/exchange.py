@@ -19,6 +19,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import DatabaseError, transaction
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -29,15 +30,62 @@ from stories.models import Campaign, CampaignMember, Event, Summary, Turn
 from stories.projection import load_state, rebuild
 from stories.replay import snapshots_rebuild, state_at
 from stories.state import WorldState, apply_event, format_clock
+from workspace.export_text import markdown_line, markdown_text
 
 FORMAT = "carrel-campaign"
 VERSION = 1
+# Deeper than any file Carrel writes (about 8 levels), far below Python's recursion limit.
+MAX_JSON_DEPTH = 64
 
 
 class ImportProblem(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+# -- reading JSON from an upload ---------------------------------------------------------
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether any list or object in value is nested more than `limit` levels deep."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if not isinstance(item, dict | list):
+            continue
+        if depth > limit:
+            return True
+        stack.extend(
+            (child, depth + 1) for child in (item.values() if isinstance(item, dict) else item)
+        )
+    return False
+
+
+def json_from_upload(raw: bytes, *, what: str) -> Any:
+    """The JSON value of an uploaded file, or an ImportProblem that says what is wrong with
+    it. `what` names the file in the message ("campaign file", "lorebook")."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportProblem(f"This {what} is not valid JSON: it is not UTF-8 text.") from exc
+    try:
+        data = json.loads(text)
+    except RecursionError as exc:
+        raise ImportProblem(
+            f"This {what} is nested too deeply to read (Carrel reads {MAX_JSON_DEPTH} levels)."
+        ) from exc
+    except json.JSONDecodeError as exc:
+        raise ImportProblem(
+            f"This {what} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
+        ) from exc
+    except ValueError as exc:  # e.g. a number of more digits than Python converts
+        raise ImportProblem(f"This {what} is not valid JSON ({exc}).") from exc
+    if _too_deep(data, MAX_JSON_DEPTH):
+        raise ImportProblem(
+            f"This {what} is nested too deeply to read (Carrel reads {MAX_JSON_DEPTH} levels)."
+        )
+    return data
 
 
 # -- the file format --------------------------------------------------------------------
@@ -317,11 +365,7 @@ def campaign_import(
 
 
 def campaign_import_bytes(*, owner: User, raw: bytes) -> Campaign:
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ImportProblem("The file is not valid JSON.") from exc
-    return campaign_import(owner=owner, data=data)
+    return campaign_import(owner=owner, data=json_from_upload(raw, what="campaign file"))
 
 
 # -- the chronicle ----------------------------------------------------------------------
@@ -329,11 +373,11 @@ def campaign_import_bytes(*, owner: User, raw: bytes) -> Campaign:
 
 def chronicle_markdown(campaign: Campaign) -> str:
     """The story as it happened: each live turn, its narration, and what changed."""
-    lines = [f"# {campaign.title}", ""]
+    lines = [f"# {markdown_line(campaign.title)}", ""]
     if campaign.premise:
-        lines += [f"*{campaign.premise.strip()}*", ""]
+        lines += [f"*{markdown_text(campaign.premise.strip())}*", ""]
     if campaign.tone:
-        lines += [f"Tone: {campaign.tone}", ""]
+        lines += [f"Tone: {markdown_line(campaign.tone)}", ""]
     state = WorldState()
     events = Event.objects.filter(campaign=campaign, undone=False).order_by("sequence")
     by_turn: dict[int, list[Event]] = {}
@@ -351,9 +395,10 @@ def chronicle_markdown(campaign: Campaign) -> str:
             else:
                 rejected.append(f"{describe_proposed(event.kind, event.proposed)} — {event.reason}")
         if applied:
-            out += [f"**{heading}**", ""] + [f"- {line}" for line in applied] + [""]
+            out += [f"**{heading}**", ""] + [f"- {markdown_line(line)}" for line in applied] + [""]
         if rejected:
-            out += ["**Not applied**", ""] + [f"- {line}" for line in rejected] + [""]
+            out += ["**Not applied**", ""] + [f"- {markdown_line(line)}" for line in rejected]
+            out += [""]
         return out
 
     lines += render_events(by_turn.pop(0, []), "The world at the start")
@@ -365,11 +410,12 @@ def chronicle_markdown(campaign: Campaign) -> str:
         turn_events = [e for e in batch if e.turn_id == turn.pk]
         later = [e for e in batch if e.turn_id != turn.pk]
         before = len(lines)
-        lines += [f"## Turn {turn.number}", "", f"**{turn.actor_label}:** {turn.action}", ""]
-        lines += [turn.narration.strip(), ""]
+        actor, action = markdown_line(turn.actor_label), markdown_text(turn.action)
+        lines += [f"## Turn {turn.number}", "", f"**{actor}:** {action}", ""]
+        lines += [markdown_text(turn.narration.strip()), ""]
         lines += render_events(turn_events, "What changed")
         if turn.changes_error:
-            lines += [f"> {turn.changes_error}", ""]
+            lines += [f"> {markdown_line(turn.changes_error)}", ""]
         lines += render_events(later, "Edited by hand afterwards")
         lines.insert(before + 1, f"*{format_clock(state.clock)}*")
         lines.insert(before + 2, "")
@@ -402,6 +448,12 @@ def lorebook_entries(data: Any) -> list[dict[str, Any]]:
         items = raw
     else:
         raise ImportProblem('This lorebook has no "entries".')
+    limit = settings.CARREL_LOREBOOK_MAX_ENTRIES
+    if limit and len(items) > limit:
+        raise ImportProblem(
+            f"This lorebook has {len(items):,} entries; Carrel imports at most {limit:,} at "
+            "once (CARREL_LOREBOOK_MAX_ENTRIES). Split it into smaller lorebooks."
+        )
     entries = []
     for position, item in enumerate(items):
         if not isinstance(item, dict):

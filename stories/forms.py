@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
-from django.core.files.uploadedfile import UploadedFile
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 
+from stories.exchange import ImportProblem, json_from_upload
 from stories.models import CampaignMember
 from stories.world import ENTITY_KINDS, NewEntity
 
 KIND_CHOICES = [(k, k.title()) for k in ENTITY_KINDS]
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # a campaign export or a lorebook
-
-
-def form_problem(form: forms.Form) -> str:
-    """A form's errors in one line, for the message on the page a view redirects to."""
-    return " ".join(str(error) for errors in form.errors.values() for error in errors)
 
 
 class CampaignForm(forms.Form):
@@ -205,26 +200,45 @@ class StateAtForm(forms.Form):
     turn = forms.IntegerField(min_value=0, label="Show the world as of turn")
 
 
-def _small(upload: UploadedFile, too_large: str) -> UploadedFile:
-    if (upload.size or 0) > MAX_UPLOAD_BYTES:
-        raise forms.ValidationError(too_large)
-    return upload
+def first_error(form: forms.Form) -> str:
+    """The first of a form's error messages ("" when it has none), for a flash message."""
+    return next((str(message) for errors in form.errors.values() for message in errors), "")
+
+
+def _json_file(*, label: str, what: str, limit: str, setting: str) -> forms.FileField:
+    """A file field for a JSON import, refused with a message past settings.<limit> bytes
+    (read when the form is checked) before anything reads it."""
+
+    def at_most(upload: Any) -> None:
+        most = getattr(settings, limit)
+        if upload.size > most:
+            raise forms.ValidationError(
+                f"“{upload.name}” is {filesizeformat(upload.size)}; a {what} may be at most "
+                f"{filesizeformat(most)} ({setting})."
+            )
+
+    return forms.FileField(
+        label=label,
+        error_messages={"required": f"Choose a {what} to import."},
+        validators=[at_most],
+    )
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField(
+    file = _json_file(
         label="Campaign file (.json)",
-        error_messages={"required": "Choose a campaign file to import."},
+        what="campaign file",
+        limit="CARREL_CAMPAIGN_IMPORT_MAX_BYTES",
+        setting="CARREL_CAMPAIGN_IMPORT_MAX_MB",
     )
-
-    def clean_file(self) -> UploadedFile:
-        return _small(self.cleaned_data["file"], "That file is too large to be a campaign export.")
 
 
 class LorebookForm(forms.Form):
-    file = forms.FileField(
+    file = _json_file(
         label="Lorebook (SillyTavern world info .json)",
-        error_messages={"required": "Choose a lorebook file to import."},
+        what="lorebook",
+        limit="CARREL_LOREBOOK_MAX_BYTES",
+        setting="CARREL_LOREBOOK_MAX_MB",
     )
     kind = forms.ChoiceField(
         choices=KIND_CHOICES, initial="lore", label="Import entries as", help_text="Entity kind."
@@ -232,8 +246,7 @@ class LorebookForm(forms.Form):
 
     def clean_file(self) -> Any:
         """The lorebook's JSON (what stories.services.lorebook_import reads)."""
-        upload = _small(self.cleaned_data["file"], "That lorebook is too large.")
         try:
-            return json.loads(upload.read().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise forms.ValidationError("That lorebook is not valid JSON.") from exc
+            return json_from_upload(self.cleaned_data["file"].read(), what="lorebook")
+        except ImportProblem as exc:
+            raise forms.ValidationError(exc.message) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -62,15 +63,44 @@ def env_list(name: str, default: list[str]) -> list[str]:
 def local_secret_key(var_dir: Path) -> str:
     """A per-machine secret for local use, created once and kept under var/.
 
+    The file is written to a temporary name created with mode 0600 (never readable by
+    others, whatever the umask) and linked into place, which fails if another process got
+    there first: then its key is used, so processes starting together agree on one key.
     Production must set SECRET_KEY explicitly (settings refuse to start otherwise).
     """
     from django.core.management.utils import get_random_secret_key
 
     path = var_dir / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    var_dir.mkdir(parents=True, exist_ok=True)
-    key = get_random_secret_key()
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        temporary = var_dir / f".secret_key.{os.getpid()}.{os.urandom(4).hex()}"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "w") as file:
+                file.write(get_random_secret_key())
+                file.flush()
+                os.fsync(file.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+    if path.stat().st_mode & 0o077:  # a key file from before, or copied in loosely
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# What Django's deployment check asks of a key, and the example file's placeholder.
+SECRET_KEY_MIN_CHARS = 50
+_PLACEHOLDERS = ("change-me", "changeme", "replace-me", "placeholder", "django-insecure")
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` cannot sign a lab server's sessions, or None when it can."""
+    lowered = key.lower()
+    if any(word in lowered for word in _PLACEHOLDERS):
+        return "is a placeholder from an example; generate a real one"
+    if len(key) < SECRET_KEY_MIN_CHARS:
+        return f"is {len(key)} characters long; use at least {SECRET_KEY_MIN_CHARS} random ones"
+    if len(set(key)) < 5:
+        return "repeats too few characters to be random"
+    return None

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+from workspace.redact import redact
+
 
 @dataclass(frozen=True)
 class Check:
@@ -22,7 +24,7 @@ def check_database() -> Check:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except Exception as exc:  # any driver error means "down", with its words
-        return Check(False, str(exc))
+        return Check(False, redact(str(exc)))
     return Check(True, connection.vendor)
 
 
@@ -33,8 +35,8 @@ def check_redis() -> Check:
         )
         client.ping()
     except redis.RedisError as exc:
-        return Check(False, f"{settings.REDIS_URL}: {exc}")
-    return Check(True, settings.REDIS_URL)
+        return Check(False, redact(f"{settings.REDIS_URL}: {exc}"))
+    return Check(True, redact(settings.REDIS_URL))
 
 
 WORKERS_SEEN_KEY = "health:workers"
@@ -84,7 +86,7 @@ def check_workers(timeout: float = 1.0) -> Check:
     try:
         names = ", ".join(sorted(workers_ping(timeouts=(timeout,)) or ()))
     except Exception as exc:  # kombu raises many transport errors
-        return Check(False, str(exc))
+        return Check(False, redact(str(exc)))
     if not names:
         return Check(False, "no Celery worker answered")
     cache.set(WORKERS_SEEN_KEY, names, WORKERS_SEEN_SECONDS)

@@ -1,6 +1,8 @@
-"""Reads for the workspace's own pages (the home page)."""
+"""Reads for the workspace's own pages (the home page, the status page)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Max, Q, QuerySet
@@ -8,6 +10,8 @@ from django.db.models import Count, Max, Q, QuerySet
 from research.access import with_access_role
 from research.library.selectors import project_list_for_user
 from research.models import Document, Project
+from workspace import health
+from workspace.runtime import runtime_status
 
 # Stages a document passes through on its way to "ready": shown as "ingesting".
 INGESTING_STAGES = (
@@ -43,3 +47,23 @@ def project_summary_list_for_user(*, user: User | AnonymousUser) -> QuerySet[Pro
     if not isinstance(user, User) or not user.is_authenticated:
         return projects
     return with_access_role(projects, user=user)
+
+
+# What the status page leaves out for people who are not staff: addresses, host names and
+# errors' words (already free of passwords: workspace/redact.py).
+_STAFF_ONLY_RUNTIME = ("ollama_host", "ollama_error")
+
+
+def status_report(*, user: User | AnonymousUser) -> dict[str, Any]:
+    """The status page's checks; staff see each one's details, everyone else up or down."""
+    runtime = runtime_status()
+    checks = {
+        "database": health.check_database(),
+        "redis": health.check_redis(),
+        "workers": health.check_workers(),
+    }
+    staff = bool(user.is_staff)
+    if not staff:
+        runtime = {k: v for k, v in runtime.items() if k not in _STAFF_ONLY_RUNTIME}
+        checks = {name: health.Check(check.ok, "") for name, check in checks.items()}
+    return {"runtime": runtime, "details": staff, **checks}

@@ -6,6 +6,7 @@ lab server (DEBUG off, SECRET_KEY required, secure cookies). See docs/deploy.md.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -20,6 +21,7 @@ from workspace.env import (
     env_optional,
     env_str,
     local_secret_key,
+    secret_key_problem,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -30,12 +32,18 @@ if CARREL_ENV not in {"local", "production"}:
     raise ImproperlyConfigured("CARREL_ENV must be 'local' or 'production'")
 PRODUCTION = CARREL_ENV == "production"
 
-DEBUG = env_bool("DEBUG", False)
+# A lab server never shows Django's debug pages, whatever DEBUG says.
+DEBUG = env_bool("DEBUG", False) and not PRODUCTION
 _secret = env_optional("SECRET_KEY")
 if _secret is None:
     if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY must be set when CARREL_ENV=production")
     _secret = local_secret_key(VAR_DIR)
+elif PRODUCTION and (_problem := secret_key_problem(_secret)):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY {_problem} (for example: python -c "
+        "'import secrets; print(secrets.token_urlsafe(50))')"
+    )
 SECRET_KEY = _secret
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
@@ -49,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
     "django_htmx",
     "workspace",
     "research",
@@ -67,6 +76,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "workspace.middleware.LoginRequiredMiddleware",
     "workspace.middleware.ContentSecurityPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the page that says so
 ]
 
 ROOT_URLCONF = "workspace.urls"
@@ -116,6 +126,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Password guessing (django-axes, workspace/signin.py): a username is paused for one client
+# address after CARREL_LOGIN_FAILURE_LIMIT wrong passwords, at /accounts/login/ and in the
+# admin alike. CARREL_PROXY_COUNT: reverse proxies in front of Carrel (nginx on a lab
+# server) whose X-Forwarded-For names the client. docs/deploy.md.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("CARREL_LOGIN_LOCKOUT", True)
+AXES_FAILURE_LIMIT = env_int("CARREL_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=max(1, env_int("CARREL_LOGIN_LOCKOUT_MINUTES", 15)))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True  # failures are kept; successful sign-ins are not logged
+AXES_VERBOSE = False  # still logs each failure and lockout, without a banner at every start
+AXES_CLIENT_IP_CALLABLE = "workspace.signin.client_ip"
+AXES_LOCKOUT_CALLABLE = "workspace.signin.lockout_response"
+CARREL_PROXY_COUNT = env_int("CARREL_PROXY_COUNT", 1 if PRODUCTION else 0)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -145,6 +174,13 @@ STORAGES = {
 # server defaults to 10 GB a user). Checked by research.services.storage_quota_check.
 CARREL_MAX_UPLOAD_BYTES = env_int("CARREL_MAX_UPLOAD_MB", 200) * 1024 * 1024
 CARREL_USER_STORAGE_BYTES = env_int("CARREL_USER_STORAGE_MB", 10240 if PRODUCTION else 0) * 1024**2
+# Pages of a PDF, or sections of a text or Markdown file (about 60 lines, or one per
+# heading), read from one document at most (0: no limit). docs/deploy.md.
+CARREL_MAX_DOCUMENT_PAGES = env_int("CARREL_MAX_DOCUMENT_PAGES", 5000)
+# Imports into stories: a campaign file, and a SillyTavern lorebook (size and entries).
+CARREL_CAMPAIGN_IMPORT_MAX_BYTES = env_int("CARREL_CAMPAIGN_IMPORT_MAX_MB", 50) * 1024**2
+CARREL_LOREBOOK_MAX_BYTES = env_int("CARREL_LOREBOOK_MAX_MB", 5) * 1024**2
+CARREL_LOREBOOK_MAX_ENTRIES = env_int("CARREL_LOREBOOK_MAX_ENTRIES", 2000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

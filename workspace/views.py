@@ -13,8 +13,7 @@ from stories.selectors import campaign_list_for_user
 from workspace import health
 from workspace.forms import SampleNoteForm, SampleProjectForm
 from workspace.http import AuthedRequest, HtmxHttpRequest
-from workspace.runtime import runtime_status
-from workspace.selectors import project_summary_list_for_user
+from workspace.selectors import project_summary_list_for_user, status_report
 
 
 def home(request: AuthedRequest) -> HttpResponse:
@@ -38,14 +37,8 @@ def styleguide(request: AuthedRequest) -> HttpResponse:
 
 
 def status(request: HtmxHttpRequest) -> HttpResponse:
-    context = {
-        "runtime": runtime_status(),
-        "database": health.check_database(),
-        "redis": health.check_redis(),
-        "workers": health.check_workers(),
-    }
     template = "partials/status_panel.html" if request.htmx else "status.html"
-    return render(request, template, context)
+    return render(request, template, status_report(user=request.user))
 
 
 @require_GET
@@ -60,9 +53,11 @@ def signup(request: HttpRequest) -> HttpResponse:
     form: UserCreationForm[User] = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
-        if User.objects.count() == 1:  # the first account on a machine administers it
+        if not settings.PRODUCTION and User.objects.count() == 1:
+            # The first account on a local install administers it; a lab server's staff
+            # are made with createsuperuser (docs/deploy.md), even when sign-up is open.
             user.is_staff = user.is_superuser = True
             user.save(update_fields=["is_staff", "is_superuser"])
-        login(request, user)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("home")
     return render(request, "registration/signup.html", {"form": form})

@@ -24,7 +24,7 @@ SYSTEM = (
     "markers in the text."
 )
 
-CITATION = re.compile(r"\[pp?\.\s*(\d+)(?:\s*[\u2013-]\s*(\d+))?\]")
+CITATION = re.compile(r"\[pp?\.\s{0,3}(\d{1,5})(?:\s{0,3}[\u2013-]\s{0,3}(\d{1,5}))?\]")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import Any
 from pypdf import PageObject, PasswordType, PdfReader
 from pypdf.errors import FileNotDecryptedError, PdfStreamError
 
+from research.markdown import Heading, front_matter_title, markdown_headings
 from research.models import Document
 
 ErrorCode = Document.ErrorCode
@@ -395,25 +396,21 @@ class _Section:
     lines: list[str]
 
 
-_ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
-_FENCE = re.compile(r"^ {0,3}(```|~~~)")
-_FRONT_TITLE = re.compile(r"^title:\s*[\"']?(.+?)[\"']?\s*$", re.IGNORECASE)
-
-
-def _markdown_sections(lines: list[str], *, first_line: int = 1) -> list[_Section]:
+def _markdown_sections(
+    lines: list[str], *, headings: list[Heading], first_line: int = 1
+) -> list[_Section]:
+    """Sections starting at each heading; `headings` index into `lines`."""
     sections: list[_Section] = []
     heading, start = "", first_line
     current: list[str] = []
-    fenced = False
+    at = {found.line: found.text for found in headings}
     for index, line in enumerate(lines, start=first_line):
-        if _FENCE.match(line):
-            fenced = not fenced
-        match = None if fenced else _ATX_HEADING.match(line)
-        if match and current and any(part.strip() for part in current):
+        text = at.get(index - first_line)
+        if text is not None and current and any(part.strip() for part in current):
             sections.append(_Section(heading, start, current))
             heading, start, current = "", index, []
-        if match:
-            heading = match.group(2).strip()
+        if text is not None:
+            heading = text
         current.append(line)
     if current:
         sections.append(_Section(heading, start, current))
@@ -438,8 +435,21 @@ def _split_lines(section: _Section) -> list[_Section]:
     return pieces
 
 
-def text_pages(data: bytes, *, file_type: str, name: str) -> tuple[DocumentInfo, list[PageContent]]:
-    """Numbered sections of a text or Markdown file, each labelled with its line range."""
+def too_many_pages(*, name: str, count: int | None, limit: int) -> ExtractionError:
+    """The error for a document past CARREL_MAX_DOCUMENT_PAGES (count None: "more than")."""
+    what = f"{count:,} pages" if count is not None else f"more than {limit:,} sections"
+    return ExtractionError(
+        ErrorCode.TOO_LARGE,
+        f"“{name}” has {what}; Carrel reads at most {limit:,} pages or sections per document "
+        "(CARREL_MAX_DOCUMENT_PAGES). Split it into smaller files and upload those.",
+    )
+
+
+def text_pages(
+    data: bytes, *, file_type: str, name: str, max_pages: int = 0
+) -> tuple[DocumentInfo, list[PageContent]]:
+    """Numbered sections of a text or Markdown file, each labelled with its line range.
+    With `max_pages`, a file of more sections than that is refused (ExtractionError)."""
     if not data:
         raise ExtractionError(ErrorCode.EMPTY, "The file is empty (0 bytes).")
     decoded = _decode_text(data)
@@ -455,13 +465,12 @@ def text_pages(data: bytes, *, file_type: str, name: str) -> tuple[DocumentInfo,
         if lines and lines[0].strip() == "---":
             end = next((i for i, line in enumerate(lines[1:80], 1) if line.strip() == "---"), 0)
             for line in lines[1:end]:
-                if match := _FRONT_TITLE.match(line):
-                    title = match.group(1)
+                title = front_matter_title(line) or title
             body = end + 1 if end else 0
-        heading = next((m for line in lines if (m := _ATX_HEADING.match(line))), None)
-        if heading and heading.group(1) == "#" and title == PurePath(name).stem:
-            title = heading.group(2)
-        raw_sections = _markdown_sections(lines[body:], first_line=body + 1)
+        headings = markdown_headings(lines[body:])
+        if headings and headings[0].level == 1 and title == PurePath(name).stem:
+            title = headings[0].text
+        raw_sections = _markdown_sections(lines[body:], headings=headings, first_line=body + 1)
     elif "\f" in text:
         raw_sections, start = [], 1
         for block in text.split("\f"):
@@ -479,8 +488,27 @@ def text_pages(data: bytes, *, file_type: str, name: str) -> tuple[DocumentInfo,
         end_line = section.start_line + len(section.lines) - 1
         span = f"lines {section.start_line}-{end_line}"
         label = f"{section.heading[:150]} ({span})" if section.heading else span
+        if max_pages and len(pages) >= max_pages:
+            raise too_many_pages(name=name, count=None, limit=max_pages)
         pages.append(PageContent(number=len(pages) + 1, label=label, text=content))
     if not pages:
         raise ExtractionError(ErrorCode.NO_TEXT, "The file contains only blank lines.")
     info = DocumentInfo(page_count=len(pages), title=title.strip()[:300] or name)
     return info, pages
+
+
+@lru_cache(maxsize=1)
+def _text_pages_for(
+    path: str, mtime_ns: int, size: int, file_type: str, name: str, max_pages: int
+) -> tuple[DocumentInfo, list[PageContent]]:
+    return text_pages(Path(path).read_bytes(), file_type=file_type, name=name, max_pages=max_pages)
+
+
+def text_pages_reused(
+    path: Path, *, file_type: str, name: str, max_pages: int = 0
+) -> tuple[DocumentInfo, list[PageContent]]:
+    """text_pages of a stored file, parsed once per process while the file is unchanged:
+    a document's planning step and its extraction both read it (like open_pdf_reused).
+    Errors are not cached; callers must not change the list they get."""
+    stat = path.stat()
+    return _text_pages_for(str(path), stat.st_mtime_ns, stat.st_size, file_type, name, max_pages)

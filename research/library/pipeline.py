@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -31,7 +32,8 @@ from research.library.extraction import (
     open_pdf_reused,
     pdf_info,
     pdf_pages,
-    text_pages,
+    text_pages_reused,
+    too_many_pages,
 )
 from research.library.search import chunk_index_document, chunk_unindex_document
 from research.models import Chunk, Document, ExtractionPart, Page
@@ -160,13 +162,16 @@ def _read(document: Document) -> tuple[DocumentInfo, object]:
         raise ExtractionError(
             ErrorCode.INTERNAL, "The uploaded file is missing from storage; upload it again."
         )
+    limit = settings.CARREL_MAX_DOCUMENT_PAGES
     if document.file_type == Document.FileType.PDF:
         reader = open_pdf_reused(path, password=document.pdf_password)
-        return pdf_info(reader, fallback_title=document.title), reader
-    info, pages = text_pages(
-        path.read_bytes(), file_type=document.file_type, name=document.original_name
+        info = pdf_info(reader, fallback_title=document.title)
+        if limit and info.page_count > limit:
+            raise too_many_pages(name=document.original_name, count=info.page_count, limit=limit)
+        return info, reader
+    return text_pages_reused(
+        path, file_type=document.file_type, name=document.original_name, max_pages=limit
     )
-    return info, pages
 
 
 def _contents(source: object, first: int, last: int) -> Iterable[PageContent]:
@@ -206,7 +211,13 @@ def document_start_extraction(
             message="This PDF has no pages. Download or export it again, then upload it again.",
         )
         return None
-    ranges = page_ranges(info.page_count)
+    # Text is parsed whole in one go, so its sections are one part: ranges would each parse
+    # the whole file again.
+    ranges = (
+        page_ranges(info.page_count)
+        if document.file_type == Document.FileType.PDF
+        else [(1, info.page_count)]
+    )
     with transaction.atomic():
         if not Document.fenced(document_id, attempt, Stage.EXTRACTING).update(
             page_count=info.page_count,
@@ -320,7 +331,8 @@ def document_extract_part(
 def _extraction_outcome(
     document: Document, notes: Sequence[dict]
 ) -> tuple[ExtractionError | None, list[str]]:
-    """A fatal error when no page has text; otherwise warnings about the pages without."""
+    """A fatal error when the document has no text at all; otherwise warnings about the
+    pages without, or about how little text there is when no page has much."""
     scanned = sorted(n for note in notes for n in note.get("scanned", []))
     blank = sorted(n for note in notes for n in note.get("blank", []))
     unreadable = sorted((n, e) for note in notes for n, e in note.get("unreadable", []))
@@ -332,21 +344,31 @@ def _extraction_outcome(
             f"No page of this PDF could be read (page 1: {unreadable[0][1]}). Download or "
             "export it again, then upload the new copy.",
         ), []
-    if pages and textless >= pages:
-        letters = sum(note.get("letters", 0) for note in notes)
-        found = f" (only {letters} letters or digits in the whole file)" if letters else ""
+    letters = sum(note.get("letters", 0) for note in notes)
+    if pages and textless >= pages and not letters:
         if scanned:
             return ExtractionError(
                 ErrorCode.NO_TEXT,
                 "No text layer: this PDF's pages are images, like a scan, so there is no text "
-                f"to read{found}. Run OCR on it first (for example `ocrmypdf in.pdf out.pdf`) "
-                "and upload the result.",
+                "to read. Run OCR on it first (for example `ocrmypdf in.pdf out.pdf`) and "
+                "upload the result.",
             ), []
         return ExtractionError(
             ErrorCode.NO_TEXT,
             f"No text: none of the {pages} page{'s' if pages != 1 else ''} contains any "
-            f"text{found}; they are blank or drawn as shapes.",
+            "text; they are blank or drawn as shapes.",
         ), []
+    if pages and textless >= pages:
+        ocr = (
+            " Its pages look scanned (images without a text layer): run OCR on it (for "
+            "example `ocrmypdf in.pdf out.pdf`) and upload the result to read the rest."
+            if scanned
+            else ""
+        )
+        return None, [
+            "Very little text: the whole file holds only "
+            f"{'1 letter or digit' if letters == 1 else f'{letters} letters or digits'}.{ocr}"
+        ]
     warnings = []
     if scanned:
         warnings.append(

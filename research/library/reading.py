@@ -13,6 +13,8 @@ from research.library.document_summary import CITATION
 from research.library.search import query_terms
 
 MAX_MARKS = 200
+# Matching costs the page's length times the query's words: both are bounded.
+MAX_QUERY_WORDS = 64
 
 
 @dataclass(frozen=True)
@@ -25,10 +27,10 @@ class Piece:
 
 def _passage_pattern(query: str) -> re.Pattern[str] | None:
     """The query as one passage, matched across any whitespace and hyphenated line ends."""
-    words = query.split()
+    words = query.split()[:MAX_QUERY_WORDS]
     if not words:
         return None
-    return re.compile(r"(?:-?\s+)".join(re.escape(word) for word in words), re.IGNORECASE)
+    return re.compile(r"(?:-\s+|\s+)".join(re.escape(word) for word in words), re.IGNORECASE)
 
 
 def _spans(text: str, query: str) -> list[tuple[int, int]]:
@@ -37,7 +39,7 @@ def _spans(text: str, query: str) -> list[tuple[int, int]]:
         spans = [match.span() for match in pattern.finditer(text) if match.end() > match.start()]
         if spans:
             return spans[:MAX_MARKS]
-    terms = [term for term in query_terms(query) if len(term) >= 3]
+    terms = [term for term in query_terms(query) if len(term) >= 3][:MAX_QUERY_WORDS]
     if not terms:
         return []
     words = re.compile(

@@ -335,14 +335,11 @@ def document_submit_password(*, document: Document, password: str) -> bool:
 
 
 def document_delete(*, document: Document) -> None:
-    """Delete a document, its pages, chunks and index entries, and its stored file."""
-    stored = document.file.name if document.file else ""
+    """Delete a document, its pages, chunks and index entries, and (research/signals.py,
+    once the deletion commits) its stored file."""
     with transaction.atomic():
         chunk_unindex_document(document_id=document.pk)
         document.delete()
-    if stored:
-        storage = document.file.storage
-        transaction.on_commit(lambda: storage.delete(stored))
 
 
 def documents_resume_stale(

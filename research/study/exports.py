@@ -8,7 +8,6 @@ GUIDs in a `#guid column` header, which Anki's text importer uses the same way.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import html
 import io
@@ -34,6 +33,9 @@ from research.models import (
 )
 from research.study.generators.comparisons import NOT_STATED
 from research.study.generators.timelines import event_end, event_label, event_start
+from workspace.export_text import SpreadsheetWriter
+from workspace.export_text import markdown_line as _md_line
+from workspace.export_text import markdown_text as _md
 
 BASIC_MODEL_ID = 1_741_202_501  # fixed forever: Anki matches note types by id
 CLOZE_MODEL_ID = 1_741_202_502
@@ -168,7 +170,7 @@ def flashcards_delimited(
     out.write(f"#separator:{separator}\n#html:true\n")
     out.write("#guid column:1\n#notetype column:2\n#deck column:3\n#tags column:4\n")
     out.write("#columns:" + delimiter.join(ANKI_COLUMNS) + "\n")
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    writer = SpreadsheetWriter(out, delimiter=delimiter)
     for card in _cards(cards):
         back = _html(card.back)
         source = source_text(card)
@@ -185,17 +187,6 @@ def flashcards_delimited(
             ]
         )
     return out.getvalue()
-
-
-def _md(text: str) -> str:
-    """Text for a Markdown file: `<`, `>` and `&` as entities, so a card about `<ice>` or a
-    model that wrote `<script>` shows the characters instead of raw HTML in a viewer."""
-    return html.escape(text, quote=False)
-
-
-def _md_line(text: str) -> str:
-    """One-line Markdown text (a heading or list item): whitespace runs become one space."""
-    return _md(" ".join(text.split()))
 
 
 def flashcards_markdown(*, project: Project, cards: Iterable[Flashcard]) -> str:
@@ -281,7 +272,7 @@ TIMELINE_COLUMNS = ["start", "end", "precision", "date", "title", "description",
 
 def timeline_csv(*, events: Iterable[TimelineEvent]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SpreadsheetWriter(out)
     writer.writerow(TIMELINE_COLUMNS)
     for event in events:
         end = event_end(event)
@@ -342,7 +333,7 @@ def comparison_csv(
     *, comparison: Comparison, documents: Sequence[Document], cells: Iterable[ComparisonCell]
 ) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SpreadsheetWriter(out)
     writer.writerows(comparison_rows(comparison=comparison, documents=documents, cells=cells))
     return out.getvalue()
 

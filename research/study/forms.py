@@ -3,17 +3,22 @@ comparison cells and summaries."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django import forms
 from django.db.models import QuerySet
 
+from research.cloze import has_cloze
 from research.models import Answer, Document, Flashcard, TimelineEvent
 from research.study.generators import comparisons, flashcards, timelines
 from research.study.generators.timelines import When, parse_when
 
-_PAGES = re.compile(r"^\s*(\d{1,5})\s*(?:-\s*(\d{1,5}))?\s*$")
+
+def _page_number(text: str) -> int:
+    text = text.strip()
+    if not (1 <= len(text) <= 5 and text.isdecimal()):
+        raise ValueError(text)
+    return int(text)
 
 
 def parse_pages(text: str) -> list[int]:
@@ -22,11 +27,12 @@ def parse_pages(text: str) -> list[int]:
     for part in text.split(","):
         if not part.strip():
             continue
-        match = _PAGES.match(part)
-        if not match:
-            raise ValueError(part.strip())
-        start = int(match.group(1))
-        end = int(match.group(2) or start)
+        first, dash, last = part.partition("-")
+        try:
+            start = _page_number(first)
+            end = _page_number(last) if dash else start
+        except ValueError:
+            raise ValueError(part.strip()) from None
         if start < 1 or end < start or end - start > 1000:
             raise ValueError(part.strip())
         pages.update(range(start, end + 1))
@@ -173,9 +179,7 @@ class FlashcardForm(DocumentChoices, forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("kind") == Flashcard.Kind.CLOZE and not flashcards.CLOZE.search(
-            data.get("front", "")
-        ):
+        if data.get("kind") == Flashcard.Kind.CLOZE and not has_cloze(data.get("front", "")):
             self.add_error("front", "A cloze card needs at least one {{c1::hidden words}}.")
         if data.get("kind") == Flashcard.Kind.BASIC and not data.get("back", "").strip():
             self.add_error("back", "Write the answer.")

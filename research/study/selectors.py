@@ -5,7 +5,6 @@ user may not read is simply not found."""
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +14,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from research import access
+from research.cloze import cloze_replace
 from research.models import (
     Answer,
     Comparison,
@@ -32,7 +32,6 @@ from research.study.generators.timelines import event_end, event_label, event_st
 from research.study.review import RATINGS, due_count, interval_labels
 
 Viewer = User | AnonymousUser
-CLOZE_DELETION = re.compile(r"\{\{c\d+::(.+?)(?:::(.+?))?\}\}", re.DOTALL)
 
 
 # Access (research/access.py): None when the user may not read the project (the views
@@ -133,15 +132,11 @@ def review_view(*, project: Project, show: bool = False, now: datetime | None = 
 def cloze_hidden(text: str) -> str:
     """The cloze text with every deletion shown as [...] (or its hint: {{c1::term::hint}})."""
 
-    def blank(match: re.Match[str]) -> str:
-        hint = match.group(2)
-        return f"[{hint}]" if hint else "[…]"
-
-    return CLOZE_DELETION.sub(blank, text)
+    return cloze_replace(text, lambda deletion: f"[{deletion.hint}]" if deletion.hint else "[…]")
 
 
 def cloze_shown(text: str) -> str:
-    return CLOZE_DELETION.sub(r"\1", text)
+    return cloze_replace(text, lambda deletion: deletion.answer)
 
 
 @dataclass(frozen=True)

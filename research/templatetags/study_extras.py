@@ -8,8 +8,9 @@ from django import template
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from research.cloze import cloze_deletions
 from research.models import Project
-from research.study.selectors import CLOZE_DELETION, study_overview
+from research.study.selectors import study_overview
 
 register = template.Library()
 
@@ -36,8 +37,8 @@ def cloze_marked(text: str) -> SafeString:
 def _cloze_pieces(text: str) -> list[tuple[str, str]]:
     pieces: list[tuple[str, str]] = []
     position = 0
-    for match in CLOZE_DELETION.finditer(text):
-        pieces.append((text[position : match.start()], match.group(1)))
-        position = match.end()
+    for deletion in cloze_deletions(text):
+        pieces.append((text[position : deletion.start], deletion.answer))
+        position = deletion.end
     pieces.append((text[position:], ""))
     return pieces

@@ -48,7 +48,7 @@ def chronicle(request: AuthedRequest, pk: int) -> HttpResponse:
 def campaign_import(request: AuthedRequest) -> HttpResponse:
     form = forms.UploadForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, forms.form_problem(form))
+        messages.error(request, forms.first_error(form))
         return redirect("stories:campaign_list")
     try:
         campaign = campaign_import_bytes(owner=request.user, raw=form.cleaned_data["file"].read())
@@ -64,7 +64,7 @@ def lorebook_import(request: AuthedRequest, pk: int) -> HttpResponse:
     member = member_for(request, pk, "edit")
     form = forms.LorebookForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, forms.form_problem(form))
+        messages.error(request, forms.first_error(form))
         return redirect("stories:campaign_settings", pk=pk)
     try:
         result = services.lorebook_import(

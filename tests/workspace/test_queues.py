@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -127,7 +128,7 @@ def test_a_lab_server_has_a_storage_quota_by_default(tmp_path):
         **{k: v for k, v in os.environ.items() if not k.startswith("CARREL_USER_STORAGE")},
         "CARREL_VAR_DIR": str(tmp_path),
         "CARREL_ENV": "production",
-        "SECRET_KEY": "x" * 60,
+        "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "carrel.lab",
         "DJANGO_SETTINGS_MODULE": "workspace.settings",
     }

@@ -48,6 +48,7 @@ import pydantic
 from django.conf import settings
 from django.core.cache import cache
 
+from workspace.redact import redact
 from workspace.runtime.errors import (
     ModelNotFound,
     ModelRuntimeError,
@@ -87,6 +88,7 @@ def _unreachable(host: str, detail: str) -> ModelUnavailable:
 @contextlib.contextmanager
 def _ollama_errors(*, host: str, model: str, timeout: float, probe: bool = False) -> Iterator[None]:
     """Turn the client's and httpx's exceptions into Carrel's runtime errors."""
+    host = redact(host)  # the messages are shown to people
     try:
         yield
     except ModelRuntimeError:

@@ -38,7 +38,7 @@ class ScriptedRuntime:
         def reply(messages: Sequence[Message]) -> str:
             question = messages[-1].content.strip().splitlines()[-1] if messages else ""
             prompt = "\n".join(m.content for m in messages)
-            cite = re.search(r"\[([^\[\]]+?), p\. ?(\d+)\]", prompt)
+            cite = re.search(r"\[([^\[\]]+?), p\. ?(\d{1,5})\]", prompt)
             citation = f" [{cite.group(1)}, p. {cite.group(2)}]" if cite else ""
             return f"Scripted answer to: {question[:200]}{citation}"
 
@@ -99,8 +99,9 @@ class ScriptedRuntime:
         seed: int | None = None,
     ) -> Iterator[ChatChunk]:
         result = self.chat(messages, max_tokens=max_tokens, temperature=temperature)
-        for piece in re.findall(r"\S+\s*", result.text):
-            yield ChatChunk(text=piece)
+        for piece in re.split(r"(?<=\s)(?=\S)", result.text):  # words with their spaces
+            if piece:
+                yield ChatChunk(text=piece)
         yield ChatChunk(done=True, result=result)
 
     def structured(

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 
+from workspace.redact import redact
 from workspace.runtime.errors import ModelRuntimeError
 from workspace.runtime.types import ModelRuntime
 
@@ -112,17 +113,17 @@ def runtime_status() -> dict[str, Any]:
     probe = probe_ollama()
     status: dict[str, Any] = {
         "configured_backend": settings.CARREL_BACKEND,
-        "ollama_host": settings.OLLAMA_HOST,
+        "ollama_host": redact(settings.OLLAMA_HOST),
         "ollama_model": settings.OLLAMA_MODEL,
         "ollama_reachable": probe.reachable,
         "ollama_models": probe.models,
-        "ollama_error": probe.error,
+        "ollama_error": redact(probe.error),
         "ollama_has_model": probe.has(settings.OLLAMA_MODEL),
     }
     try:
         facts = get_runtime().facts()
     except ModelRuntimeError as exc:
-        status["error"] = exc.message
+        status["error"] = redact(exc.message)
         return status
     status.update(
         backend=facts.backend,

@@ -21,6 +21,7 @@ from django.utils import timezone
 from pydantic import BaseModel, Field, create_model
 
 from research.citations import citations_from_json
+from research.cloze import has_cloze
 from research.models import Answer, Document, Flashcard, Project, StudyJob, StudyTag
 from research.study.generators.base import (
     GenerationFailed,
@@ -57,7 +58,6 @@ KIND_RULES = {
     'one sentence with its key term wrapped as {{c1::term}} in "question" and an optional '
     'note in "answer".',
 }
-CLOZE = re.compile(r"\{\{c\d+::.+?\}\}", re.DOTALL)
 
 
 @dataclass
@@ -132,7 +132,7 @@ def card_schema(*, part: Part, count: int, kinds: str) -> type[BaseModel]:
 def _fix_cloze(front: str, back: str) -> tuple[str, str] | None:
     """A cloze card needs a {{c1::...}} deletion; make one from the answer if the model
     wrote the term plainly, else give up on the card."""
-    if CLOZE.search(front):
+    if has_cloze(front):
         return front, back
     term = back.strip().rstrip(".")
     if term:

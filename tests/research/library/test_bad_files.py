@@ -58,12 +58,6 @@ def test_the_good_files_of_an_upload_ingest_whatever_else_is_in_it(mixed_upload)
         ("scan.pdf", Stage.FAILED, ErrorCode.NO_TEXT, "none of the 2 pages contains any text"),
         ("slides.pptx", Stage.FAILED, ErrorCode.UNSUPPORTED, "is a .pptx file"),
         (
-            "malformed-issue-932.pdf",
-            Stage.FAILED,
-            ErrorCode.NO_TEXT,
-            "pages are images, like a scan",
-        ),
-        (
             "encrypted-libreoffice-openpassword.pdf",
             Stage.NEEDS_PASSWORD,
             ErrorCode.NEEDS_PASSWORD,
@@ -83,6 +77,15 @@ def test_each_bad_file_gets_its_own_clear_message(mixed_upload, name, stage, cod
     assert (document.stage, document.error_code) == (stage, code)
     assert words in document.error
     assert not document.chunks.exists()
+
+
+def test_a_scan_with_a_few_letters_is_kept_with_a_warning_to_run_ocr(mixed_upload):
+    _, documents = mixed_upload
+    document = documents["malformed-issue-932.pdf"]
+    assert document.stage == Stage.READY, document.error
+    [warning] = document.warnings
+    assert warning.startswith("Very little text: the whole file holds only 7 letters or digits.")
+    assert "look scanned" in warning and "ocrmypdf" in warning
 
 
 def test_files_refused_at_upload_keep_no_file_and_cannot_be_retried(mixed_upload):

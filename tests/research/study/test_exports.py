@@ -289,7 +289,7 @@ def test_the_timeline_csv_and_markdown_list_every_event_with_its_sources(
     data, _ = download(signed_in_client, f"/research/{project.pk}/timeline/export/csv/")
     rows = list(csv.DictReader(io.StringIO(data.decode())))
     assert [(r["start"], r["end"], r["precision"], r["title"]) for r in rows] == [
-        ("-0049-01-10", "", "day", "Caesar crosses the Rubicon"),
+        ("'-0049-01-10", "", "day", "Caesar crosses the Rubicon"),  # text, not a sum
         ("1990", "1995", "year", "Survey <ran>"),
         ("2001-03", "", "month", "First telescope"),
     ]

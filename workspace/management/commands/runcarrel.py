@@ -23,6 +23,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from workspace.local_redis import PrivateRedis, redis_answers, start_private_redis
+from workspace.redact import redact
 
 # Queues in the order the main worker empties them (the broker's "priority" strategy).
 MAIN_QUEUES = "model,carrel,ingest,batch"
@@ -51,7 +52,7 @@ class Command(BaseCommand):
         redis_url = os.environ.get("REDIS_URL")
         if redis_url:
             if not redis_answers(redis_url, timeout=2):
-                self.stderr.write(f"Warning: REDIS_URL={redis_url} does not answer yet.")
+                self.stderr.write(f"Warning: REDIS_URL={redact(redis_url)} does not answer yet.")
         else:
             private = start_private_redis(workdir=settings.VAR_DIR / "redis")
             redis_url = private.url
