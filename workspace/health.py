@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
+import os
+import socket
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis
+from celery import bootsteps
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,13 +71,107 @@ def workers_ping(*, timeouts: Sequence[float] = (1.0,), expect: str = "") -> set
 
 def live_workers(*, me: str) -> set[str] | None:
     """The workers alive, as a worker (`me`) sees them, for telling dead workers' work from
-    live work; None when that cannot be known, and then nothing may be called dead."""
+    live work; None when that cannot be known, and then nothing may be called dead.
+
+    A ping alone cannot tell a dead worker from a busy one: the reply of a worker whose
+    machine is saturated (every core running llama.cpp) or whose main process is held up
+    arrives after the asker stopped listening. So a worker that did not answer is still
+    alive while its heartbeat says so (WorkerHeartbeat): on this machine, while the process
+    that wrote it exists; elsewhere, while the heartbeat is fresh.
+    """
     if not me:
         return None
     try:
-        return workers_ping(timeouts=(1.0, 2.0, 4.0), expect=me)
-    except Exception:  # kombu raises many transport errors
+        answered = workers_ping(timeouts=(1.0, 2.0, 4.0), expect=me)
+        if answered is None:
+            return None
+        beats = worker_heartbeats()
+    except Exception:  # kombu and redis-py raise many transport errors
         return None
+    return answered | {name for name, beat in beats.items() if _beat_is_alive(beat)}
+
+
+# --- worker heartbeats ----------------------------------------------------------------------
+
+HEARTBEAT_PREFIX = "carrel:worker-alive:"
+HEARTBEAT_SECONDS = 5.0
+HEARTBEAT_TTL_SECONDS = 30
+
+
+def _broker() -> redis.Redis:
+    return redis.Redis.from_url(
+        settings.CELERY_BROKER_URL, socket_timeout=5, socket_connect_timeout=5
+    )
+
+
+def worker_heartbeats() -> dict[str, dict[str, Any]]:
+    """The heartbeats workers have written and that have not expired, by worker name."""
+    client = _broker()
+    keys = list(client.scan_iter(match=f"{HEARTBEAT_PREFIX}*", count=500))
+    found: dict[str, dict[str, Any]] = {}
+    for key, raw in zip(keys, client.mget(keys) if keys else [], strict=True):
+        if raw is None:
+            continue
+        with contextlib.suppress(ValueError, TypeError):
+            beat = json.loads(raw)
+            found[key.decode().removeprefix(HEARTBEAT_PREFIX)] = beat
+    return found
+
+
+def _beat_is_alive(beat: dict[str, Any]) -> bool:
+    """A heartbeat from this machine counts while its process exists (exact, at once: a
+    killed worker is dead now, a busy or stopped one is not); one from elsewhere counts
+    while it has not expired, which it has not, or it would not have been read."""
+    if beat.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(beat["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, KeyError, ValueError, TypeError):
+        return True  # another user's process, or a beat we cannot read: do not call it dead
+    return True
+
+
+class WorkerHeartbeat(bootsteps.StartStopStep):
+    """A worker step: a thread of the worker's main process that writes
+    `carrel:worker-alive:<name>` (its pid and host) every few seconds, expiring after
+    HEARTBEAT_TTL_SECONDS, and deletes it when the worker stops. A thread, so that a main
+    process busy with something else still shows it is alive."""
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._key = ""
+
+    def start(self, parent: Any) -> None:
+        if not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://", "unix://")):
+            return
+        self._key = f"{HEARTBEAT_PREFIX}{parent.hostname}"
+        beat = json.dumps({"pid": os.getpid(), "host": socket.gethostname()})
+        self._stop.clear()
+
+        def run() -> None:
+            client = _broker()
+            while not self._stop.is_set():
+                try:
+                    client.set(self._key, beat, ex=HEARTBEAT_TTL_SECONDS)
+                except redis.RedisError:
+                    logger.warning("Could not write the worker heartbeat", exc_info=True)
+                self._stop.wait(HEARTBEAT_SECONDS)
+
+        self._thread = threading.Thread(target=run, name="carrel-heartbeat", daemon=True)
+        self._thread.start()
+
+    def stop(self, parent: Any) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join(timeout=HEARTBEAT_SECONDS + 1)
+        self._thread = None
+        with contextlib.suppress(redis.RedisError):
+            _broker().delete(self._key)
 
 
 def check_workers(timeout: float = 1.0) -> Check:

@@ -34,6 +34,11 @@ from workspace.runtime.tokenizer import default_gguf_path, get_tokenizer, render
 from workspace.runtime.types import ChatChunk, ChatResult, Message, ModelFacts, SchemaT
 
 STOP = ["<end_of_turn>"]
+# Model processes that may generate at once on one machine under `runcarrel`: the pool
+# processes of both workers and the web server. llama.cpp's threads spin while they wait
+# for each other, so more threads than cores in all is far slower than fewer (measured on
+# 2 busy cores: 2 threads per process, 1.4 s a token; 1 thread, 0.12 s).
+CONCURRENT_MODEL_PROCESSES = 4
 # Gemma's recommended sampling (its generation_config); temperature comes from the caller.
 TOP_K = 64
 TOP_P = 0.95
@@ -115,6 +120,11 @@ def gguf_context_length(path: Path) -> int:
     raise ModelRuntimeError(f"The model file {path} does not state its context length.")
 
 
+def default_threads() -> int:
+    """Threads per model process: the cores shared among the processes that may run one."""
+    return max(1, (os.cpu_count() or 1) // CONCURRENT_MODEL_PROCESSES)
+
+
 class EmbeddedRuntime:
     def __init__(
         self,
@@ -132,7 +142,7 @@ class EmbeddedRuntime:
             )
         self.max_context = gguf_context_length(self.path)
         self.n_ctx = min(n_ctx, self.max_context) if n_ctx > 0 else self.max_context
-        self.n_threads = n_threads or os.cpu_count() or 1
+        self.n_threads = n_threads or default_threads()
         self.demo = is_packaged_demo(self.path)
         self._process = ModelProcess(
             path=self.path, n_ctx=self.n_ctx, n_threads=self.n_threads, timeout=timeout
@@ -143,7 +153,7 @@ class EmbeddedRuntime:
     @classmethod
     def from_settings(cls) -> EmbeddedRuntime:
         """CARREL_GGUF_PATH or the packaged 270M; CARREL_EMBEDDED_N_CTX (0: the model's
-        full window); CARREL_EMBEDDED_THREADS (0: one per CPU)."""
+        full window); CARREL_EMBEDDED_THREADS (0: default_threads())."""
         path = settings.EMBEDDED_GGUF_PATH
         return cls(
             Path(path) if path else packaged_gguf_path(),
