@@ -32,11 +32,14 @@ def runtime():
 
 
 def gone(pid: int, *, within: float = 15.0) -> bool:
+    """True once pid has exited (a zombie waiting to be reaped has exited)."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state == "Z":
             return True
         time.sleep(0.1)
     return False
