@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from llama_cpp import Llama
@@ -282,12 +283,13 @@ def test_the_runtime_returns_exactly_what_the_model_wrote(runtime):
     result = runtime.chat(SUMMARY_PROMPT, max_tokens=40, temperature=0)
     direct = Llama(model_path=str(packaged_gguf_path()), n_ctx=2048, swa_full=True, verbose=False)
     try:
-        written = direct.create_completion(
+        completion: Any = direct.create_completion(
             render_gemma_prompt(SUMMARY_PROMPT),
             max_tokens=40,
             temperature=0,
             stop=["<end_of_turn>"],
-        )["choices"][0]["text"]
+        )
+        written = completion["choices"][0]["text"]
     finally:
         direct.close()
     assert result.text == written  # no prompt added, nothing stripped

@@ -18,7 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -131,7 +131,7 @@ class ModelProcess:
             "starts afresh."
         )
 
-    def request(self, payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def request(self, payload: dict[str, Any]) -> Generator[dict[str, Any], None, None]:
         """Send one request; yield its chunks and, last, its final message. Closing the
         iterator early cancels the request in the model process."""
         conn = self._connection()
