@@ -148,7 +148,8 @@ class EmbeddedRuntime:
             path=self.path, n_ctx=self.n_ctx, n_threads=self.n_threads, timeout=timeout
         )
         self._lock = threading.Lock()  # not an RLock: a stream may resume on another thread
-        atexit.register(self.close)
+        # At exit, without the lock: a thread still streaming must not hold up the exit.
+        atexit.register(self._process.close)
 
     @classmethod
     def from_settings(cls) -> EmbeddedRuntime:
