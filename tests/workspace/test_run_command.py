@@ -3,6 +3,7 @@ and how it stops."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -144,12 +145,23 @@ def make_run(tmp_path) -> Iterator[Run]:
         assert len(replies) == 2, "the two workers did not answer:\n" + run.log
         yield run
     finally:
+        # The parts lead their own process groups: note them before anything is stopped,
+        # so that none outlives the test even if the launcher fails to stop them.
+        parts = _descendants(process.pid)
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=60)
+            with contextlib.suppress(StopIteration, ProcessLookupError):
+                os.kill(run.launcher(), signal.SIGTERM)
+            try:
+                process.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=60)
         reader.join(timeout=5)
-        for pid in _descendants(process.pid):
-            os.kill(pid, signal.SIGKILL)
+        table = _processes()
+        for pid, cmdline in parts.items():  # still the same process, not a reused pid
+            if pid in table and table[pid][1] == cmdline and _alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def redis_url_of(run: Run) -> str:

@@ -8,9 +8,10 @@ ModelCrashed for that one call and the next call starts a new model process.
 It imports nothing from Carrel and nothing but the standard library and llama_cpp, so it
 starts quickly and without Django. Protocol (pickled dicts over a multiprocessing
 Connection): the child sends {"kind": "ready"} once the model is loaded, then answers each
-{"op": "complete", ...} with {"kind": "chunk"} messages (when streaming) and one final
-{"kind": "done" | "cancelled" | "error"}. {"op": "cancel"} stops a stream early;
-{"op": "close"} or the end of the connection stops the process.
+{"op": "complete", ...} with {"kind": "chunk"} messages (when streaming; otherwise an
+{"kind": "alive"} every few seconds) and one final {"kind": "done" | "cancelled" | "error"}.
+{"op": "cancel"} stops a stream early; {"op": "close"} or the end of the connection stops
+the process.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 PARENT_CHECK_SECONDS = 1.0
+ALIVE_SECONDS = 5.0
 
 
 def _watch_parent(parent: int) -> None:
@@ -101,18 +103,12 @@ def _complete(conn: Connection, llama: Any, request: dict[str, Any]) -> dict[str
         "stop": request["stop"],
         "grammar": grammar,
     }
-    if not request.get("stream"):
-        response: Any = llama.create_completion(prompt, **args)
-        choice = response["choices"][0]
-        return {
-            "kind": "done",
-            "text": choice["text"],
-            "prompt_tokens": prompt_tokens,
-            "output_tokens": response["usage"]["completion_tokens"],
-            "finish_reason": choice["finish_reason"],
-        }
+    # Always generated as a stream, so that a caller waiting for a whole answer still hears
+    # that the model is alive (its timeout is for silence, not for a long answer).
+    streaming = bool(request.get("stream"))
     pieces: list[str] = []
     finish_reason = None
+    last_sign = time.monotonic()
     stream: Any = llama.create_completion(prompt, stream=True, **args)
     try:
         for part in stream:
@@ -120,7 +116,11 @@ def _complete(conn: Connection, llama: Any, request: dict[str, Any]) -> dict[str
             finish_reason = choice["finish_reason"] or finish_reason
             if choice["text"]:
                 pieces.append(choice["text"])
-                conn.send({"kind": "chunk", "text": choice["text"]})
+                if streaming:
+                    conn.send({"kind": "chunk", "text": choice["text"]})
+            if not streaming and time.monotonic() - last_sign > ALIVE_SECONDS:
+                conn.send({"kind": "alive"})
+                last_sign = time.monotonic()
             if conn.poll() and conn.recv().get("op") == "cancel":
                 return {"kind": "cancelled"}
     finally:

@@ -143,7 +143,10 @@ class ModelProcess:
         try:
             while True:
                 message = self._receive(self.timeout, during="answering")
-                if message.get("kind") != "chunk":
+                kind = message.get("kind")
+                if kind == "alive":
+                    continue
+                if kind != "chunk":
                     finished = True
                     yield message
                     return
@@ -158,7 +161,7 @@ class ModelProcess:
         try:
             conn.send({"op": "cancel"})
             while conn.poll(CANCEL_TIMEOUT_SECONDS):
-                if conn.recv().get("kind") != "chunk":
+                if conn.recv().get("kind") not in {"chunk", "alive"}:
                     return
         except (EOFError, OSError):
             pass
