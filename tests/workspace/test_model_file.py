@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,8 @@ def _assemble(target: str, chunk_paths: list[str], sha256: str) -> str:
 def test_processes_starting_together_on_an_empty_cache_all_get_the_whole_file(tmp_path, chunks):
     paths, sha256 = chunks
     target = tmp_path / "cache" / "model.gguf"
-    with ProcessPoolExecutor(max_workers=4) as pool:
+    # Spawned, not forked: a fork of the test process (with other tests' threads) can hang.
+    with ProcessPoolExecutor(max_workers=4, mp_context=get_context("spawn")) as pool:
         futures = [
             pool.submit(_assemble, str(target), [str(p) for p in paths], sha256) for _ in range(8)
         ]
