@@ -32,14 +32,16 @@ def runtime():
 
 
 def gone(pid: int, *, within: float = 15.0) -> bool:
-    """True once pid has exited (a zombie waiting to be reaped has exited)."""
+    """True once pid has exited: no such process, or a zombie all of whose threads have
+    ended (a killed multi-threaded process is a zombie before its threads are gone)."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
             state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            threads = len(os.listdir(f"/proc/{pid}/task"))
         except OSError:
             return True
-        if state == "Z":
+        if state == "Z" and threads == 1:
             return True
         time.sleep(0.1)
     return False
