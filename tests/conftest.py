@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,7 +94,11 @@ def celery_worker_factory(transactional_db, tmp_path) -> Iterator[Callable[..., 
     started: list[WorkerProcess] = []
 
     def start(
-        *, concurrency: int = 1, queues: str | None = None, env: dict[str, str] | None = None
+        *,
+        concurrency: int = 1,
+        queues: str | None = None,
+        env: dict[str, str] | None = None,
+        args: Sequence[str] = (),
     ) -> WorkerProcess:
         name = f"test{len(started)}-{os.getpid()}@%h"
         log = tmp_path / f"worker{len(started)}.log"
@@ -124,6 +128,7 @@ def celery_worker_factory(transactional_db, tmp_path) -> Iterator[Callable[..., 
         ]
         if queues:
             command.append(f"--queues={queues}")
+        command.extend(args)
         with log.open("wb") as out:
             process = subprocess.Popen(
                 command,

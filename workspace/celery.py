@@ -5,6 +5,7 @@ import os
 from celery import Celery
 
 from workspace.broker_recovery import RestoreUnackedAfterReconnect
+from workspace.heartbeat import WorkerHeartbeat
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workspace.settings")
 
@@ -16,3 +17,7 @@ app.autodiscover_tasks(["research.library", "research.qa", "research.study"])  #
 # After a lost broker connection, give back the messages Redis still holds as delivered
 # (workspace/broker_recovery.py), instead of waiting for the visibility timeout.
 app.steps["consumer"].add(RestoreUnackedAfterReconnect)
+
+# A heartbeat thread in each worker's main process, so that the stale-work check never
+# takes a worker too busy to answer a ping in time for a dead one (workspace/heartbeat.py).
+app.steps["worker"].add(WorkerHeartbeat)

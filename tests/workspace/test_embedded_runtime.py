@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from llama_cpp import Llama
@@ -13,7 +14,7 @@ from pydantic import BaseModel, Field
 from workspace.runtime.embedded import EmbeddedRuntime, packaged_gguf_path
 from workspace.runtime.errors import InvalidModelOutput, ModelRuntimeError, PromptTooLong
 from workspace.runtime.select import get_runtime, reset_runtime_cache
-from workspace.runtime.tokenizer import get_tokenizer
+from workspace.runtime.tokenizer import get_tokenizer, render_gemma_prompt
 from workspace.runtime.types import ChatResult, Message
 
 QUESTION = [
@@ -64,7 +65,7 @@ def test_facts_describe_the_packaged_demo_model_without_loading_it(embedded_sett
     assert facts.context_window == 8192
     assert facts.max_context == trained
     assert facts.demo is True
-    assert rt.n_threads == os.cpu_count()
+    assert rt.n_threads == max(1, (os.cpu_count() or 1) // 4)
     assert rt.count_tokens("Hello there") == get_tokenizer().count("Hello there")
     assert not rt.loaded
 
@@ -224,3 +225,87 @@ def test_concurrent_callers_get_the_answers_they_would_get_alone(runtime):
     for thread in threads:
         thread.join()
     assert [together[i] for i in range(len(questions))] == alone
+
+
+# --- the prompt format, and outputs that repeat the prompt -----------------------------------
+
+SUMMARY_PROMPT = [
+    Message(
+        "system",
+        "You summarize sources for a researcher. Use only the text you are given; do not add "
+        "facts. After each claim, cite the page it comes from as [p. N].",
+    ),
+    Message(
+        "user",
+        "Source: “Bamboo”, page 1.\n\n[p. 1]\nBamboo is a fast-growing grass. It can grow 90 cm "
+        "in one day and is used in construction because it is strong and light.\n\n"
+        "Summarize this passage in 2 to 4 sentences, citing pages as [p. N].",
+    ),
+]
+
+
+def begins_with_prompt_text(output: str, messages: list[Message]) -> bool:
+    """True when the output opens with (at least 30 characters of) a message's own text."""
+    head = " ".join(output.split())[:30]
+    return len(head) >= 30 and any(" ".join(m.content.split()).startswith(head) for m in messages)
+
+
+def test_the_prompt_is_gemmas_chat_format_with_the_system_text_in_the_first_user_turn():
+    messages = [
+        Message("system", "Cite pages."),
+        Message("user", "What is a torus?"),
+        Message("assistant", "A surface like a ring [p. 2]."),
+        Message("user", "And a sphere?"),
+    ]
+    assert render_gemma_prompt(messages) == (
+        "<start_of_turn>user\nCite pages.\n\nWhat is a torus?<end_of_turn>\n"
+        "<start_of_turn>model\nA surface like a ring [p. 2].<end_of_turn>\n"
+        "<start_of_turn>user\nAnd a sphere?<end_of_turn>\n"
+        "<start_of_turn>model\n"
+    )
+    # The turn markers reach the model as Gemma's special tokens, not as their spelling.
+    tokens = get_tokenizer().encode(render_gemma_prompt(messages[:2]), special=True)
+    start, end = (
+        get_tokenizer().encode(t, special=True) for t in ("<start_of_turn>", "<end_of_turn>")
+    )
+    assert len(start) == len(end) == 1
+    assert tokens[0] == start[0] and tokens.count(start[0]) == 2 and tokens.count(end[0]) == 1
+
+
+def test_the_prompt_check_sees_an_echo_and_nothing_else():
+    assert begins_with_prompt_text(SUMMARY_PROMPT[0].content + "\n\nSource:", SUMMARY_PROMPT)
+    assert begins_with_prompt_text("Source: “Bamboo”, page 1.\n\n[p. 1]\nBamboo is", SUMMARY_PROMPT)
+    assert not begins_with_prompt_text("Bamboo grows up to 90 cm a day [p. 1].", SUMMARY_PROMPT)
+
+
+@pytest.mark.model
+def test_the_runtime_returns_exactly_what_the_model_wrote(runtime):
+    result = runtime.chat(SUMMARY_PROMPT, max_tokens=40, temperature=0)
+    direct = Llama(model_path=str(packaged_gguf_path()), n_ctx=2048, swa_full=True, verbose=False)
+    try:
+        completion: Any = direct.create_completion(
+            render_gemma_prompt(SUMMARY_PROMPT),
+            max_tokens=40,
+            temperature=0,
+            stop=["<end_of_turn>"],
+        )
+        written = completion["choices"][0]["text"]
+    finally:
+        direct.close()
+    assert result.text == written  # no prompt added, nothing stripped
+    assert not result.text.startswith("<start_of_turn>")
+
+
+@pytest.mark.model
+def test_an_answer_does_not_begin_with_the_prompts_text(runtime, request):
+    if not runtime.facts().instruction_tuned:
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="the packaged Gemma 3 270M is the pretrained base model (its GGUF has no "
+                "chat template): it continues the prompt by repeating it",
+            )
+        )
+    for temperature in (0.0, 0.7):
+        result = runtime.chat(SUMMARY_PROMPT, max_tokens=60, temperature=temperature, seed=3)
+        assert not begins_with_prompt_text(result.text, SUMMARY_PROMPT), result.text

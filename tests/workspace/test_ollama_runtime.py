@@ -9,7 +9,7 @@ import socket
 import uuid
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tests.fakes.ollama_server import FakeOllama
 from workspace.runtime.errors import (
@@ -24,6 +24,7 @@ from workspace.runtime.errors import (
 )
 from workspace.runtime.ollama import OllamaRuntime, list_ollama_models
 from workspace.runtime.select import active_backend_name, get_runtime, probe_ollama
+from workspace.runtime.structured import grammar_schema
 from workspace.runtime.types import ChatChunk, Message
 
 # fmt: off
@@ -186,20 +187,33 @@ def test_images_travel_base64_encoded_with_their_message(fake_ollama, runtime):
 
 
 class Finding(BaseModel):
-    claim: str
+    claim: str = Field(max_length=2000)
     page: int
 
 
-def test_structured_output_sends_the_schema_as_format_and_validates_the_reply(fake_ollama, runtime):
+def test_structured_output_sends_the_grammar_schema_as_format_and_validates_the_reply(
+    fake_ollama, runtime
+):
     fake_ollama.reply = lambda body: json.dumps({"claim": "Wool doubled", "page": 4})
 
     finding = runtime.structured([Message("user", "Extract the finding.")], schema=Finding)
 
     assert finding == Finding(claim="Wool doubled", page=4)
     (body,) = fake_ollama.chat_requests()
-    assert body["format"] == Finding.model_json_schema()
+    # Ollama compiles `format` into a llama.cpp grammar, which refuses a 2000-long bound.
+    assert body["format"] == grammar_schema(Finding)
+    assert body["format"]["properties"]["claim"] == {"type": "string"}
     assert body["think"] is False
     assert body["options"]["temperature"] == 0.0
+
+
+def test_a_reply_the_grammar_allowed_but_the_schema_does_not_is_invalid_output(
+    fake_ollama, runtime
+):
+    fake_ollama.reply = json.dumps({"claim": "x" * 2001, "page": 4})
+
+    with pytest.raises(InvalidModelOutput, match="at most 2000 characters"):
+        runtime.structured([Message("user", "Extract the finding.")], schema=Finding)
 
 
 @pytest.mark.parametrize("reply", ['{"claim": "Wool doub', '{"claim": "Wool doubled"}'])

@@ -11,6 +11,7 @@ from django.db import models
 
 from workspace.runtime.errors import (
     InvalidModelOutput,
+    ModelCrashed,
     ModelNotFound,
     ModelRuntimeError,
     ModelServerError,
@@ -28,6 +29,7 @@ class JobError(models.TextChoices):
     TOO_LONG = "too_long", "The prompt is too long for the model"
     NOT_FOUND = "not_found", "The model is not installed"
     INVALID_OUTPUT = "invalid_output", "The model's answer did not match the schema"
+    CRASHED = "crashed", "The model crashed"
     MODEL = "model", "The model server failed"
     PACKING = "packing", "The sources could not be packed"
     NO_SOURCES = "no_sources", "No sources are ready"
@@ -42,6 +44,7 @@ RUNTIME_ERROR_CODES: tuple[tuple[type[ModelRuntimeError], JobError], ...] = (
     (ModelUnavailable, JobError.UNAVAILABLE),
     (ModelNotFound, JobError.NOT_FOUND),
     (InvalidModelOutput, JobError.INVALID_OUTPUT),
+    (ModelCrashed, JobError.CRASHED),
     (ModelServerError, JobError.MODEL),
 )
 

@@ -5,6 +5,7 @@ Use `get_runtime()` everywhere; never construct a backend in feature code.
 
 from workspace.runtime.errors import (
     InvalidModelOutput,
+    ModelCrashed,
     ModelNotFound,
     ModelRuntimeError,
     ModelServerError,
@@ -21,6 +22,7 @@ __all__ = [
     "ChatResult",
     "InvalidModelOutput",
     "Message",
+    "ModelCrashed",
     "ModelFacts",
     "ModelNotFound",
     "ModelRuntime",

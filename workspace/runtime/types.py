@@ -26,6 +26,9 @@ class ModelFacts:
     context_window: int  # the num_ctx Carrel sends and packs against
     max_context: int  # the model's full native window
     demo: bool = False  # True for the weak embedded demo model
+    # False for a base (pretrained) model, which has no chat template: it continues the
+    # prompt rather than answering it (the packaged demo model is one).
+    instruction_tuned: bool = True
     host: str | None = None
 
 

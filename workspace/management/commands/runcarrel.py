@@ -1,7 +1,15 @@
 """Run all of Carrel on one machine: migrations, a Redis, Celery workers and the web server.
 
 This is what `make run` ends with. With REDIS_URL unset it starts a private Redis
-(workspace/local_redis.py); Ctrl+C, or any part exiting, stops all parts.
+(workspace/local_redis.py). SIGINT (Ctrl+C) or SIGTERM to this process, or any part
+exiting, stops all parts in order: the web server first (no new work), then the workers
+(a warm shutdown that lets running tasks finish, then after CARREL_STOP_TIMEOUT seconds a
+cold one that hands unfinished tasks back to the broker), and the private Redis last, so
+no part ever loses its broker while stopping.
+
+Each part leads a process group of its own, so Ctrl+C at the terminal reaches only this
+process (and make), which then stops the parts in that order; stopping a part's group
+also stops what it started (a worker's pool and beat, a model process).
 
 Two workers share the queues (workspace/settings.py CELERY_TASK_QUEUES): the main one takes
 every queue, questions first, and runs the scheduler; a small one takes only questions, so a
@@ -16,6 +24,7 @@ import signal
 import subprocess
 import sys
 import time
+from types import FrameType
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +37,13 @@ from workspace.redact import redact
 # Queues in the order the main worker empties them (the broker's "priority" strategy).
 MAIN_QUEUES = "model,carrel,ingest,batch"
 INTERACTIVE_QUEUES = "model"
+
+WEB_STOP_SECONDS = 10.0
+COLD_STOP_SECONDS = 15.0  # after the warm shutdown's time is up: cancel, requeue, exit
+
+
+class _StopRequested(Exception):
+    """SIGINT or SIGTERM arrived while Carrel was still starting."""
 
 
 class Command(BaseCommand):
@@ -45,19 +61,66 @@ class Command(BaseCommand):
             default=int(os.environ.get("CARREL_INTERACTIVE_WORKERS", "1")),
             help="processes that only answer questions (0: none, the main worker does it all)",
         )
+        parser.add_argument(
+            "--stop-timeout",
+            type=float,
+            default=float(os.environ.get("CARREL_STOP_TIMEOUT", "30")),
+            help="seconds a stopping worker may finish its running tasks before they are "
+            "handed back to the broker",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        call_command("migrate", interactive=False, verbosity=0)
+        self._running = False
+        self._stop_signal: int | None = None
+        self._hurry = False  # a second signal: stop waiting for running tasks
+        # First of all, so that a signal during migrations or startup also stops cleanly.
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
         private: PrivateRedis | None = None
-        redis_url = os.environ.get("REDIS_URL")
-        if redis_url:
-            if not redis_answers(redis_url, timeout=2):
-                self.stderr.write(f"Warning: REDIS_URL={redact(redis_url)} does not answer yet.")
-        else:
-            private = start_private_redis(workdir=settings.VAR_DIR / "redis")
-            redis_url = private.url
-            self.stdout.write(f"Started a private Redis at {redis_url}")
+        processes: dict[str, subprocess.Popen[bytes]] = {}
+        try:
+            call_command("migrate", interactive=False, verbosity=0)
+            redis_url = os.environ.get("REDIS_URL")
+            if redis_url:
+                if not redis_answers(redis_url, timeout=2):
+                    self.stderr.write(
+                        f"Warning: REDIS_URL={redact(redis_url)} does not answer yet."
+                    )
+            else:
+                private = start_private_redis(workdir=settings.VAR_DIR / "redis")
+                redis_url = private.url
+                self.stdout.write(f"Started a private Redis at {redis_url}")
+            self._start_parts(processes, redis_url, options)
+            self._running = True
+            self.stdout.write(
+                f"Carrel is running at http://{options['host']}:{options['port']}/ (Ctrl+C to stop)"
+            )
+            self._watch(processes)
+        except _StopRequested:
+            pass
+        finally:
+            self._running = True  # from here on a signal only hurries the stop along
+            self._stop(processes, private, stop_timeout=options["stop_timeout"])
 
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if self._stop_signal is not None:
+            self._hurry = True
+            return
+        self._stop_signal = signum
+        if not self._running:
+            raise _StopRequested(signum)
+
+    def _wait(self, process: subprocess.Popen[bytes], deadline: float) -> None:
+        """Wait for a part to exit, until the deadline or a second Ctrl+C."""
+        while process.poll() is None and time.monotonic() < deadline and not self._hurry:
+            time.sleep(0.1)
+
+    def _start_parts(
+        self,
+        processes: dict[str, subprocess.Popen[bytes]],
+        redis_url: str,
+        options: dict[str, Any],
+    ) -> None:
         env = {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
         python = sys.executable
         celery = [python, "-m", "celery", "-A", "workspace", "worker", "--loglevel=INFO"]
@@ -86,44 +149,70 @@ class Command(BaseCommand):
         }
         if options["interactive_concurrency"] <= 0:
             del parts["interactive worker"]
-        # Each part leads its own process group, so stopping it stops its children too (the
-        # worker's pool and its embedded beat, which would otherwise outlive a killed worker).
-        processes = {
-            name: subprocess.Popen(command, env=env, cwd=settings.BASE_DIR, start_new_session=True)
-            for name, command in parts.items()
-        }
-        self.stdout.write(
-            f"Carrel is running at http://{options['host']}:{options['port']}/ (Ctrl+C to stop)"
-        )
-        stopping = False
+        for name, command in parts.items():
+            processes[name] = subprocess.Popen(
+                command, env=env, cwd=settings.BASE_DIR, start_new_session=True
+            )
 
-        def stop(*_: object) -> None:
-            nonlocal stopping
-            stopping = True
+    def _watch(self, processes: dict[str, subprocess.Popen[bytes]]) -> None:
+        while self._stop_signal is None:
+            exited = [name for name, p in processes.items() if p.poll() is not None]
+            if exited:
+                self.stderr.write(f"{', '.join(exited)} exited; stopping Carrel.")
+                return
+            time.sleep(0.5)
+        self.stdout.write(f"{signal.Signals(self._stop_signal).name}: stopping Carrel.")
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        try:
-            while not stopping:
-                exited = [name for name, p in processes.items() if p.poll() is not None]
-                if exited:
-                    self.stderr.write(f"{', '.join(exited)} exited; stopping Carrel.")
-                    break
-                time.sleep(0.5)
-        finally:
-            for process in processes.values():
-                _signal_group(process, signal.SIGTERM)
-            deadline = time.monotonic() + 20
-            for process in processes.values():
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(timeout=max(0.1, deadline - time.monotonic()))
-                _signal_group(process, signal.SIGKILL)  # whatever of its group is left
-                process.wait()
-            if private:
-                private.stop()
+    def _stop(
+        self,
+        processes: dict[str, subprocess.Popen[bytes]],
+        private: PrivateRedis | None,
+        *,
+        stop_timeout: float,
+    ) -> None:
+        web = processes.get("web")
+        workers = [p for name, p in processes.items() if name != "web"]
+        if web is not None:
+            _stop_group(web, signal.SIGTERM, WEB_STOP_SECONDS)
+        if workers:
+            self.stdout.write("Stopping the workers (running tasks may finish)...")
+            # The main process only: it stops its pool and beat itself (warm shutdown),
+            # then, if still running, hands unfinished tasks back (cold shutdown).
+            for worker in workers:
+                _signal_process(worker, signal.SIGTERM)
+            warm_until = time.monotonic() + stop_timeout
+            for worker in workers:
+                self._wait(worker, warm_until)
+            for worker in workers:
+                if worker.poll() is None:
+                    self.stdout.write("Handing the unfinished tasks back to the queue...")
+                    _signal_process(worker, signal.SIGQUIT)
+            cold_until = time.monotonic() + COLD_STOP_SECONDS
+            for worker in workers:
+                self._wait(worker, cold_until)
+                _kill_group(worker)  # anything of its group still left
+        if private is not None:
+            private.stop()
+        self.stdout.write("Carrel stopped.")
 
 
-def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
-    """Signal the process group a part leads; nothing if it is gone already."""
+def _signal_process(process: subprocess.Popen[bytes], signum: int) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signum)
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL whatever is left of the process group a part leads, and reap the part."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _stop_group(process: subprocess.Popen[bytes], signum: int, seconds: float) -> None:
+    """Signal a part's whole group, wait for the part, then kill what is left."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signum)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=seconds)
+    _kill_group(process)
