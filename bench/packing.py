@@ -1,429 +1,365 @@
-"""Model-free yardstick for context packing: is the gold evidence inside the packed prompt?
+"""Model-free yardstick for packing at library scale: is the gold evidence inside what the
+model reads, and what does one question cost?
 
-    .venv/bin/python -m bench.packing [--repeats 3] [--verify all|sample|none]
+    .venv/bin/python -m bench.packing                       # BAMBOO (below)
+    .venv/bin/python -m bench.packing --library L.jsonl --questions Q.jsonl [--json]
 
-Data: ../shared/data/qa/bamboo_paperqa_4k.jsonl (100 questions with gold evidence). Each
-row's paper becomes a Document with Page and Chunk rows (workspace.chunking.chunk_pages,
-400-token chunks) in a throwaway SQLite database, indexed with research.search (FTS5), and
-loaded back with research.qa_selectors — the same path the Q&A page uses. The papers have
-no page breaks, so each is cut into pages of about 3,000 characters at line breaks (each
-line of the file is a paragraph). BAMBOO papers have no abstract and no title: a document's
-"summary" is extractive — its opening sentences, up to 200 tokens — and its title is
-"Paper NN". The bench is model-free: nothing here calls a model.
+Formats (bench/packing_library.py): library JSONL `{"id", "title", "text"}`, questions JSONL
+`{"question", "evidence": [...], "documents": [ids], "kind"?: "lookup" | "global"}`.
+Every document becomes pages, 400-token chunks and an extractive summary, in memory (the
+same algorithm the database runs: BM25 here, FTS5 / tsvector there). Nothing calls a model.
 
-Two projects: as specified (one document per row: 100 documents, but the file holds only
-25 distinct papers, each repeated for about four questions), and the 25 distinct papers.
+Per budget (8K, 32K, 128K: the whole prompt, question and chat template included) and
+method, over the questions whose evidence is found verbatim in their documents:
+- recall_all / recall_any: the share of questions with all (at least one) of their gold
+  sentences inside what the model reads (page markers removed, whitespace normalised; for
+  map-reduce, everything its map steps read);
+- routes: how many questions took each route;
+- model_tokens_median / _max: prompt and output tokens of every model call one question
+  costs under its plan (map steps and reduce rounds included: workspace.packing.cost).
+Methods: `carrel` (the automatic plan: route by question, documents first, passages with
+their neighbours, query expansion), `truncation` (documents in order until the budget is
+full) and `bm25` (plain BM25 top-k over 1,000-token chunks). `--ablation` adds Carrel with
+one idea at a time switched off or changed. `pack_ms_median` is Carrel's packing time per
+question at the largest budget, on one core.
 
-Evidence: each row's evidence is split into sentences; sentences of at least 20 characters
-found verbatim (whitespace normalised) in the row's paper are its gold sentences. Rows with
-none are left out of the recall (counted and reported). A question is recalled when all its
-gold sentences are inside the packed text ("all"), or at least one ("any"), once page
-markers (Carrel's "[Paper 07, p. 3]" lines) are removed and whitespace is normalised.
-
-Per budget (the whole prompt, question and chat template included), each method packs:
-- carrel: the ladder's single-prompt rung (full text when it fits under 85% of the budget,
-  else summaries and the most relevant page-anchored excerpts; map-reduce is reported, not
-  measured: its groups cover everything by construction), retrieval by the FTS5 index;
-- carrel with in-memory BM25 instead of FTS5 (to separate the retriever from the packer);
-- naive truncation: documents in order, full text, until the budget is full (the last
-  document cut at a chunk boundary);
-- BM25 top-k: plain BM25 over 1,000-token chunks, best first, until the next does not fit.
-Every method gets the same room: the budget minus the prompt around the sources.
+Without --library: BAMBOO paperqa (../shared/data/qa, 100 multiple-choice questions over 25
+papers) against the 195-paper library made with ../shared/data/library's 170 distractor
+papers, then against the 25 papers alone; each question is its stem (`--bamboo-options`
+adds the four answer options, as BAMBOO asks it: they name the paper, and every method then
+finds it). Then packing time at 128K for a library of 1,000 documents (the 195 repeated),
+and the in-memory ingest time to askable. The JSON (with --json) is the 195-paper run's.
+Recall is also reported for two halves of the questions (by paper): constants were tuned
+on the first half only.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import re
+import random
 import statistics
+import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import Any, TypeVar
 
 from bench import setup_django
 
-if TYPE_CHECKING:
-    from workspace.packing import Strategy
-
 T = TypeVar("T")
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "qa" / "bamboo_paperqa_4k.jsonl"
 BUDGETS = (8 * 1024, 32 * 1024, 128 * 1024)
-PAGE_CHARS = 3000
-SUMMARY_TOKENS = 200
-BASELINE_CHUNK_TOKENS = 1000
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\[])")
+TIMING_DOCUMENTS = 1000
 
 
 def norm(text: str) -> str:
     return " ".join(text.split())
 
 
-@dataclass
-class Row:
-    index: int
-    question: str
-    paper: str
-    gold: list[str]  # evidence sentences found verbatim in the paper (normalised)
-
-
-@dataclass
-class Variant:
-    name: str
-    rows: list[Row]
-    document_ids: list[int]
-    paper_index: list[int]  # row index whose paper each document holds
-    baseline_chunks: list[str] = field(default_factory=list)
-
-
-def load_rows() -> list[Row]:
-    rows = []
-    for index, line in enumerate(DATA.read_text(encoding="utf-8").splitlines()):
-        data = json.loads(line, strict=False)
-        paper = norm(data["content"])
-        sentences = [norm(s) for s in _SENTENCE.split(norm(data["evidence"]))]
-        gold = [s for s in sentences if len(s) >= 20 and s in paper]
-        rows.append(Row(index, data["question"], data["content"], gold))
-    return rows
-
-
-def pages_of(paper: str) -> list[str]:
-    """Pages of about PAGE_CHARS, cut between lines; each line is a paragraph."""
-    pages: list[str] = []
-    current: list[str] = []
-    size = 0
-    for line in (line.strip() for line in paper.splitlines()):
-        if not line:
-            continue
-        if current and size + len(line) > PAGE_CHARS:
-            pages.append("\n\n".join(current))
-            current, size = [], 0
-        current.append(line)
-        size += len(line)
-    if current:
-        pages.append("\n\n".join(current))
-    return pages
-
-
-def extractive_summary(pages: list[str], count: Callable[[str], int]) -> str:
-    """The paper's opening sentences, up to SUMMARY_TOKENS (a lone heading line skipped)."""
-    paragraphs = [p for p in pages[0].split("\n\n") if len(p.split()) > 3]
-    summary: list[str] = []
-    for sentence in _SENTENCE.split(" ".join(paragraphs)):
-        if count(" ".join([*summary, sentence])) > SUMMARY_TOKENS:
-            break
-        summary.append(sentence)
-    return " ".join(summary)
-
-
-def build_database(rows: list[Row]) -> tuple[Variant, Variant, float]:
-    """Both projects as Document/Page/Chunk rows, indexed; returns the ingest seconds."""
-    from django.contrib.auth import get_user_model
-
-    from research.library import search
-    from research.models import Chunk, Document, Page, Project
-    from workspace.chunking import PageText, chunk_pages
-    from workspace.runtime.tokenizer import count_tokens
-
-    user = get_user_model().objects.create_user(username="bench", password="bench-packing-1")
-    start = time.perf_counter()
-    drafts_cache: dict[str, tuple[list[str], list, str]] = {}
-
-    def add(project: Project, row: Row, number: int) -> int:
-        if row.paper not in drafts_cache:
-            pages = pages_of(row.paper)
-            drafts = chunk_pages([PageText(n + 1, text) for n, text in enumerate(pages)])
-            drafts_cache[row.paper] = (pages, drafts, extractive_summary(pages, count_tokens))
-        pages, drafts, summary = drafts_cache[row.paper]
-        document = Document.objects.create(
-            project=project,
-            title=f"Paper {number:02d}",
-            original_name=f"paper-{number:02d}.txt",
-            file_type=Document.FileType.TEXT,
-            content_hash=hashlib.sha256(f"{project.pk}:{number}".encode()).hexdigest(),
-            stage=Document.Stage.READY,
-            page_count=len(pages),
-            token_count=sum(d.token_count for d in drafts),
-            summary=summary,
+def without_markers(text: str) -> str:
+    """Page markers are annotations between paragraphs, not text: drop the lines that are
+    exactly a citation marker ("[Title, p. 3]", "[Title, pp. 3-4]")."""
+    kept = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        marker = (
+            stripped.startswith("[")
+            and stripped.endswith("]")
+            and (", p. " in stripped or ", pp. " in stripped)
         )
-        Page.objects.bulk_create(
-            Page(document=document, number=n + 1, text=text, token_count=count_tokens(text))
-            for n, text in enumerate(pages)
-        )
-        Chunk.objects.bulk_create(
-            Chunk(
-                document=document,
-                ordinal=d.ordinal,
-                text=d.text,
-                token_count=d.token_count,
-                page_start=d.page_start,
-                page_end=d.page_end,
-            )
-            for d in drafts
-        )
-        search.chunk_index_document(document_id=document.pk)
-        return document.pk
-
-    specified = Project.objects.create(owner=user, title="BAMBOO, one document per row")
-    distinct = Project.objects.create(owner=user, title="BAMBOO, distinct papers")
-    as_specified = Variant("as specified: 100 rows as 100 documents", rows, [], [])
-    for row in rows:
-        as_specified.document_ids.append(add(specified, row, row.index + 1))
-        as_specified.paper_index.append(row.index)
-    unique = Variant("distinct papers only: 25 documents", rows, [], [])
-    first_row: dict[str, int] = {}
-    for row in rows:
-        if row.paper not in first_row:
-            first_row[row.paper] = row.index
-            unique.document_ids.append(add(distinct, row, len(first_row)))
-            unique.paper_index.append(row.index)
-    for variant in (as_specified, unique):
-        for index in variant.paper_index:
-            pages = drafts_cache[rows[index].paper][0]
-            texts = chunk_pages(
-                [PageText(n + 1, t) for n, t in enumerate(pages)],
-                target_tokens=BASELINE_CHUNK_TOKENS,
-            )
-            variant.baseline_chunks.extend(d.text for d in texts)
-    return as_specified, unique, time.perf_counter() - start
+        if not marker:
+            kept.append(line)
+    return "\n".join(kept)
 
 
-@dataclass
-class Packed:
-    text: str
-    seconds: float
-    strategy: str = ""
-    real_tokens: int | None = None
-
-
-_MARKER = re.compile(r"^\[[^\[\]\n]+, pp?\. \d+(?:-\d+)?\]$", re.MULTILINE)
-
-
-def recalled(row: Row, text: str) -> tuple[bool, bool]:
-    """Page markers are annotations between paragraphs, not text: they are dropped first
-    (a sentence running across a page break is still the same sentence)."""
-    packed = norm(_MARKER.sub("", text))
-    inside = [sentence in packed for sentence in row.gold]
+def recalled(gold: Sequence[str], text: str) -> tuple[bool, bool]:
+    packed = norm(without_markers(text))
+    inside = [sentence in packed for sentence in gold]
     return all(inside), any(inside)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=3, help="timing runs per question")
-    parser.add_argument(
-        "--verify",
-        choices=["all", "sample", "none"],
-        default="all",
-        help="count every Carrel prompt with the real tokenizer (outside the timings)",
-    )
-    args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
-    workdir = tempfile.mkdtemp(prefix="carrel-bench-packing-")
-    os.environ["CARREL_VAR_DIR"] = workdir
-    os.environ["DATABASE_URL"] = f"sqlite:///{workdir}/bench.sqlite3"
-    os.environ["CARREL_BACKEND"] = "scripted"
-    setup_django()
-    from django.core.management import call_command
+class Say:
+    """Human-readable output: stdout normally, stderr under --json."""
 
-    call_command("migrate", verbosity=0)
-    rows = load_rows()
-    as_specified, unique, ingest = build_database(rows)
-    located = [row for row in rows if row.gold]
-    print(
-        f"BAMBOO paperqa: {len(rows)} questions, {len({r.paper for r in rows})} distinct papers; "
-        f"{len(located)} questions have a gold sentence found verbatim in their paper "
-        f"({sum(len(r.gold) for r in located)} sentences), the other {len(rows) - len(located)} "
-        "are left out of the recall."
-    )
-    print(f"Ingest into SQLite (pages, 400-token chunks, FTS5), both projects: {ingest:.1f} s")
-    for variant in (as_specified, unique):
-        run_variant(variant, located, repeats=args.repeats, verify=args.verify)
+    def __init__(self, quiet: bool) -> None:
+        self.stream = sys.stderr if quiet else sys.stdout
+
+    def __call__(self, text: str = "") -> None:
+        print(text, file=self.stream, flush=True)
 
 
-def run_variant(variant: Variant, rows: Sequence[Row], *, repeats: int, verify: str) -> None:
-    from research.qa.selectors import packing_sources_for_documents
-    from research.qa.services import QA_RULES
-    from workspace.packing import BM25Retriever, Budget, DatabaseRetriever, pack
-    from workspace.packing.bm25 import BM25Index
-    from workspace.packing.prompt import build_messages
-    from workspace.packing.tokens import GemmaCounter, _cached_count
-    from workspace.runtime.tokenizer import count_tokens, get_tokenizer
+@contextmanager
+def stdout_to_stderr(active: bool):
+    """Under --json, anything written to file descriptor 1 (llama.cpp's C code included)
+    goes to stderr, so the JSON is the only thing on stdout."""
+    if not active:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
-    counter = GemmaCounter()
-    sources, load_seconds = timed(
-        lambda: packing_sources_for_documents(document_ids=variant.document_ids)
-    )
-    total = sum(source.tokens for source in sources)
-    chunks = sum(len(source.pieces) for source in sources)
-    print(
-        f"\n== {variant.name}: {total:,} tokens in {chunks} chunks of up to 400 tokens; "
-        f"{len(variant.baseline_chunks)} baseline chunks of up to 1,000 =="
-    )
-    separator = counter.count("\n\n")
-    naive_chunks = [(p.text, p.tokens) for s in sources for p in s.pieces]
-    baseline_tokens = [count_tokens(text) for text in variant.baseline_chunks]
-    baseline_index, index_seconds = timed(lambda: BM25Index(variant.baseline_chunks))
-    memory = BM25Retriever()
-    all_pieces = [piece for source in sources for piece in source.pieces]
-    _, memory_index_seconds = timed(lambda: memory.index_for(all_pieces))
-    print(
-        f"Loading the sources from the database: {load_seconds * 1000:.0f} ms; building the "
-        f"in-memory BM25 indexes: {memory_index_seconds * 1000:.0f} ms (400-token chunks), "
-        f"{index_seconds * 1000:.0f} ms (1,000-token chunks), once per project."
-    )
 
-    def room(budget: int, question: str) -> int:
-        fixed = counter.count_messages(
-            build_messages(system=QA_RULES, sources_text="", question=question)
-        )
-        return budget - fixed
+@dataclass
+class Evaluation:
+    results: list[dict[str, Any]]
+    pack_ms_median: float
 
-    def naive(budget: int, question: str) -> str:
-        left, texts = room(budget, question), []
-        for text, tokens in naive_chunks:
-            if tokens + separator > left:
-                break
-            texts.append(text)
-            left -= tokens + separator
-        return "\n\n".join(texts)
 
-    def top_k(budget: int, question: str) -> str:
-        left, texts = room(budget, question), []
-        for position, _ in baseline_index.top(question, len(variant.baseline_chunks)):
-            cost = baseline_tokens[position] + separator
-            if cost > left:
-                break
-            texts.append(variant.baseline_chunks[position])
-            left -= cost
-        return "\n\n".join(texts)
-
-    methods: dict[str, Callable[[int, str], tuple[str, str, list]]] = {}
-
-    def carrel(retriever: object) -> Callable[[int, str], tuple[str, str, list]]:
-        def run(budget: int, question: str) -> tuple[str, str, list]:
-            result = pack(
-                question=question,
-                sources=sources,
-                system=QA_RULES,
-                budget=Budget(window=budget, output_reserve=0, margin=0),
-                retriever=retriever,  # type: ignore[arg-type]
-                strategy=single_prompt[budget],
-                counter=counter,
-            )
-            return result.sources_text, result.context_map.strategy, result.messages
-
-        return run
-
-    # The ladder's own pick; where it is map-reduce, measure its single-prompt rung instead.
-    auto: dict[int, str] = {}
-    single_prompt: dict[int, Strategy | None] = {}
-    for budget in BUDGETS:
-        result = pack(
-            question=rows[0].question,
-            sources=sources,
-            system=QA_RULES,
-            budget=Budget(window=budget, output_reserve=0, margin=0),
-            counter=counter,
-        )
-        groups = len(result.context_map.groups)
-        auto[budget] = result.context_map.strategy + (f" ({groups} groups)" if groups else "")
-        single_prompt[budget] = "near_edge" if result.context_map.strategy == "map_reduce" else None
-
-    methods["carrel (FTS5)"] = carrel(DatabaseRetriever())
-    methods["carrel (in-memory BM25)"] = carrel(memory)
-    methods["naive truncation"] = lambda b, q: (naive(b, q), "", [])
-    methods["bm25 top-k 1000"] = lambda b, q: (top_k(b, q), "", [])
-
-    recall: dict[tuple[str, int], tuple[float, float]] = {}
-    strategies: dict[int, set[str]] = {}
-    worst = 0.0
-    over = 0
-    checked = 0
-    for budget in BUDGETS:
+def method_table(
+    methods: dict[str, Callable[[str, int], Any]],
+    questions: Sequence[Any],
+    budgets: Sequence[int],
+    *,
+    say: Say,
+    halves: tuple[set[int], set[int]] | None = None,
+) -> list[dict[str, Any]]:
+    """Every method at every budget over the questions with gold evidence."""
+    results = []
+    half_recall: dict[tuple[str, int], list[float]] = {}
+    for budget in budgets:
         for name, method in methods.items():
             strict = lenient = 0
-            for position, row in enumerate(rows):
-                text, strategy, messages = method(budget, row.question)
-                all_in, any_in = recalled(row, text)
+            tokens: list[int] = []
+            routes: Counter[str] = Counter()
+            per_half = [[0, 0], [0, 0]]
+            for index, question in enumerate(questions):
+                outcome = method(question.question, budget)
+                all_in, any_in = recalled(question.gold, outcome.text)
                 strict += all_in
                 lenient += any_in
-                if strategy:
-                    strategies.setdefault(budget, set()).add(strategy)
-                if messages and (verify == "all" or (verify == "sample" and position % 10 == 0)):
-                    real = get_tokenizer().count_messages(messages)
+                tokens.append(outcome.model_tokens)
+                routes[outcome.route] += 1
+                if halves is not None:
+                    which = 0 if index in halves[0] else 1
+                    per_half[which][0] += all_in
+                    per_half[which][1] += 1
+            results.append(
+                {
+                    "budget": budget,
+                    "method": name,
+                    "recall_all": round(strict / len(questions), 4),
+                    "recall_any": round(lenient / len(questions), 4),
+                    "model_tokens_median": int(statistics.median(tokens)),
+                    "model_tokens_max": max(tokens),
+                    "routes": dict(sorted(routes.items())),
+                }
+            )
+            half_recall[(name, budget)] = [a / n if n else 0.0 for a, n in per_half]
+    print_table(results, say=say)
+    if halves is not None:
+        say("Recall (all) by half of the questions: tuning half / held-out half")
+        for (name, budget), (first, second) in half_recall.items():
+            say(f"  {budget // 1024:>4}K {name:<28} {first:.2f} / {second:.2f}")
+    return results
+
+
+def print_table(results: Sequence[dict[str, Any]], *, say: Say) -> None:
+    say(
+        f"{'budget':>7} {'method':<28} {'recall all':>10} {'(any)':>6} "
+        f"{'tokens med':>11} {'max':>10}  routes"
+    )
+    for row in results:
+        routes = ", ".join(f"{k} {v}" for k, v in row["routes"].items())
+        say(
+            f"{row['budget'] // 1024:>6}K {row['method']:<28} {row['recall_all']:>10.2f} "
+            f"{row['recall_any']:>6.2f} {row['model_tokens_median']:>11,} "
+            f"{row['model_tokens_max']:>10,}  {routes}"
+        )
+
+
+def evaluate(
+    label: str,
+    documents: list[Any],
+    questions: list[Any],
+    *,
+    budgets: Sequence[int],
+    say: Say,
+    repeats: int,
+    verify: str,
+    ablation: bool,
+) -> Evaluation:
+    from bench.packing_library import build_library, locate_evidence
+    from bench.packing_methods import Carrel, Truncation, carrel_retriever
+    from research.qa.services import QA_RULES
+    from workspace.packing.routing import classify_question
+    from workspace.packing.tokens import GemmaCounter
+    from workspace.runtime.tokenizer import get_tokenizer
+
+    counter = GemmaCounter()
+    library, build_seconds = timed(lambda: build_library(documents))
+    locate_evidence(questions, documents)
+    located = [question for question in questions if question.gold]
+    say(
+        f"\n== {label}: {len(library.sources)} documents, {library.tokens:,} tokens in "
+        f"{sum(len(s.pieces) for s in library.sources):,} chunks; {len(questions)} questions, "
+        f"{len(located)} with gold evidence found verbatim "
+        f"({sum(len(q.gold) for q in located)} sentences; the rest are left out) =="
+    )
+    if not located:
+        raise SystemExit("No question has evidence found verbatim in its documents.")
+    say(
+        f"Ingest to askable, in memory (pages, 400-token chunks counted with Gemma's "
+        f"tokenizer, extractive summary): {build_seconds:.1f} s, "
+        f"{build_seconds / len(documents) * 1000:.0f} ms per document"
+    )
+    kinds = [(q.kind, classify_question(q.question).kind) for q in questions if q.kind]
+    if kinds:
+        agree = sum(given == rule for given, rule in kinds)
+        say(f"Question kind: the rule agrees with the given kind for {agree} of {len(kinds)}")
+
+    retriever = carrel_retriever()
+    carrel = Carrel(library.sources, QA_RULES, retriever, counter=counter)
+    methods: dict[str, Callable[[str, int], Any]] = {
+        "carrel": carrel,
+        "truncation": Truncation(library.sources, QA_RULES, counter),
+        "bm25": top_k_method(documents, QA_RULES, counter),
+    }
+    if ablation:
+        methods.update(ablations(library.sources, QA_RULES, counter))
+    halves = question_halves(located)
+    results = method_table(methods, located, budgets, say=say, halves=halves)
+
+    if verify != "none":
+        checked = over = 0
+        worst = 0.0
+        tokenizer = get_tokenizer()
+        for budget in budgets:
+            for position, question in enumerate(located):
+                if verify == "sample" and position % 10:
+                    continue
+                result = carrel.pack(question.question, budget)
+                if result.messages:
+                    real = tokenizer.count_messages(result.messages)
                     worst = max(worst, real / budget)
                     over += real > budget
                     checked += 1
-            recall[(name, budget)] = (strict / len(rows), lenient / len(rows))
-
-    names = list(methods)
-    print(
-        f"\nEvidence recall over {len(rows)} questions: all gold sentences inside "
-        "(in brackets: at least one inside)"
-    )
-    print(
-        f"{'budget':>8} | " + " | ".join(f"{n:>24}" for n in names) + " | carrel rung used"
-        " | ladder's own pick"
-    )
-    for budget in BUDGETS:
-        cells = [f"{recall[(n, budget)][0]:>15.2f} ({recall[(n, budget)][1]:.2f})" for n in names]
-        print(
-            f"{budget // 1024:>7}K | "
-            + " | ".join(f"{c:>24}" for c in cells)
-            + f" | {', '.join(sorted(strategies.get(budget, set())))} | {auto[budget]}"
-        )
-    if checked:
-        print(
-            f"Real Gemma token count of {checked} Carrel prompts: {over} over budget; "
+        say(
+            f"Real Gemma token count of {checked} one-prompt Carrel plans: {over} over budget; "
             f"the fullest used {worst:.3%} of its budget."
         )
-
-    budget = BUDGETS[-1]
-    print(
-        f"\nPacking time at {budget // 1024}K (median per question of {repeats} runs x "
-        f"{len(rows)} questions, one core):"
+    timing, cpu = pack_timing(carrel, located, max(budgets), repeats)
+    say(
+        f"Packing time at {max(budgets) // 1024}K, median per question: {timing:.1f} ms "
+        f"({cpu:.1f} ms of CPU)"
     )
-    timings: dict[str, float] = {}
-    for name, method in methods.items():
-        samples = []
-        for row in rows:
-            for _ in range(repeats):
-                _, seconds = timed(lambda: method(budget, row.question))  # noqa: B023
-                samples.append(seconds)
-        timings[name] = statistics.median(samples)
+    return Evaluation(results, round(timing, 2))
 
-    def with_loading(question: str) -> None:
-        fresh = packing_sources_for_documents(document_ids=variant.document_ids)
-        pack(
-            question=question,
-            sources=fresh,
-            system=QA_RULES,
-            counter=counter,
-            budget=Budget(window=budget, output_reserve=0, margin=0),
-            retriever=DatabaseRetriever(),
-        )
 
-    samples = [timed(lambda: with_loading(row.question))[1] for row in rows[:10]]  # noqa: B023
-    timings["carrel (FTS5) + loading from the DB"] = statistics.median(samples)
-    cold = []
-    for row in rows[:5]:
-        _cached_count.cache_clear()  # no page marker or summary counted yet
-        cold.append(timed(lambda: with_loading(row.question))[1])  # noqa: B023
-    timings["  the same, token-count cache cold"] = statistics.median(cold)
-    base = timings["naive truncation"]
-    top = timings["bm25 top-k 1000"]
-    for name, seconds in timings.items():
-        print(
-            f"  {name:<38} {seconds * 1000:8.1f} ms   {seconds / base:7.1f}x naive   "
-            f"{seconds / top:6.2f}x bm25 top-k"
-        )
+def question_halves(questions: Sequence[Any]) -> tuple[set[int], set[int]]:
+    """Two halves by document (a question's first document), alternating in order of first
+    appearance: questions about one paper never fall in both halves."""
+    order: dict[str, int] = {}
+    first: set[int] = set()
+    second: set[int] = set()
+    for index, question in enumerate(questions):
+        key = question.documents[0] if question.documents else str(index)
+        order.setdefault(key, len(order))
+        (first if order[key] % 2 == 0 else second).add(index)
+    return first, second
+
+
+def top_k_method(documents: list[Any], system: str, counter: Any) -> Callable[[str, int], Any]:
+    from bench.packing_library import baseline_chunks
+    from bench.packing_methods import BASELINE_CHUNK_TOKENS, TopK
+
+    texts, tokens = baseline_chunks(documents, BASELINE_CHUNK_TOKENS)
+    return TopK(texts, tokens, system, counter)
+
+
+def ablations(sources: Sequence[Any], system: str, counter: Any) -> dict[str, Any]:
+    """Carrel with one idea switched off or changed at a time."""
+    from bench.packing_methods import Carrel, carrel_retriever
+    from workspace.packing.excerpts import LookupOptions
+
+    base = LookupOptions()
+    variants: dict[str, tuple[LookupOptions, dict[str, Any]]] = {
+        "carrel -documents first": (replace(base, document_share=0.0), {}),
+        "carrel -passage context": (base, {"context_weight": 0.0}),
+        "carrel +neighbours runs on": (replace(base, neighbours="runs_on"), {}),
+        "carrel +both neighbours": (replace(base, neighbours="both"), {}),
+        "carrel +top doc passages": (replace(base, top_passages=True), {}),
+        "carrel +query expansion": (base, {"expand": True}),
+        "carrel +title/summary rank": (replace(base, title_summary_weight=0.5), {}),
+        "carrel summaries 25%": (replace(base, summary_share=0.25), {}),
+        "previous packer": (
+            replace(base, document_share=0.0, summary_share=0.25),
+            {"context_weight": 0.0},
+        ),
+    }
+    methods: dict[str, Any] = {}
+    for name, (options, retrieval) in variants.items():
+        retriever = carrel_retriever(**retrieval)
+        methods[name] = Carrel(sources, system, retriever, options, counter)
+    dense = dense_retriever(sources)
+    if dense is not None:
+        methods["carrel +dense (wordllama)"] = Carrel(sources, system, dense, None, counter)
+    return methods
+
+
+def dense_retriever(sources: Sequence[Any]) -> Any:
+    """Carrel's retriever fused with WordLlama static embeddings, when the package is
+    installed (it is not a dependency: it did not pay)."""
+    try:
+        from bench.packing_dense import WordLlamaEmbedder
+    except ImportError:
+        return None
+    from bench.packing_methods import carrel_retriever
+    from workspace.retrieval import MemoryVectors
+
+    embedder = WordLlamaEmbedder()
+    vectors = MemoryVectors(embedder)
+    vectors.add([piece for source in sources for piece in source.pieces])
+    return carrel_retriever(vectors=vectors, embedder=embedder)
+
+
+def pack_timing(
+    carrel: Any, questions: Sequence[Any], budget: int, repeats: int
+) -> tuple[float, float]:
+    """Median milliseconds per question: wall clock, and the process's CPU time (on a
+    machine shared with others, the CPU time is what one idle core would take)."""
+    wall = []
+    cpu = []
+    for question in questions:
+        carrel.pack(question.question, budget)  # warm: token counts of markers cached
+        for _ in range(repeats):
+            start = time.process_time()
+            wall.append(timed(lambda: carrel.pack(question.question, budget))[1])  # noqa: B023
+            cpu.append(time.process_time() - start)
+    return statistics.median(wall) * 1000, statistics.median(cpu) * 1000
+
+
+def large_library_timing(documents: list[Any], questions: Sequence[Any], *, say: Say) -> None:
+    from bench.packing_library import build_library, repeated
+    from bench.packing_methods import Carrel, carrel_retriever
+    from research.qa.services import QA_RULES
+
+    library = build_library(documents)
+    sources = repeated(library, TIMING_DOCUMENTS)
+    carrel = Carrel(sources, QA_RULES, carrel_retriever())
+    sample = [question for question in questions if question.gold][:20]
+    _, first = timed(lambda: carrel.pack(sample[0].question, BUDGETS[-1]))
+    median, cpu = pack_timing(carrel, sample, BUDGETS[-1], repeats=3)
+    tokens = sum(source.tokens for source in sources)
+    chunks = sum(len(source.pieces) for source in sources)
+    say(
+        f"\nPacking time at 128K, {TIMING_DOCUMENTS:,} documents ({tokens:,} tokens, {chunks:,} "
+        f"chunks: the 195 papers repeated), one core: median {median:.0f} ms per question "
+        f"({cpu:.0f} ms of CPU) over "
+        f"{len(sample)} questions x 3; the first question (building the in-memory index) "
+        f"{first * 1000:.0f} ms"
+    )
 
 
 def timed(fn: Callable[[], T]) -> tuple[T, float]:
@@ -432,5 +368,94 @@ def timed(fn: Callable[[], T]) -> tuple[T, float]:
     return result, time.perf_counter() - start
 
 
+def parse_budgets(text: str) -> list[int]:
+    try:
+        budgets = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("budgets are comma-separated token counts") from exc
+    if not budgets or min(budgets) <= 0:
+        raise argparse.ArgumentTypeError("budgets must be positive")
+    return budgets
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--library", type=Path, help="library JSONL: id, title, text")
+    parser.add_argument("--questions", type=Path, help="questions JSONL: question, evidence, …")
+    parser.add_argument("--json", action="store_true", help="print only the JSON results")
+    parser.add_argument("--budgets", type=parse_budgets, default=list(BUDGETS))
+    parser.add_argument("--repeats", type=int, default=3, help="timing runs per question")
+    parser.add_argument("--verify", choices=["all", "sample", "none"], default="sample")
+    parser.add_argument("--ablation", action="store_true", help="Carrel with each idea off")
+    parser.add_argument("--bamboo-options", action="store_true", help="stems with options")
+    parser.add_argument("--export", type=Path, help="write BAMBOO in the generic formats here")
+    args = parser.parse_args(argv)
+    if (args.library is None) != (args.questions is None):
+        parser.error("--library and --questions go together")
+    say = Say(quiet=args.json)
+    with stdout_to_stderr(args.json):
+        data = run(args, say)
+    if args.json:
+        print(json.dumps(data))
+    return 0
+
+
+def run(args: argparse.Namespace, say: Say) -> dict[str, Any]:
+    from bench.packing_library import FormatError, bamboo, read_library, read_questions
+
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    os.environ.setdefault("CARREL_VAR_DIR", tempfile.mkdtemp(prefix="carrel-bench-packing-"))
+    os.environ["CARREL_BACKEND"] = "scripted"
+    setup_django()
+    options = {
+        "budgets": args.budgets,
+        "say": say,
+        "repeats": args.repeats,
+        "verify": args.verify,
+        "ablation": args.ablation,
+    }
+    if args.library is not None:
+        try:
+            documents = read_library(args.library)
+            questions = read_questions(args.questions)
+        except (FormatError, OSError) as exc:
+            raise SystemExit(str(exc)) from exc
+        evaluation = evaluate(str(args.library), documents, questions, **options)
+        return {"results": evaluation.results, "pack_ms_median": evaluation.pack_ms_median}
+
+    papers, distractors, questions = bamboo(with_options=args.bamboo_options)
+    if args.export is not None:
+        export(args.export, papers + distractors, questions)
+    say(
+        "BAMBOO paperqa: 100 questions "
+        + ("(stem and options)" if args.bamboo_options else "(the stem only)")
+        + f" over {len(papers)} papers, with {len(distractors)} distractor papers"
+    )
+    library = papers + distractors
+    random.Random(len(library)).shuffle(library)  # the question's papers are not first
+    main_run = evaluate("the 195-paper library", library, questions, **options)
+    evaluate("the 25 papers alone", papers, questions, **options)
+    large_library_timing(library, questions, say=say)
+    return {"results": main_run.results, "pack_ms_median": main_run.pack_ms_median}
+
+
+def export(folder: Path, documents: Sequence[Any], questions: Sequence[Any]) -> None:
+    from bench.packing_library import write_jsonl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    write_jsonl(
+        folder / "library.jsonl",
+        [{"id": d.id, "title": d.title, "text": d.text} for d in documents],
+    )
+    write_jsonl(
+        folder / "questions.jsonl",
+        [
+            {"question": q.question, "evidence": q.evidence, "documents": q.documents}
+            for q in questions
+        ],
+    )
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

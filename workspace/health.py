@@ -14,7 +14,6 @@ from workspace.heartbeat import beat_is_alive, worker_heartbeats
 from workspace.redact import redact
 
 
-
 @dataclass(frozen=True)
 class Check:
     ok: bool

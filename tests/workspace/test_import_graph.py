@@ -12,7 +12,7 @@ CHECKED = ("research", "workspace", "stories")
 
 def import_cycles(*packages: str) -> list[list[str]]:
     """The strongly connected components of more than one module (Tarjan's algorithm)."""
-    graph = grimp.build_graph(*packages)
+    graph = grimp.build_graph(*packages, cache_dir=None)
     imports = {module: graph.find_modules_directly_imported_by(module) for module in graph.modules}
     order: dict[str, int] = {}
     low: dict[str, int] = {}

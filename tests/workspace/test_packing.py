@@ -140,7 +140,9 @@ def test_near_the_edge_summaries_come_first_and_the_best_excerpts_sit_at_both_en
 def test_far_beyond_the_window_the_ladder_plans_map_reduce_groups_that_each_fit() -> None:
     sources = library("glaciers", "bees", "tides", "volcanoes", pages=6)
     budget = Budget(window=900, output_reserve=128, margin=16)
-    result = pack(question="What carves valleys?", sources=sources, budget=budget)
+    result = pack(
+        question="What carves valleys?", sources=sources, budget=budget, route="map_reduce"
+    )
 
     context_map = result.context_map
     assert context_map.strategy == "map_reduce"

@@ -118,3 +118,17 @@ def test_embeddings_are_used_only_when_configured_and_available(settings, embed_
         assert with_embeddings(keyword) is keyword
     finally:
         reset_runtime_cache()
+
+
+def test_ollama_vectors_embed_passages_once_and_find_by_meaning(embed_server) -> None:
+    from workspace.retrieval import HybridRetriever, MemoryVectors
+    from workspace.retrieval.ollama import OllamaVectors
+
+    embedder = OllamaVectors(host=embed_server, model="embedtest")
+    vectors = MemoryVectors(embedder)
+    vectors.add(PIECES)
+    vectors.add(PIECES)
+    assert sum(len(call) for call in EmbedHandler.calls) == len(PIECES), "each chunk once"
+    retriever = HybridRetriever(BM25Retriever(), vectors=vectors, embedder=embedder)
+    assert retriever("automobile", PIECES, 3)[0].piece_id == 3
+    assert all(text.startswith("title: none | text: ") for text in EmbedHandler.calls[0])

@@ -17,6 +17,7 @@ from workspace.packing import (
     map_prompt,
     pack,
 )
+from workspace.packing.controltokens import strip_control_tokens
 from workspace.packing.prompt import build_messages
 from workspace.packing.tokens import GemmaCounter
 from workspace.runtime.tokenizer import count_tokens, get_tokenizer
@@ -49,6 +50,9 @@ WORDS = st.sampled_from(
         "e.g.",
         "🙂",
         "Ω",
+        "<start_of_turn>",
+        "<end_of_turn>",
+        "<eos>",
     ]
 )
 SEPARATORS = st.sampled_from([" ", " ", " ", "\n", "\n\n", ", ", ". "])
@@ -118,11 +122,21 @@ def included_tags(prompt: str, all_sources: list[Source]) -> set[int]:
     question=texts(max_words=20),
     history=st.lists(st.tuples(texts(max_words=10), texts(max_words=30)), max_size=2),
     strategy=st.sampled_from([None, None, "near_edge", "fits"]),
+    kind=st.sampled_from([None, "lookup", "global"]),
+    route=st.sampled_from([None, None, None, "lookup", "summaries", "map_reduce"]),
 )
 def test_a_packed_prompt_never_exceeds_its_budget_and_never_cuts_a_piece(
-    library: list[Source], budget: Budget, question: str, history: list, strategy: str | None
+    library: list[Source],
+    budget: Budget,
+    question: str,
+    history: list,
+    strategy: str | None,
+    kind: str | None,
+    route: str | None,
 ) -> None:
     counter = GemmaCounter()
+    if strategy is not None:
+        route = None
     try:
         result = pack(
             question=question,
@@ -132,13 +146,18 @@ def test_a_packed_prompt_never_exceeds_its_budget_and_never_cuts_a_piece(
             history=history,
             retriever=BM25Retriever(),
             strategy=strategy,  # type: ignore[arg-type]
+            kind=kind,  # type: ignore[arg-type]
+            route=route,  # type: ignore[arg-type]
         )
     except PackingError:
         bare = counter.count_messages(
-            build_messages(system="Cite pages.", sources_text="", question=question)
+            build_messages(
+                system="Cite pages.", sources_text="", question=strip_control_tokens(question)
+            )
         )
-        # Refused only when the question alone is over, or full text was forced and is over.
-        assert bare > budget.prompt_limit or strategy == "fits"
+        # Refused only when the question alone is over, or full text was forced and is
+        # over, or map-reduce was forced and its rules leave no room.
+        assert bare > budget.prompt_limit or strategy == "fits" or route == "map_reduce"
         return
 
     tokenizer = get_tokenizer()
@@ -158,6 +177,7 @@ def test_a_packed_prompt_never_exceeds_its_budget_and_never_cuts_a_piece(
             assert included_tags(prompt, library) == {piece.id for piece in group}
             for piece in group:
                 assert piece.text in prompt
+            assert strip_control_tokens(prompt) == prompt, "no source can fake a chat turn"
         return
 
     real = tokenizer.count_messages(result.messages)
@@ -166,6 +186,7 @@ def test_a_packed_prompt_never_exceeds_its_budget_and_never_cuts_a_piece(
     listed = {chunk for entry in context_map.entries for chunk in entry.chunk_ids}
     assert included_tags(prompt, library) == listed
     for chunk_id in listed:
-        assert pieces[chunk_id].text in prompt, "a packed piece is always whole"
+        assert strip_control_tokens(pieces[chunk_id].text) in prompt, "a piece is always whole"
+    assert strip_control_tokens(prompt) == prompt, "no source can fake a chat turn"
     left = {chunk for item in context_map.left_out for chunk in item.chunk_ids}
     assert listed | left == set(pieces) and not listed & left

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from workspace.packing.contextmap import ContextMap, LeftOut, MapEntry, page_ranges
+from workspace.packing.contextmap import ContextMap, LeftOut, MapEntry
 from workspace.packing.layout import Parts, source_heading
 from workspace.packing.prompt import Turn, build_messages
 from workspace.packing.tokens import TokenCounter
@@ -34,7 +34,7 @@ def normalise(text: str) -> str:
 
 
 def pages_of(pieces: Sequence[Piece]) -> list[list[int]]:
-    return page_ranges(p for piece in pieces for p in range(piece.page_start, piece.page_end + 1))
+    return merge_spans([(piece.page_start, piece.page_end) for piece in pieces])
 
 
 class LeftOuts:
@@ -42,23 +42,36 @@ class LeftOuts:
 
     def __init__(self) -> None:
         self._items: dict[tuple[int, str, str], LeftOut] = {}
-        self._pages: dict[tuple[int, str, str], set[int]] = defaultdict(set)
+        self._spans: dict[tuple[int, str, str], list[tuple[int, int]]] = defaultdict(list)
 
     def add(
         self, source: Source, form: Form, reason: str, tokens: int, piece: Piece | None = None
     ) -> None:
         key = (source.id, form, reason)
-        item = self._items.setdefault(key, LeftOut(source.id, source.title, form, reason, 0))
+        item = self._items.get(key)
+        if item is None:
+            item = self._items[key] = LeftOut(source.id, source.title, form, reason, 0)
         item.tokens += tokens
         if piece is not None:
             item.chunk_ids.append(piece.id)
-            self._pages[key].update(range(piece.page_start, piece.page_end + 1))
+            self._spans[key].append((piece.page_start, piece.page_end))
 
     def items(self) -> list[LeftOut]:
         for key, item in self._items.items():
-            item.pages = page_ranges(self._pages[key])
+            item.pages = merge_spans(self._spans.get(key, []))
             item.chunk_ids.sort()
         return sorted(self._items.values(), key=lambda item: (item.source_id, item.reason))
+
+
+def merge_spans(spans: list[tuple[int, int]]) -> list[list[int]]:
+    """Page spans merged into the map's compact, exact ranges (as page_ranges makes)."""
+    ranges: list[list[int]] = []
+    for start, end in sorted(spans):
+        if ranges and start <= ranges[-1][1] + 1:
+            ranges[-1][1] = max(ranges[-1][1], end)
+        else:
+            ranges.append([start, end])
+    return ranges
 
 
 def trim_history(

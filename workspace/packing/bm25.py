@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Callable, Hashable, Sequence
 
 _WORD = re.compile(r"\w+")
 STOPWORDS = frozenset(
@@ -73,3 +73,22 @@ class BM25Index:
     def top(self, query: str, k: int) -> list[tuple[int, float]]:
         ranked = sorted(self.scores(query).items(), key=lambda item: (-item[1], item[0]))
         return ranked[:k]
+
+
+class IndexCache:
+    """BM25 indexes of the last few sets of texts, by a caller's key, built on first use."""
+
+    def __init__(self, size: int = 4) -> None:
+        self._cache: OrderedDict[Hashable, BM25Index] = OrderedDict()
+        self._size = size
+
+    def get(self, key: Hashable, texts: Callable[[], Sequence[str]]) -> BM25Index:
+        index = self._cache.get(key)
+        if index is None:
+            index = BM25Index(texts())
+            self._cache[key] = index
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return index

@@ -100,6 +100,13 @@ class ContextMap:
     groups: list[GroupPlan] = field(default_factory=list)
     history_turns: int = 0  # earlier question/answer pairs included
     notes: list[str] = field(default_factory=list)
+    # Route by question (routing.py): the route taken and why, and the question's kind
+    # ("lookup" | "global") with the words or the choice that decided it. Empty in maps
+    # stored before routing existed.
+    route: str = ""
+    route_reason: str = ""
+    question_kind: str = ""
+    kind_reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

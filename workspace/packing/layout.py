@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from workspace.packing.tokens import TokenCounter
 from workspace.packing.types import Piece
@@ -24,6 +25,7 @@ MAX_TITLE_CHARS = 120
 _SPACE = re.compile(r"\s+")
 
 
+@lru_cache(maxsize=8192)
 def clean_title(title: str) -> str:
     """One line, no brackets (they delimit citations), at most MAX_TITLE_CHARS."""
     title = _SPACE.sub(" ", title).replace("[", "(").replace("]", ")").strip() or "Untitled"

@@ -15,6 +15,7 @@ from workspace.packing.assembly import (
     layout_full,
 )
 from workspace.packing.contextmap import ContextMap, GroupPlan, MapEntry
+from workspace.packing.controltokens import clean_sources, vocabulary_control_tokens
 from workspace.packing.layout import SEPARATOR, SOURCES_HEADING, Parts, piece_cost, source_heading
 from workspace.packing.prompt import Turn, build_messages
 from workspace.packing.tokens import GemmaCounter, TokenCounter
@@ -153,8 +154,14 @@ def map_prompt(
     system: str = MAP_RULES,
     counter: TokenCounter | None = None,
 ) -> PackResult:
-    """The prompt of one map step: its group's pieces in full, then the question."""
+    """The prompt of one map step: its group's pieces in full, then the question. Control
+    tokens are removed from the sources (and such pieces counted again), as in pack()."""
     counter = counter or GemmaCounter()
+    tokens = vocabulary_control_tokens()
+    question = tokens.remove(question)
+    sources = clean_sources(sources, counter, tokens)
+    cleaned = {piece.id: piece for source in sources for piece in source.pieces}
+    pieces = [cleaned.get(piece.id, piece) for piece in pieces]
     fixed = fixed_cost(system=system, question=question, counter=counter)
     parts = Parts(counter)
     entries: list[MapEntry] = []
@@ -227,8 +234,13 @@ def reduce_prompt(
     history: Sequence[Turn] = (),
     counter: TokenCounter | None = None,
 ) -> PackResult:
-    """The reduce step: every note under its part heading, the conversation, the question."""
+    """The reduce step: every note under its part heading, the conversation, the question.
+    Control tokens are removed from the notes, the conversation and the question."""
     counter = counter or GemmaCounter()
+    tokens = vocabulary_control_tokens()
+    question = tokens.remove(question)
+    notes = [tokens.remove(note) for note in notes]
+    history = [(tokens.remove(q), tokens.remove(a)) for q, a in history]
     fixed = fixed_cost(system=system, question=question, counter=counter, history=history)
     parts = Parts(counter)
     parts.add(NOTES_HEADING)

@@ -1,12 +1,11 @@
-"""The strategy ladder: full text when it fits, summaries plus the best excerpts near the
-window's edge, map-reduce far beyond it. Pure: sources, a budget and a retriever in; the
-exact prompt and its context map out."""
+"""pack(): the route by question (full text when it fits, one prompt for a look-up, the
+summaries or map-reduce for a question about every document). Pure: sources, a budget and
+a retriever in; the exact prompt and its context map out. `choose_strategy` is the older
+size-only ladder, kept for callers that still ask it."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from workspace.packing.assembly import (
     LeftOuts,
@@ -15,28 +14,28 @@ from workspace.packing.assembly import (
     PackResult,
     finish,
     layout_full,
-    normalise,
-    pages_of,
     trim_history,
 )
 from workspace.packing.contextmap import MapEntry
+from workspace.packing.controltokens import (
+    ControlTokens,
+    clean_sources,
+    vocabulary_control_tokens,
+)
+from workspace.packing.excerpts import SOURCE_PRIOR, LookupOptions, pack_excerpts
 from workspace.packing.layout import (
-    EXCERPTS_HEADING,
     SEPARATOR,
     SOURCES_HEADING,
     SUMMARIES_HEADING,
     Parts,
-    piece_cost,
     summary_heading,
 )
 from workspace.packing.mapreduce import MAP_RULES, plan_map_reduce
-from workspace.packing.ordering import edges_first
 from workspace.packing.prompt import Turn
 from workspace.packing.retrievers import Retriever, default_retriever
+from workspace.packing.routing import ROUTES, QuestionKind, Route, choose_route, kind_for
 from workspace.packing.tokens import GemmaCounter, TokenCounter
-from workspace.packing.types import Budget, Piece, Source, Strategy
-
-SOURCE_PRIOR = 0.5  # weight of a source's best match in each of its pieces' scores
+from workspace.packing.types import STRATEGIES, Budget, Source, Strategy
 
 
 def choose_strategy(
@@ -79,15 +78,36 @@ def pack(
     dedupe: bool = True,
     map_system: str = MAP_RULES,
     source_prior: float = SOURCE_PRIOR,
+    kind: QuestionKind | None = None,
+    route: Route | None = None,
+    lookup: LookupOptions | None = None,
+    control_tokens: ControlTokens | None = None,
 ) -> PackResult:
     """Pack sources for a question under a budget.
 
+    The route follows the question (routing.py): everything in full when it fits; a
+    look-up in one prompt of the most relevant documents and passages, whatever the
+    library's size; a question about every document from the summaries when they are
+    enough, else map-reduce. `kind` overrides the question's classification ("lookup" |
+    "global"); `route` forces a route ("map_reduce" reads the whole library); `strategy`
+    forces a rung of the older ladder ("fits", "near_edge": one prompt of summaries and
+    excerpts, "map_reduce"). The context map records the route, the kind and why.
+
     Sources keep the given order wherever order is free (full text, summaries), so the
-    prompt prefix is stable. `strategy` forces a rung (the bench forces "near_edge" to
-    measure a single prompt); `query` is what retrieval searches for (default: the question);
+    prompt prefix is stable. `query` is what retrieval searches for (default: the question);
     `source_prior` lifts pieces of sources that match strongly elsewhere (0 turns it off).
+    Control tokens are removed from every source, the question and the history
+    (controltokens.py); `control_tokens` replaces the tokenizer's own list.
     """
+    if route is not None and strategy is not None:
+        raise ValueError("force a route or a strategy, not both")
+    if route is not None and route not in ROUTES:
+        raise ValueError(f"unknown route {route!r}; expected one of {', '.join(ROUTES)}")
     counter = counter or GemmaCounter()
+    control_tokens = control_tokens or vocabulary_control_tokens()
+    sources = clean_sources(sources, counter, control_tokens)
+    question = control_tokens.remove(question)
+    history = [(control_tokens.remove(q), control_tokens.remove(a)) for q, a in history]
     turns, fixed = trim_history(
         history, system=system, question=question, budget=budget, counter=counter
     )
@@ -96,17 +116,31 @@ def pack(
             f"The rules and question alone take {fixed:,} tokens, over the prompt budget of "
             f"{budget.prompt_limit:,}. Shorten the question or choose a larger window."
         )
+    classification = kind_for(question, kind)
     full_text = sum(source.tokens for source in sources)
-    forced = strategy is not None
-    reason = "chosen by the caller"
-    if strategy is None:
-        summaries = sum(counter.count(s.summary) for s in sources if s.summary.strip())
-        strategy, reason = choose_strategy(
-            fixed=fixed, full_text=full_text, summaries=summaries, budget=budget
+    forced = route is not None or strategy is not None
+    if strategy is not None:
+        route = _route_for_strategy(strategy, classification.kind)
+    summary_costs = _summary_costs(sources, counter)
+    if route is not None:
+        reason = "chosen by the caller"
+    else:
+        choice = choose_route(
+            kind=classification.kind,
+            fixed=fixed,
+            full_text=full_text,
+            summaries=counter.count(SUMMARIES_HEADING) + sum(summary_costs.values())
+            if summary_costs
+            else 0,
+            missing_summaries=sum(1 for s in sources if s.pieces and not s.summary.strip()),
+            budget=budget,
         )
-    if strategy == "map_reduce":
+        route, reason = choice.route, choice.reason
+
+    result: PackResult | None = None
+    if route == "map_reduce":
         try:
-            return plan_map_reduce(
+            result = plan_map_reduce(
                 question=question,
                 sources=sources,
                 budget=budget,
@@ -119,44 +153,77 @@ def pack(
             if forced:
                 raise
             # The map rules leave no room for sources: one prompt is all there can be.
-            strategy = "near_edge"
+            route = "lookup"
             reason += "; map steps would have no room for sources, so one prompt instead"
-    packed: Packed | None = None
-    if strategy == "fits":
-        packed = _fits(sources, reason, counter)
-        total = fixed + packed.parts.tokens
-        if forced and total > budget.prompt_limit:
-            raise PackingError(
-                f"The full text needs {total:,} tokens, over the prompt budget of "
-                f"{budget.prompt_limit:,}."
+    if result is None:
+        packed: Packed | None = None
+        if route == "full_text":
+            packed = _fits(sources, reason, counter)
+            total = fixed + packed.parts.tokens
+            if forced and total > budget.prompt_limit:
+                raise PackingError(
+                    f"The full text needs {total:,} tokens, over the prompt budget of "
+                    f"{budget.prompt_limit:,}."
+                )
+            if not forced and total > budget.edge_limit:
+                packed = None  # page markers and headings pushed it past the edge
+                route = "summaries" if classification.kind == "global" else "lookup"
+                reason = (
+                    f"with page markers the full text needs {total:,} tokens, past "
+                    f"{budget.edge_limit:,}: summaries, then the most relevant excerpts"
+                )
+        if packed is None:
+            packed = pack_excerpts(
+                query=query or question,
+                sources=sources,
+                available=budget.prompt_limit - fixed,
+                budget=budget,
+                reason=reason,
+                retriever=retriever or default_retriever(),
+                counter=counter,
+                dedupe=dedupe,
+                every_summary=route == "summaries",
+                summary_costs=summary_costs,
+                source_prior=source_prior,
+                options=lookup,
             )
-        if not forced and total > budget.edge_limit:
-            packed = None  # page markers and headings pushed it past the edge
-            reason = (
-                f"with page markers the full text needs {total:,} tokens, past "
-                f"{budget.edge_limit:,}: summaries, then the most relevant excerpts"
-            )
-    if packed is None:
-        packed = _near_edge(
-            query=query or question,
-            sources=sources,
-            available=budget.prompt_limit - fixed,
+        result = finish(
+            packed,
             budget=budget,
-            reason=reason,
-            retriever=retriever or default_retriever(),
-            counter=counter,
-            dedupe=dedupe,
-            source_prior=source_prior,
+            fixed=fixed,
+            full_text=full_text,
+            system=system,
+            question=question,
+            turns=turns,
         )
-    return finish(
-        packed,
-        budget=budget,
-        fixed=fixed,
-        full_text=full_text,
-        system=system,
-        question=question,
-        turns=turns,
-    )
+    context_map = result.context_map
+    context_map.route = route
+    context_map.route_reason = reason
+    context_map.question_kind = classification.kind
+    context_map.kind_reason = classification.reason
+    return result
+
+
+def _route_for_strategy(strategy: Strategy, kind: QuestionKind) -> Route:
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}")
+    if strategy == "fits":
+        return "full_text"
+    if strategy == "map_reduce":
+        return "map_reduce"
+    return "summaries" if kind == "global" else "lookup"
+
+
+def _summary_costs(sources: Sequence[Source], counter: TokenCounter) -> dict[int, int]:
+    """What each summary costs in the prompt, heading and separator included."""
+    sep = counter.count(SEPARATOR)
+    return {
+        source.id: counter.count(summary_heading(source.title))
+        + counter.count(source.summary)
+        + sep
+        for source in sources
+        if source.summary.strip()
+    }
 
 
 def _fits(sources: Sequence[Source], reason: str, counter: TokenCounter) -> Packed:
@@ -171,211 +238,6 @@ def _fits(sources: Sequence[Source], reason: str, counter: TokenCounter) -> Pack
         parts.add(SOURCES_HEADING)
         entries = layout_full(parts, runs)
     return Packed("fits", reason, parts, entries, left.items())
-
-
-@dataclass
-class _Unit:
-    """A run of adjacent selected pieces of one source: one excerpt in the prompt."""
-
-    source: Source
-    pieces: list[Piece]
-    score: float
-    rank: int  # rank of its best piece
-
-
-def _units(
-    selected: dict[int, Piece],
-    scores: dict[int, float],
-    rank_of: dict[int, int],
-    source_of: dict[int, Source],
-) -> list[_Unit]:
-    """Selected pieces merged into runs of adjacent pieces, strongest first."""
-    by_source: dict[int, list[Piece]] = defaultdict(list)
-    for piece in selected.values():
-        by_source[piece.source_id].append(piece)
-    runs: list[tuple[Source, list[Piece]]] = []
-    for source_id, pieces in by_source.items():
-        pieces.sort(key=lambda piece: piece.ordinal)
-        for piece in pieces:
-            if (
-                runs
-                and runs[-1][0].id == source_id
-                and piece.ordinal == runs[-1][1][-1].ordinal + 1
-            ):
-                runs[-1][1].append(piece)
-            else:
-                runs.append((source_of[source_id], [piece]))
-    units = [
-        _Unit(
-            source=source,
-            pieces=run,
-            score=max(scores.get(piece.id, 0.0) for piece in run),
-            rank=min(rank_of[piece.id] for piece in run),
-        )
-        for source, run in runs
-    ]
-    units.sort(key=lambda unit: (-unit.score, unit.rank))
-    return units
-
-
-def _near_edge(
-    *,
-    query: str,
-    sources: Sequence[Source],
-    available: int,
-    budget: Budget,
-    reason: str,
-    retriever: Retriever,
-    counter: TokenCounter,
-    dedupe: bool,
-    source_prior: float = SOURCE_PRIOR,
-) -> Packed:
-    source_of = {source.id: source for source in sources}
-    position = {source.id: index for index, source in enumerate(sources)}
-    all_pieces = [piece for source in sources for piece in source.pieces]
-    by_id = {piece.id: piece for piece in all_pieces}
-    left = LeftOuts()
-    notes: list[str] = []
-
-    ranking = retriever(query, all_pieces, len(all_pieces)) if all_pieces and query.strip() else []
-    scores: dict[int, float] = {}
-    for ranked in ranking:
-        if ranked.piece_id in by_id and ranked.piece_id not in scores:
-            scores[ranked.piece_id] = ranked.score
-    source_score: dict[int, float] = defaultdict(float)
-    for piece_id, score in scores.items():
-        owner = by_id[piece_id].source_id
-        source_score[owner] = max(source_score[owner], score)
-    # A piece of a source that matches strongly elsewhere is likelier to be what the
-    # question is about: lift it by a share of its source's best score.
-    if source_prior:
-        scores = {
-            piece_id: score + source_prior * source_score[by_id[piece_id].source_id]
-            for piece_id, score in scores.items()
-        }
-    # Best first; pieces that match nothing come last, in reading order (background).
-    order = sorted(scores, key=lambda piece_id: -scores[piece_id])
-    order += [piece.id for piece in all_pieces if piece.id not in scores]
-    rank_of = {piece_id: rank for rank, piece_id in enumerate(order)}
-
-    # Summaries: all of them when they fit in their share, else the most relevant sources'.
-    sep = counter.count(SEPARATOR)
-    heading = counter.count(SOURCES_HEADING)
-    cap = int(budget.summary_share * available)
-    used = counter.count(SUMMARIES_HEADING)
-    chosen: list[Source] = []
-    seen_summaries: set[str] = set()
-    missing = 0
-    for source in sorted(sources, key=lambda s: (-source_score[s.id], position[s.id])):
-        if not source.summary.strip():
-            missing += 1
-            continue
-        cost = counter.count(summary_heading(source.title)) + counter.count(source.summary) + sep
-        key = normalise(source.summary)
-        if dedupe and key in seen_summaries:
-            left.add(source, "summary", "duplicate", cost)
-        elif used + cost <= cap:
-            chosen.append(source)
-            seen_summaries.add(key)
-            used += cost
-        else:
-            left.add(source, "summary", "summary_share", cost)
-    if missing:
-        notes.append(f"{missing} source(s) have no summary, so only excerpts can represent them")
-    chosen.sort(key=lambda source: position[source.id])
-    summaries_used = used if chosen else 0
-
-    # Excerpts: the most relevant pieces that fit, whole, each text at most once.
-    room = available - heading - summaries_used - counter.count(EXCERPTS_HEADING)
-    selected: dict[int, Piece] = {}
-    seen_texts: set[str] = set()
-    skipped: list[int] = []
-
-    def consider(piece: Piece, remaining: int) -> int:
-        """Select the piece if it fits; return what it cost (0: not selected)."""
-        source = source_of[piece.source_id]
-        key = normalise(piece.text) if dedupe else ""
-        if dedupe and key in seen_texts:
-            left.add(source, "excerpt", "duplicate", piece.tokens, piece)
-            return 0
-        if piece.tokens + sep > room:
-            left.add(source, "excerpt", "too_large", piece.tokens, piece)
-            return 0
-        if piece.tokens + sep > remaining:  # cheap check before counting the marker
-            skipped.append(piece.id)
-            return 0
-        cost = piece_cost(counter, source.title, piece)
-        if cost > remaining:
-            skipped.append(piece.id)
-            return 0
-        selected[piece.id] = piece
-        if dedupe:
-            seen_texts.add(key)
-        return cost
-
-    remaining = room
-    for piece_id in order:
-        remaining -= consider(by_id[piece_id], remaining)
-
-    def assemble() -> tuple[Parts, list[MapEntry]]:
-        parts = Parts(counter)
-        entries: list[MapEntry] = []
-        if not chosen and not selected:
-            return parts, entries
-        parts.add(SOURCES_HEADING, heading)
-        if chosen:
-            parts.add(SUMMARIES_HEADING)
-            for source in chosen:
-                tokens = parts.add(summary_heading(source.title))
-                tokens += parts.add(source.summary)
-                tokens += parts.add(SEPARATOR, sep)
-                entries.append(
-                    MapEntry(
-                        len(entries),
-                        source.id,
-                        source.title,
-                        "summary",
-                        tokens,
-                        score=source_score.get(source.id),
-                    )
-                )
-        if selected:
-            parts.add(EXCERPTS_HEADING)
-            for unit in edges_first(_units(selected, scores, rank_of, source_of)):
-                entries.append(
-                    MapEntry(
-                        position=len(entries),
-                        source_id=unit.source.id,
-                        title=unit.source.title,
-                        form="excerpt",
-                        tokens=parts.add_pieces(unit.source.title, unit.pieces),
-                        pages=pages_of(unit.pieces),
-                        chunk_ids=[piece.id for piece in unit.pieces],
-                        score=unit.score if unit.score > 0 else None,
-                    )
-                )
-        return parts, entries
-
-    parts, entries = assemble()
-    # Adjacent pieces on the same pages share one marker: fill what that freed, once.
-    first_pass, skipped = skipped, []
-    leftover = available - parts.tokens
-    if not selected:
-        leftover -= counter.count(EXCERPTS_HEADING) + (0 if chosen else heading)
-    added = False
-    for piece_id in first_pass:
-        cost = consider(by_id[piece_id], leftover)
-        leftover -= cost
-        added = added or cost > 0
-    if added:
-        parts, entries = assemble()
-    for piece_id in skipped:
-        piece = by_id[piece_id]
-        code = "budget" if piece_id in scores else "no_match"
-        left.add(source_of[piece.source_id], "excerpt", code, piece.tokens, piece)
-    return Packed(
-        "near_edge", reason, parts, entries, left.items(), retriever=retriever.name, notes=notes
-    )
 
 
 __all__ = ["PackResult", "PackingError", "choose_strategy", "pack"]

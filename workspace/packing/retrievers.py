@@ -11,10 +11,9 @@ a function from (query, candidate pieces, k) to ranked piece ids, so it stays pu
 from __future__ import annotations
 
 import importlib
-from collections import OrderedDict
 from collections.abc import Sequence
 
-from workspace.packing.bm25 import BM25Index
+from workspace.packing.bm25 import BM25Index, IndexCache
 from workspace.packing.types import Piece, Ranked, Retriever
 
 
@@ -22,21 +21,13 @@ class BM25Retriever:
     name = "bm25 (in memory)"
 
     def __init__(self, *, cache_size: int = 4) -> None:
-        self._cache: OrderedDict[tuple[int, ...], BM25Index] = OrderedDict()
-        self._cache_size = cache_size
+        self._indexes = IndexCache(cache_size)
 
     def index_for(self, pieces: Sequence[Piece]) -> BM25Index:
         """The index over exactly these pieces, built once and reused for later questions."""
-        key = tuple(piece.id for piece in pieces)
-        index = self._cache.get(key)
-        if index is None:
-            index = BM25Index([piece.text for piece in pieces])
-            self._cache[key] = index
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
-        return index
+        return self._indexes.get(
+            tuple(piece.id for piece in pieces), lambda: [piece.text for piece in pieces]
+        )
 
     def __call__(self, query: str, pieces: Sequence[Piece], k: int) -> list[Ranked]:
         index = self.index_for(pieces)
@@ -69,8 +60,10 @@ _shared_bm25 = BM25Retriever()
 
 def default_retriever() -> Retriever:
     """The database's index when ingestion provides it, else in-memory BM25; fused with
-    embeddings when an embedding model is configured and Ollama has it."""
+    embeddings when an embedding model is configured and Ollama has it; each passage
+    scored with its neighbours (workspace.retrieval.HybridRetriever)."""
     from workspace.packing.embeddings import with_embeddings
+    from workspace.retrieval.hybrid import HybridRetriever
 
     keyword: Retriever = DatabaseRetriever() if database_search_available() else _shared_bm25
-    return with_embeddings(keyword)
+    return HybridRetriever(with_embeddings(keyword))

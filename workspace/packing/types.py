@@ -56,7 +56,7 @@ class Budget:
     output_reserve: int = 1024
     margin: int = 0
     edge_share: float = 0.85
-    summary_share: float = 0.25
+    summary_share: float = 0.1
     far_factor: float = 4.0
 
     def __post_init__(self) -> None:

@@ -1,5 +1,6 @@
-"""Map-reduce answers: material far beyond the window is read in window-sized parts (a chord
-of map steps), then combined by a reduce step; the page shows progress meanwhile.
+"""Map-reduce answers: a question about every document, over material far beyond the window
+with no summaries to answer from, is read in window-sized parts (a chord of map steps), then
+combined by a reduce step; the page shows progress meanwhile.
 
 The chord runs in-process (Celery's eager mode) so the test can script the model's words;
 tests/research/qa/test_worker.py runs the worker path with real worker processes."""
@@ -39,7 +40,11 @@ def big_project(user) -> Project:
     project = Project.objects.create(owner=user, title="Surveys")
     add_document(project, "Glacier survey", long_pages("glacier", 40), target=300)
     add_document(project, "Tide survey", long_pages("tide", 40), target=300)
+    project.documents.update(summary="")  # no summaries yet: only map-reduce reads all
     return project
+
+
+QUESTION = "How are readings logged across all the documents?"
 
 
 @pytest.fixture
@@ -70,7 +75,7 @@ def test_far_beyond_the_window_the_answer_is_read_in_parts_then_combined(
     with use_runtime(runtime):
         response = signed_in_client.post(
             f"/research/{big_project.pk}/ask/",
-            {"question": "How are readings logged?", "scope": "all"},
+            {"question": QUESTION, "scope": "all"},
             **HX,
         )
         assert response.status_code == 204
@@ -102,7 +107,7 @@ def test_progress_is_polled_while_the_parts_are_being_read(signed_in_client, big
     with use_runtime(ScriptedRuntime(reply, context_window=WINDOW)):
         signed_in_client.post(
             f"/research/{big_project.pk}/ask/",
-            {"question": "How are readings logged?", "scope": "all"},
+            {"question": QUESTION, "scope": "all"},
             **HX,
         )
         question = Question.objects.get()
