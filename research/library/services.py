@@ -55,7 +55,7 @@ class UploadOutcome:
             return self.refusal
         if self.duplicate_of is not None:
             return (
-                f"“{self.name}” is already in this collection as “{self.duplicate_of.title}” "
+                f"“{self.name}” is already in this project as “{self.duplicate_of.title}” "
                 "(same content), so it was not added again."
             )
         if self.document is not None and self.document.stage == Stage.FAILED:

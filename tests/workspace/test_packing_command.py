@@ -22,7 +22,7 @@ def run_pack(*args: str) -> dict:
 def test_pack_prints_the_context_map_and_the_verified_token_count(user) -> None:
     project = make_project(user)
     data = run_pack(
-        "--collection",
+        "--project",
         str(project.pk),
         "--question",
         "How do glaciers carve valleys?",
@@ -51,7 +51,7 @@ def test_pack_can_force_a_rung_and_limit_the_documents(user) -> None:
     project = make_project(user)
     bees = project.documents.get(title="Bee behaviour")
     data = run_pack(
-        "--collection",
+        "--project",
         project.title,
         "--documents",
         str(bees.pk),
@@ -73,6 +73,6 @@ def test_pack_can_force_a_rung_and_limit_the_documents(user) -> None:
     assert {entry["source_id"] for entry in context_map["entries"]} == {bees.pk}
 
 
-def test_pack_explains_an_unknown_collection() -> None:
-    with pytest.raises(CommandError, match="No collection"):
-        run_pack("--collection", "404", "--question", "?", "--budget", "1000")
+def test_pack_explains_an_unknown_project() -> None:
+    with pytest.raises(CommandError, match="No project"):
+        run_pack("--project", "404", "--question", "?", "--budget", "1000")

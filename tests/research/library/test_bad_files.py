@@ -101,7 +101,7 @@ def test_the_same_file_twice_is_recognized_by_its_content(mixed_upload, project,
     duplicate = outcomes["same-paper-renamed.pdf"]
     assert duplicate.document is None
     assert duplicate.duplicate_of == documents["pdflatex-4-pages.pdf"]
-    assert "already in this collection" in duplicate.message
+    assert "already in this project" in duplicate.message
     assert "same-paper-renamed.pdf" not in documents
 
 

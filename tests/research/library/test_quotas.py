@@ -97,7 +97,7 @@ def test_a_duplicate_is_reported_as_a_duplicate_even_when_the_quota_is_full(proj
     (outcome,) = services.document_upload(
         project=project, uploaded_by=user, files=[file_of("copy.md", data)]
     )
-    assert outcome.duplicate_of is not None and "already in this collection" in outcome.message
+    assert outcome.duplicate_of is not None and "already in this project" in outcome.message
 
 
 def test_no_quota_is_the_local_default(project, user, settings):

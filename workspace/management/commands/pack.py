@@ -1,7 +1,7 @@
-"""Pack a collection for a question and print the context map as JSON.
+"""Pack a project for a question and print the context map as JSON.
 
-    python manage.py pack --collection 3 --question "What limits recall?" --budget 32768
-    python manage.py pack --collection "My project" --documents 4,7 --question ... --prompt
+    python manage.py pack --project 3 --question "What limits recall?" --budget 32768
+    python manage.py pack --project "My project" --documents 4,7 --question ... --prompt
 
 The budget is the model's context window; --output-reserve and --margin are taken from it.
 Nothing is sent to a model: this shows what Carrel would send, and how long packing took.
@@ -29,10 +29,10 @@ from workspace.runtime.tokenizer import get_tokenizer
 
 
 class Command(BaseCommand):
-    help = "Pack a collection's documents for a question and print the context map as JSON."
+    help = "Pack a project's documents for a question and print the context map as JSON."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--collection", required=True, help="collection id or exact title")
+        parser.add_argument("--project", required=True, help="project id or exact title")
         parser.add_argument("--question", required=True)
         parser.add_argument("--budget", type=int, required=True, help="context window, tokens")
         parser.add_argument(
@@ -57,14 +57,14 @@ class Command(BaseCommand):
         )
         from research.qa.services import QA_RULES
 
-        reference = options["collection"]
+        reference = options["project"]
         project = (
             Project.objects.filter(pk=int(reference)).first()
             if reference.isdigit()
             else Project.objects.filter(title=reference).first()
         )
         if project is None:
-            raise CommandError(f"No collection {reference!r}.")
+            raise CommandError(f"No project {reference!r}.")
         ready = ready_document_list_for_project(project=project)
         if options["documents"]:
             wanted = [int(part) for part in options["documents"].split(",") if part.strip()]
