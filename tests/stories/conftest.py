@@ -86,3 +86,19 @@ def ollama(fake_ollama: FakeOllama, settings) -> Iterator[FakeOllama]:  # noqa: 
     runtime = OllamaRuntime(host=fake_ollama.url, model=settings.OLLAMA_MODEL, timeout=5)
     with override_settings(CARREL_NUM_CTX=6000), use_runtime(runtime):
         yield fake_ollama
+
+
+@pytest.fixture
+def tasks_inline() -> Iterator[None]:
+    """Celery runs each task inline, in this process, when it is sent (so the model double
+    that use_runtime(...) installs applies, and a turn's worker is this process). A turn is
+    sent once its row commits: tests that need it run must use a transactional database."""
+    from workspace.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = False
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager, app.conf.task_eager_propagates = saved
