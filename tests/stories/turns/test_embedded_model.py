@@ -6,6 +6,7 @@ a message, the narration kept and the world unchanged."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -27,14 +28,31 @@ def embedded() -> Iterator[EmbeddedRuntime]:
     runtime.close()
 
 
+class Recorded:
+    """The real embedded runtime, noting the schema of each structured call it answers (or
+    refuses): proof that the call ran, whatever the model said."""
+
+    def __init__(self, runtime: EmbeddedRuntime) -> None:
+        self.runtime = runtime
+        self.structured_calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.runtime, name)
+
+    def structured(self, messages: Any, *, schema: Any, **kwargs: Any) -> Any:
+        self.structured_calls.append(schema.__name__)
+        return self.runtime.structured(messages, schema=schema, **kwargs)
+
+
 @pytest.fixture
-def model(embedded: EmbeddedRuntime, monkeypatch) -> Iterator[EmbeddedRuntime]:
+def model(embedded: EmbeddedRuntime, monkeypatch) -> Iterator[Recorded]:
     """The embedded model, with the turn's outputs kept short (2 shared cores)."""
     monkeypatch.setattr(turns, "NARRATION_MAX_TOKENS", 96)
     monkeypatch.setattr(turns, "CHANGES_MAX_TOKENS", 256)
     monkeypatch.setattr(proposals, "PROPOSAL_MAX_TOKENS", 256)
-    with use_runtime(embedded):
-        yield embedded
+    recorded = Recorded(embedded)
+    with use_runtime(recorded):
+        yield recorded
 
 
 def test_a_story_turn_runs_its_state_change_call_on_the_embedded_model(
@@ -43,9 +61,11 @@ def test_a_story_turn_runs_its_state_change_call_on_the_embedded_model(
     turn = turns.turn_play(campaign=campaign, member=owner_member, action="I walk to the market.")
     assert turn.status == turn.Status.DONE, turn.error
     assert turn.number == 1 and turn.narration.strip()
-    # Either its changes validated (and were applied or rejected one by one) or the call's
-    # failure is said on the turn; never a crash of the model process.
-    assert turn.events.exists() or turn.changes_error
+    assert model.structured_calls and set(model.structured_calls) == {"ChangeSet"}
+    # Its changes validated (applied or rejected one by one; the small model often proposes
+    # none), or the call's failure is said on the turn with the world left alone.
+    if turn.changes_error:
+        assert "world is unchanged" in turn.changes_error and not turn.events.exists()
     first = model.process_id
     assert first is not None
     second = turns.turn_play(campaign=campaign, member=owner_member, action="I look around.")
@@ -80,6 +100,7 @@ def test_a_proposal_run_reads_a_world_document_with_the_embedded_model(
     made = proposal_run_execute(run_id=run.pk)
     run.refresh_from_db()
     assert run.status in (ProposalRun.Status.DONE, ProposalRun.Status.FAILED)
+    assert model.structured_calls and set(model.structured_calls) == {"ProposedEntities"}
     if run.status == ProposalRun.Status.FAILED:  # invalid JSON three times: said, not crashed
         assert "invalid" in run.error
     else:
