@@ -12,6 +12,7 @@ from stories import services, world
 from stories.models import Campaign, CampaignMember
 from stories.scripting import StoryScript
 from tests.fakes.ollama_server import FakeOllama
+from tests.stories.inline import tasks_run_inline
 from tests.workspace.conftest import fake_ollama  # noqa: F401  (a fixture, used below)
 from workspace.runtime import use_runtime
 from workspace.runtime.ollama import OllamaRuntime
@@ -90,15 +91,6 @@ def ollama(fake_ollama: FakeOllama, settings) -> Iterator[FakeOllama]:  # noqa: 
 
 @pytest.fixture
 def tasks_inline() -> Iterator[None]:
-    """Celery runs each task inline, in this process, when it is sent (so the model double
-    that use_runtime(...) installs applies, and a turn's worker is this process). A turn is
-    sent once its row commits: tests that need it run must use a transactional database."""
-    from workspace.celery import app
-
-    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager = True
-    app.conf.task_eager_propagates = False
-    try:
+    """Celery runs each task inline, in this process, when it is sent (tests/stories/inline.py)."""
+    with tasks_run_inline():
         yield
-    finally:
-        app.conf.task_always_eager, app.conf.task_eager_propagates = saved
