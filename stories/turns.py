@@ -85,7 +85,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class TurnUpdate:
-    kind: str  # waiting | started | text | proposing | done | failed
+    kind: str  # waiting | started | text | proposing | done | failed | skipped
+    # (skipped: the turn was not this run's to tell: already claimed, finished or gone)
     text: str = ""
     turn_id: int = 0
 
@@ -241,14 +242,19 @@ def _publish(turn_id: int, event: str, data: str = "") -> bool:
 def turn_execute(*, turn_id: int) -> str:
     """In a model worker: run the turn, publishing each update (`waiting`, `started`,
     `text`, `proposing`, `done`, `failed`) to its stream, which always ends; the status
-    the turn ended in."""
+    the turn ended in. A run that finds the turn not its to tell (a repeated message, or
+    "Narrate it now" while it is told) leaves the stream to the run that tells it."""
     publishing = True
+    skipped = False
     try:
         for update in turn_run(turn_id=turn_id):
-            if publishing:
+            if update.kind == "skipped":
+                skipped = True
+            elif publishing:
                 publishing = _publish(turn_id, update.kind, update.text)
     finally:
-        _publish(turn_id, "end")
+        if not skipped:
+            _publish(turn_id, "end")
     return Turn.objects.filter(pk=turn_id).values_list("status", flat=True).first() or ""
 
 
@@ -428,9 +434,9 @@ def changes_propose(
 def turn_run(
     *, turn_id: int, wait: float = LEASE_WAIT_SECONDS
 ) -> Generator[TurnUpdate, None, None]:
-    turn = Turn.objects.get(pk=turn_id)
-    if turn.status != Turn.Status.PENDING:
-        yield TurnUpdate("done", turn_id=turn_id)
+    turn = Turn.objects.filter(pk=turn_id).first()
+    if turn is None or turn.status != Turn.Status.PENDING:
+        yield TurnUpdate("skipped", turn_id=turn_id)
         return
     campaign_id = turn.campaign_id
     label = f"{turn.actor_label}'s turn"
@@ -446,6 +452,9 @@ def turn_run(
             return
         if time.monotonic() - last_notice > 2:
             last_notice = time.monotonic()
+            if not Turn.objects.filter(pk=turn_id, status=Turn.Status.PENDING).exists():
+                yield TurnUpdate("skipped", turn_id=turn_id)  # another run took it
+                return
             holder = lease_holder(campaign_id) or "another turn"
             yield TurnUpdate("waiting", f"Waiting for {holder} to finish…", turn_id)
         time.sleep(LEASE_POLL_SECONDS)
@@ -459,7 +468,7 @@ def turn_run(
 def _run_claimed(turn_id: int, campaign_id: int, token: str) -> Iterator[TurnUpdate]:
     claimed = _claim(campaign_id, turn_id, token)
     if claimed is None:
-        yield TurnUpdate("done", turn_id=turn_id)
+        yield TurnUpdate("skipped", turn_id=turn_id)
         return
     campaign, number = claimed
     turn = Turn.objects.get(pk=turn_id)
