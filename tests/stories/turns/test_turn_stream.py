@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import redis
 from django.conf import settings
@@ -15,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 def entries(turn_id: int) -> list[tuple[str, str]]:
     client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
-    rows = client.xrange(stream_key(kind=TURN_STREAM, item_id=turn_id))
+    rows: Any = client.xrange(stream_key(kind=TURN_STREAM, item_id=turn_id))
     return [(fields["event"], fields.get("data", "")) for _id, fields in rows]
 
 
