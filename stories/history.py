@@ -20,6 +20,8 @@ from stories.projection import rebuild
 from stories.replay import state_at
 from stories.summaries import summaries_after_undo
 
+EDIT_ROLES = (CampaignMember.Role.OWNER, CampaignMember.Role.EDITOR)
+
 
 class HistoryProblem(Exception):
     def __init__(self, message: str) -> None:
@@ -35,9 +37,7 @@ def campaign_undo(*, campaign: Campaign, member: CampaignMember, to_turn: int) -
     with campaign_lease(campaign.pk, label=label), transaction.atomic():
         locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if not 0 <= to_turn < locked.head_turn:
-            raise HistoryProblem(
-                f"Choose a turn between 0 and {max(0, locked.head_turn - 1)} to go back to."
-            )
+            raise HistoryProblem(undo_range_problem(locked.head_turn))
         undone = Turn.objects.filter(campaign=locked, undone=False, number__gt=to_turn).update(
             undone=True
         )
@@ -54,10 +54,30 @@ def campaign_undo(*, campaign: Campaign, member: CampaignMember, to_turn: int) -
     return undone
 
 
+def undo_range_problem(head_turn: int) -> str:
+    """What to say when the turn asked for cannot be gone back to (no nonsense range)."""
+    if head_turn == 0:
+        return "No turn has finished yet, so there is nothing to undo."
+    if head_turn == 1:
+        return "Only turn 0 (the start, before turn 1) can be gone back to."
+    return f"Choose a turn from 0 to {head_turn - 1} to go back to."
+
+
+def branch_range_problem(head_turn: int) -> str:
+    if head_turn == 0:
+        return "No turn has finished yet, so a branch can only start at turn 0 (the start)."
+    return f"Choose a turn from 0 to {head_turn} to branch from."
+
+
 def campaign_branch(*, campaign: Campaign, user: User, at_turn: int, title: str = "") -> Campaign:
-    """A new campaign owned by `user` whose history and world are this one's up to `at_turn`."""
+    """A new campaign owned by `user` whose history and world are this one's up to `at_turn`.
+    Only the campaign's owner and editors may branch it."""
+    if not CampaignMember.objects.filter(
+        campaign=campaign, user=user, role__in=EDIT_ROLES
+    ).exists():
+        raise HistoryProblem("Only the campaign's owner and editors can branch it.")
     if not 0 <= at_turn <= campaign.head_turn:
-        raise HistoryProblem(f"Choose a turn between 0 and {campaign.head_turn} to branch from.")
+        raise HistoryProblem(branch_range_problem(campaign.head_turn))
     data = campaign_export(campaign, through_turn=at_turn)
     return campaign_import(
         owner=user,

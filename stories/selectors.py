@@ -30,6 +30,7 @@ from stories.models import (
 from stories.projection import load_state
 from stories.replay import state_at
 from stories.state import EntityState, WorldState, format_clock
+from stories.turns import RUNNING, turn_is_stuck
 from stories.world import ENTITY_KINDS
 
 STORY_TURNS_SHOWN = 20
@@ -241,20 +242,55 @@ class ChangeLine:
 class TurnView:
     turn: Turn
     changes: list[ChangeLine]
+    stuck: bool = False  # its worker died mid-run: the page offers Retry and Discard
+    may_act: bool = False  # the member may run, retry or discard it (its player, an editor)
 
 
 def _change_lines(events: list[Event], names: dict[int, str]) -> list[ChangeLine]:
     return [ChangeLine(describe_event(e, names), e.applied, e.reason, e.kind) for e in events]
 
 
-def _turn_views(turns: list[Turn], names: dict[int, str]) -> list[TurnView]:
+def turn_may_act(*, member: CampaignMember | None, turn: Turn) -> bool:
+    """Run, retry or discard `turn`: its own player, or an editor; never a viewer."""
+    if member is None or not member.can_play:
+        return False
+    return member.can_edit or turn.actor_id == member.user_id
+
+
+def _turn_views(
+    turns: list[Turn], names: dict[int, str], member: CampaignMember | None
+) -> list[TurnView]:
     events_by_turn: dict[int, list[Event]] = defaultdict(list)
     for event in Event.objects.filter(turn__in=[t.pk for t in turns]).order_by("sequence"):
         events_by_turn[event.turn_id or 0].append(event)
-    return [TurnView(t, _change_lines(events_by_turn.get(t.pk, []), names)) for t in turns]
+    leases: dict[int, Campaign] = {}
+    if any(t.status in RUNNING for t in turns):  # the lease as it is now, not as loaded
+        ids = {t.campaign_id for t in turns}
+        leases = {c.pk: c for c in Campaign.objects.filter(pk__in=ids).only("lease_until")}
+    return [
+        TurnView(
+            t,
+            _change_lines(events_by_turn.get(t.pk, []), names),
+            stuck=t.campaign_id in leases and turn_is_stuck(turn=t, campaign=leases[t.campaign_id]),
+            may_act=turn_may_act(member=member, turn=t),
+        )
+        for t in turns
+    ]
 
 
-def _story_turns(campaign: Campaign, names: dict[int, str]) -> list[TurnView]:
+def turn_in_progress(*, turn_id: int) -> bool:
+    """Waiting or being told by a live worker (not finished, failed, discarded or stuck)."""
+    turn = Turn.objects.select_related("campaign").filter(pk=turn_id).first()
+    if turn is None:
+        return False
+    if turn.status == Turn.Status.PENDING:
+        return True
+    return turn.status in RUNNING and not turn_is_stuck(turn=turn, campaign=turn.campaign)
+
+
+def _story_turns(
+    campaign: Campaign, names: dict[int, str], member: CampaignMember
+) -> list[TurnView]:
     """The last live turns, then any failed or waiting turns after them."""
     live = list(
         Turn.objects.filter(campaign=campaign, undone=False, status=Turn.Status.DONE).order_by(
@@ -266,7 +302,7 @@ def _story_turns(campaign: Campaign, names: dict[int, str]) -> list[TurnView]:
     if since is not None:
         others = others.filter(created_at__gte=since)
     tail = list(others.order_by("created_at", "id")[:10])
-    return _turn_views(live + tail, names)
+    return _turn_views(live + tail, names, member)
 
 
 def turn_get_for_campaign(*, campaign: Campaign, turn_id: int) -> Turn | None:
@@ -282,9 +318,9 @@ def _turn_last(*, campaign: Campaign) -> Turn | None:
     )
 
 
-def turn_view(*, campaign: Campaign, turn: Turn) -> TurnView:
-    """One turn as the story shows it, with the changes it made."""
-    [view] = _turn_views([turn], _names(load_state(campaign)))
+def turn_view(*, campaign: Campaign, turn: Turn, member: CampaignMember) -> TurnView:
+    """One turn as the story shows it to `member`, with the changes it made."""
+    [view] = _turn_views([turn], _names(load_state(campaign)), member)
     return view
 
 
@@ -310,7 +346,7 @@ def story_view(*, campaign: Campaign, member: CampaignMember) -> StoryView:
     return StoryView(
         world=view,
         last=_turn_last(campaign=campaign),
-        turns=_story_turns(campaign, view.names),
+        turns=_story_turns(campaign, view.names, member),
         character=state.entities.get(number) if number is not None else None,
     )
 

@@ -12,6 +12,7 @@ from celery import shared_task
 
 from stories.proposals import proposal_run_execute, proposal_run_fail, proposal_run_requeue
 from stories.summaries import summaries_refresh
+from stories.turns import turn_execute, turn_fail_unfinished
 from workspace.jobs import ModelJobTask
 from workspace.runtime.errors import ModelRuntimeError
 
@@ -43,6 +44,28 @@ class ProposalRunTask(ModelJobTask):
     def fail(self, job_id: int, attempt: int | None, code: str, message: str) -> None:
         super().fail(job_id, attempt, code, message)
         proposal_run_fail(run_id=job_id, error=message)
+
+
+class TurnTask(ModelJobTask):
+    """A turn is told once: the run catches model errors itself and fails the turn with
+    the reason (a retry would tell it twice), so nothing is retried here. An unexpected
+    exception fails the turn too, and its stream is ended by `turn_execute`. A worker that
+    dies mid-turn leaves it narrating or proposing; once its campaign lease expires the page
+    offers Retry and Discard (stories.turns.turn_is_stuck)."""
+
+    id_arg = "turn_id"
+    attempt_arg = None
+    model_max_retries = 0
+
+    def fail(self, job_id: int, attempt: int | None, code: str, message: str) -> None:
+        super().fail(job_id, attempt, code, message)
+        turn_fail_unfinished(turn_id=job_id, message=message)
+
+
+@shared_task(base=TurnTask, name="stories.tasks.run_turn")
+def run_turn(turn_id: int) -> str:
+    """Claimed (pending → narrating, numbered), so a repeated message does nothing."""
+    return turn_execute(turn_id=turn_id)
 
 
 @shared_task(base=CampaignSummaryTask, name="stories.tasks.summarize_campaign")

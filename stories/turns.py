@@ -7,20 +7,28 @@
                   as JSON (stories.world.ChangeSet, retried a bounded number of times),
                   validates them in story order and applies the valid ones with their
                   events in one transaction. Rejected changes are recorded and shown.
-    turn_play     the same, run to the end (pages without JavaScript, tests, the bench);
+    turn_start    what the pages call: submit, then send the turn to a model worker
+                  (stories.tasks.run_turn); no model is ever called in the web process
+    turn_execute  in the worker: turn_run to the end, each update published to the turn's
+                  Redis Stream (workspace/jobs/streams.py), which the SSE view relays
+    turn_play     submit and run to the end in this process (tests, the bench);
                   turn_complete runs a submitted turn to the end
 
-A turn that fails before its changes are applied (model down, page closed mid-stream)
-is marked failed and loses its number; the next turn takes it. If only the state-change
-call fails, the narration is kept and the error is shown on the turn.
+A turn that fails before its changes are applied (model down, model crashed) is marked
+failed and loses its number; the next turn takes it. If only the state-change call fails,
+the narration is kept and the error is shown on the turn. A turn whose worker died mid-run
+(its campaign lease expired while it was narrating or proposing) is "stuck": turn_is_stuck
+says so, and turn_retry / turn_discard replace or remove it under the campaign's lease.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
+import redis
 from django.db import transaction
 from django.utils import timezone
 
@@ -55,6 +63,8 @@ from stories.state import WorldState
 from stories.summaries import summaries_maybe_request
 from stories.validation import validate_and_apply
 from stories.world import ChangeSet
+from workspace.jobs import enqueue_on_commit, task_signature
+from workspace.jobs.streams import stream_end, stream_publish, stream_reset
 from workspace.runtime import get_runtime
 from workspace.runtime.errors import InvalidModelOutput, ModelRuntimeError
 from workspace.runtime.types import Message, ModelRuntime
@@ -65,11 +75,18 @@ RECENT_TURNS_FOR_RELEVANCE = 2
 PAST_TURN_PAGE = 64
 LEASE_WAIT_SECONDS = 600.0  # how long a turn waits for the one before it
 LEASE_POLL_SECONDS = 0.1
+TURN_STREAM = "turn"  # workspace.jobs.streams kind: carrel:stream:turn:<turn id>
+RUN_TASK = "stories.tasks.run_turn"
+RUNNING = (Turn.Status.NARRATING, Turn.Status.PROPOSING)
+NOT_QUEUED = "Carrel could not reach its task queue, so this turn was not narrated; try again."
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
 class TurnUpdate:
-    kind: str  # waiting | started | text | proposing | done | failed
+    kind: str  # waiting | started | text | proposing | done | failed | skipped
+    # (skipped: the turn was not this run's to tell: already claimed, finished or gone)
     text: str = ""
     turn_id: int = 0
 
@@ -108,8 +125,137 @@ def turn_submit(*, campaign: Campaign, member: CampaignMember, action: str) -> T
     )
 
 
+def turn_start(*, campaign: Campaign, member: CampaignMember, action: str) -> Turn:
+    """Submit a turn and send it to a model worker; the pending turn (the pages' way)."""
+    turn = turn_submit(campaign=campaign, member=member, action=action)
+    _stream_fresh(turn.pk)
+    turn_send(turn=turn)
+    return turn
+
+
+def turn_send(*, turn: Turn) -> None:
+    """Send a pending turn to a model worker once its row is committed. Sending it twice is
+    harmless: the run claims the turn with a conditional UPDATE."""
+
+    def not_queued(_exc: Exception) -> None:
+        Turn.objects.filter(pk=turn.pk, status=Turn.Status.PENDING).update(
+            status=Turn.Status.FAILED, error=NOT_QUEUED, completed_at=timezone.now()
+        )
+
+    enqueue_on_commit(task_signature(RUN_TASK, turn.pk), on_failure=not_queued)
+
+
+def turn_is_stuck(*, turn: Turn, campaign: Campaign) -> bool:
+    """Narrating or proposing, but nobody holds the campaign's lease any more: the worker
+    telling it died (a crash, a restart) and the turn will never finish by itself. A live
+    turn always holds the lease (renewed by its Heartbeat) until it is done or failed."""
+    if turn.status not in RUNNING:
+        return False
+    return campaign.lease_until is None or campaign.lease_until < timezone.now()
+
+
+def _replace_stuck(turn: Turn, *, keep: bool) -> Turn | None:
+    """Under the campaign's lease (free or expired, or the turn is not stuck): delete the
+    stuck turn (it changed nothing: changes are applied in one transaction at its end) and,
+    if `keep`, a fresh pending copy of its action. Taking the lease also fences the dead
+    worker out: if it ever wakes, its token no longer matches and it cannot write."""
+    token = lease_try(turn.campaign_id, label=f"{turn.actor_label}'s turn, restarted")
+    if token is None:
+        raise TurnNotAllowed("This turn is still being told; wait for it to finish.")
+    try:
+        with transaction.atomic():
+            if not Turn.objects.filter(pk=turn.pk, status__in=RUNNING).delete()[0]:
+                raise TurnNotAllowed("That turn has already finished.")
+            if not keep:
+                return None
+            return Turn.objects.create(
+                campaign_id=turn.campaign_id,
+                actor=turn.actor,
+                actor_label=turn.actor_label,
+                character_number=turn.character_number,
+                action=turn.action,
+            )
+    finally:
+        lease_release(turn.campaign_id, token)
+
+
+def turn_retry(*, turn: Turn) -> Turn:
+    """Try a failed or stuck turn's action again, as the same player and character, sent
+    to a model worker; the new pending turn. A failed turn stays (with its error); a stuck
+    one is replaced."""
+    if turn.status == Turn.Status.FAILED:
+        new = Turn.objects.create(
+            campaign_id=turn.campaign_id,
+            actor=turn.actor,
+            actor_label=turn.actor_label,
+            character_number=turn.character_number,
+            action=turn.action,
+        )
+    elif turn.status in RUNNING:
+        replaced = _replace_stuck(turn, keep=True)
+        assert replaced is not None
+        new = replaced
+    else:
+        raise TurnNotAllowed("Only a failed or stopped turn can be tried again.")
+    _stream_fresh(new.pk)
+    turn_send(turn=new)
+    return new
+
+
 def turn_discard(*, turn: Turn) -> bool:
+    """Remove a turn that is still waiting, or one that is stuck; False if it has started
+    (or finished) meanwhile."""
+    if turn.status in RUNNING:
+        try:
+            _replace_stuck(turn, keep=False)
+        except TurnNotAllowed:
+            return False
+        return True
     return bool(Turn.objects.filter(pk=turn.pk, status=Turn.Status.PENDING).delete()[0])
+
+
+# -- the stream a worker writes and the SSE view reads ----------------------------------
+
+
+def _stream_fresh(turn_id: int) -> None:
+    """A new turn's stream starts empty (ids can be reused, e.g. after a database reset)."""
+    try:
+        stream_reset(kind=TURN_STREAM, item_id=turn_id)
+    except redis.RedisError:
+        logger.warning("Could not reset the stream of turn %s", turn_id, exc_info=True)
+
+
+def _publish(turn_id: int, event: str, data: str = "") -> bool:
+    """Best effort: a turn whose stream cannot be written still finishes (the page then
+    shows it when it is done); False once Redis refused."""
+    try:
+        if event == "end":
+            stream_end(kind=TURN_STREAM, item_id=turn_id)
+        else:
+            stream_publish(kind=TURN_STREAM, item_id=turn_id, event=event, data=data)
+    except redis.RedisError:
+        logger.warning("Could not publish to the stream of turn %s", turn_id, exc_info=True)
+        return False
+    return True
+
+
+def turn_execute(*, turn_id: int) -> str:
+    """In a model worker: run the turn, publishing each update (`waiting`, `started`,
+    `text`, `proposing`, `done`, `failed`) to its stream, which always ends; the status
+    the turn ended in. A run that finds the turn not its to tell (a repeated message, or
+    "Narrate it now" while it is told) leaves the stream to the run that tells it."""
+    publishing = True
+    skipped = False
+    try:
+        for update in turn_run(turn_id=turn_id):
+            if update.kind == "skipped":
+                skipped = True
+            elif publishing:
+                publishing = _publish(turn_id, update.kind, update.text)
+    finally:
+        if not skipped:
+            _publish(turn_id, "end")
+    return Turn.objects.filter(pk=turn_id).values_list("status", flat=True).first() or ""
 
 
 # -- packing --------------------------------------------------------------------------
@@ -230,6 +376,14 @@ def _fail(turn_id: int, message: str, narration: str | None = None) -> None:
     Turn.objects.filter(pk=turn_id).exclude(status=Turn.Status.DONE).update(**values)
 
 
+def turn_fail_unfinished(*, turn_id: int, message: str) -> None:
+    """The worker's task failed unexpectedly before the turn was claimed: it fails with why.
+    (A claimed turn's run fails it itself; one whose worker died is stuck, with Retry.)"""
+    Turn.objects.filter(pk=turn_id, status=Turn.Status.PENDING).update(
+        status=Turn.Status.FAILED, error=message, completed_at=timezone.now()
+    )
+
+
 def _claim(campaign_id: int, turn_id: int, token: str) -> tuple[Campaign, int] | None:
     """Number the turn (head + 1) if it is still pending; interrupted turns fail first."""
     with transaction.atomic():
@@ -280,9 +434,9 @@ def changes_propose(
 def turn_run(
     *, turn_id: int, wait: float = LEASE_WAIT_SECONDS
 ) -> Generator[TurnUpdate, None, None]:
-    turn = Turn.objects.get(pk=turn_id)
-    if turn.status != Turn.Status.PENDING:
-        yield TurnUpdate("done", turn_id=turn_id)
+    turn = Turn.objects.filter(pk=turn_id).first()
+    if turn is None or turn.status != Turn.Status.PENDING:
+        yield TurnUpdate("skipped", turn_id=turn_id)
         return
     campaign_id = turn.campaign_id
     label = f"{turn.actor_label}'s turn"
@@ -298,6 +452,9 @@ def turn_run(
             return
         if time.monotonic() - last_notice > 2:
             last_notice = time.monotonic()
+            if not Turn.objects.filter(pk=turn_id, status=Turn.Status.PENDING).exists():
+                yield TurnUpdate("skipped", turn_id=turn_id)  # another run took it
+                return
             holder = lease_holder(campaign_id) or "another turn"
             yield TurnUpdate("waiting", f"Waiting for {holder} to finish…", turn_id)
         time.sleep(LEASE_POLL_SECONDS)
@@ -311,7 +468,7 @@ def turn_run(
 def _run_claimed(turn_id: int, campaign_id: int, token: str) -> Iterator[TurnUpdate]:
     claimed = _claim(campaign_id, turn_id, token)
     if claimed is None:
-        yield TurnUpdate("done", turn_id=turn_id)
+        yield TurnUpdate("skipped", turn_id=turn_id)
         return
     campaign, number = claimed
     turn = Turn.objects.get(pk=turn_id)

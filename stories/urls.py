@@ -22,6 +22,7 @@ urlpatterns = [
     path(f"{member}/remove/", campaigns.member_remove, name="member_remove"),
     # turns
     path("<int:pk>/turns/", turns.turn_create, name="turn_create"),
+    path(f"{turn}/", turns.turn_detail, name="turn_detail"),
     path(f"{turn}/stream/", turns.turn_stream, name="turn_stream"),
     path(f"{turn}/run/", turns.turn_run, name="turn_run"),
     path(f"{turn}/retry/", turns.turn_retry, name="turn_retry"),

@@ -203,7 +203,8 @@ CELERY_RESULT_BACKEND_BASE_SLEEP_BETWEEN_RETRIES_MS = 100
 CELERY_RESULT_BACKEND_MAX_SLEEP_BETWEEN_RETRIES_MS = 10_000
 # Queues, in the order a worker that consumes several of them takes work (the "priority"
 # strategy: it always empties an earlier queue first):
-#   model   interactive model calls a person is waiting for (questions, research.qa_tasks)
+#   model   interactive model calls a person is waiting for (questions, research.qa_tasks,
+#           story turns: stories.tasks.run_turn)
 #   carrel  housekeeping (resuming stalled documents)
 #   ingest  file work: extraction by page range, counting, chunking, indexing
 #   batch   background model calls: document summaries, study generation, campaign
@@ -220,6 +221,7 @@ CELERY_TASK_ROUTES = {
     "research.tasks.*": {"queue": "ingest"},
     "research.qa_tasks.*": {"queue": "model"},
     "research.study_tasks.*": {"queue": "batch"},
+    "stories.tasks.run_turn": {"queue": "model"},  # an exact name wins over the pattern
     "stories.tasks.*": {"queue": "batch"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {

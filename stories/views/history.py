@@ -74,7 +74,7 @@ def undo(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def branch(request: AuthedRequest, pk: int) -> HttpResponse:
-    member = member_for(request, pk)
+    member = member_for(request, pk, may="edit")
     form = forms.BranchForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a turn to branch from.")

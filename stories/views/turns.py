@@ -1,5 +1,6 @@
-"""Turns: an action sent, its narration streamed (SSE) or run without JavaScript, a failed
-one retried, a waiting one discarded, and the context map of the prompt a turn used."""
+"""Turns: an action sent to a model worker, its narration relayed from the worker's stream
+(SSE) or polled without it, a failed or stuck one retried, a waiting or stuck one discarded,
+and the context map of the prompt a turn used. No view calls the model."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ from stories import forms, selectors, turns
 from stories.models import CampaignMember, Turn
 from stories.views.common import member_for, problem
 from workspace.http import AuthedRequest, found_or_404, sse_comment, sse_event, sse_response
+from workspace.jobs.streams import StreamEntry, stream_read
 
+STREAM_IDLE_MS = 2000  # how long the stream may be quiet before the turn itself is checked
+STREAM_TIMEOUT_SECONDS = 3600.0  # the stream's own lifetime (workspace/jobs/streams.py)
 STATUS_TEXT = {
     "started": "writing…",
     "proposing": "working out what changed…",
@@ -28,7 +32,8 @@ STATUS_TEXT = {
 def _told(
     request: AuthedRequest, pk: int, turn: Turn, failed: str = "The turn failed"
 ) -> HttpResponse:
-    """Back to the story at the turn just told (saying so if it failed)."""
+    """Back to the story at the turn (saying so if it has already failed)."""
+    turn.refresh_from_db()
     if turn.status == Turn.Status.FAILED:
         messages.error(request, f"{failed}: {turn.error}")
     return redirect(reverse("stories:campaign_detail", args=[pk]) + f"#turn-{turn.pk}")
@@ -37,12 +42,6 @@ def _told(
 def _turn(member: CampaignMember, turn_id: int) -> Turn:
     turn = selectors.turn_get_for_campaign(campaign=member.campaign, turn_id=turn_id)
     return found_or_404(turn, "turn")
-
-
-def _check_actor(request: AuthedRequest, member: CampaignMember, turn: Turn, verb: str) -> None:
-    """Only the player who wrote a turn's action (or an editor) may start or discard it."""
-    if turn.actor_id != request.user.pk and not member.can_edit:
-        raise PermissionDenied(f"Only the player who wrote this action can {verb} it.")
 
 
 def _refused(request: AuthedRequest, pk: int, message: str) -> HttpResponse:
@@ -54,74 +53,123 @@ def _refused(request: AuthedRequest, pk: int, message: str) -> HttpResponse:
 
 @require_POST
 def turn_create(request: AuthedRequest, pk: int) -> HttpResponse:
-    """With htmx: the pending turn, which streams itself; without: the turn, run to the end."""
+    """The turn is sent to a model worker. With htmx: the pending turn, which streams itself
+    (SSE); without: back to the story, where the turn shows how far it got."""
     member = member_for(request, pk)
+    if not member.can_play:
+        raise PermissionDenied("Viewers cannot take turns in this campaign.")
     campaign = member.campaign
     form = forms.TurnForm(request.POST)
     if not form.is_valid():
         return _refused(request, pk, "Write what your character does.")
-    action = form.cleaned_data["action"]
     try:
-        if request.htmx:
-            turn = turns.turn_submit(campaign=campaign, member=member, action=action)
-            return render(
-                request,
-                "stories/turns/partials/turn_live.html",
-                {"campaign": campaign, "turn": turn},
-            )
-        turn = turns.turn_play(campaign=campaign, member=member, action=action)
+        action = form.cleaned_data["action"]
+        turn = turns.turn_start(campaign=campaign, member=member, action=action)
     except turns.TurnNotAllowed as exc:
         return _refused(request, pk, exc.message)
+    if request.htmx:
+        return render(
+            request, "stories/turns/partials/turn_live.html", {"campaign": campaign, "turn": turn}
+        )
     return _told(request, pk, turn)
+
+
+def _relayed(entry: StreamEntry) -> bytes | None:
+    """A worker's TurnUpdate (workspace/jobs/streams.py entry) as the page's SSE event."""
+    if entry.event == "text":
+        return sse_event("narration", escape(entry.data))
+    if entry.event in STATUS_TEXT:
+        return sse_event("status", STATUS_TEXT[entry.event])
+    if entry.event == "waiting":
+        return sse_event("status", escape(entry.data))
+    return None  # done, failed: the `done` event below carries the turn as it ended
 
 
 @require_GET
 def turn_stream(request: AuthedRequest, pk: int, turn_id: int) -> HttpResponseBase:
-    """Server-sent events: `status` and `narration` while the turn is told, then one `done`
-    event carrying the finished turn's HTML. A finished turn just sends `done` again."""
+    """Server-sent events relayed from the turn's stream, which a model worker writes:
+    `status` and `narration` while the turn is told, then one `done` event carrying the
+    turn's HTML. A finished turn just sends `done` again. While the stream is idle a comment
+    keeps the connection open, until the turn is no longer waiting or being told (finished,
+    failed, discarded, or stuck because its worker died)."""
     member = member_for(request, pk)
-    campaign = member.campaign
     turn = _turn(member, turn_id)
-    if turn.status == Turn.Status.PENDING:
-        _check_actor(request, member, turn, "start")
 
     def events() -> Iterator[bytes]:
+        live = selectors.turn_in_progress(turn_id=turn.pk)
         yield sse_comment("connected")
-        for update in turns.turn_run(turn_id=turn.pk):
-            if update.kind == "text":
-                yield sse_event("narration", escape(update.text))
-            elif update.kind in STATUS_TEXT:
-                yield sse_event("status", STATUS_TEXT[update.kind])
-            elif update.kind == "waiting":
-                yield sse_event("status", escape(update.text))
+        if live:
+            for entry in stream_read(
+                kind=turns.TURN_STREAM,
+                item_id=turn.pk,
+                block_ms=STREAM_IDLE_MS,
+                timeout_seconds=STREAM_TIMEOUT_SECONDS,
+            ):
+                if entry.idle:
+                    if not selectors.turn_in_progress(turn_id=turn.pk):
+                        break
+                    yield sse_comment("still working")
+                    continue
+                relayed = _relayed(entry)
+                if relayed is not None:
+                    yield relayed
+        if not Turn.objects.filter(pk=turn.pk).exists():
+            yield sse_event("done", "")  # discarded meanwhile
+            return
         turn.refresh_from_db()
-        item = selectors.turn_view(campaign=campaign, turn=turn)
-        html = render_to_string(
-            "stories/turns/partials/turn.html",
-            {"campaign": campaign, "item": item, "live": True},
-            request=request,
-        )
-        yield sse_event("done", html)
+        yield sse_event("done", _turn_html(request, member, turn, live=True))
 
     return sse_response(events())
 
 
-@require_POST
-def turn_run(request: AuthedRequest, pk: int, turn_id: int) -> HttpResponse:
-    """Run a waiting turn without JavaScript (the page was closed before it streamed)."""
+def _turn_html(request: AuthedRequest, member: CampaignMember, turn: Turn, *, live: bool) -> str:
+    campaign = member.campaign
+    item = selectors.turn_view(campaign=campaign, turn=turn, member=member)
+    return render_to_string(
+        "stories/turns/partials/turn.html",
+        {"campaign": campaign, "member": member, "item": item, "live": live},
+        request=request,
+    )
+
+
+@require_GET
+def turn_detail(request: AuthedRequest, pk: int, turn_id: int) -> HttpResponse:
+    """With htmx: the turn as it is now (polled every 2 s while it is told); without: the
+    story at that turn."""
     member = member_for(request, pk)
     turn = _turn(member, turn_id)
-    _check_actor(request, member, turn, "start")
-    return _told(request, pk, turns.turn_complete(turn=turn))
+    if not request.htmx:
+        return redirect(reverse("stories:campaign_detail", args=[pk]) + f"#turn-{turn.pk}")
+    finished = turn.status in (Turn.Status.DONE, Turn.Status.FAILED)
+    return HttpResponse(_turn_html(request, member, turn, live=finished))
+
+
+def _may_act(member: CampaignMember, turn: Turn, verb: str) -> None:
+    """Only the player who wrote a turn's action, or an editor, may start, retry or discard
+    it; never a viewer."""
+    if not selectors.turn_may_act(member=member, turn=turn):
+        raise PermissionDenied(f"Only the player who wrote this action can {verb} it.")
+
+
+@require_POST
+def turn_run(request: AuthedRequest, pk: int, turn_id: int) -> HttpResponse:
+    """Send a waiting turn to a model worker again (its first message was lost)."""
+    member = member_for(request, pk)
+    turn = _turn(member, turn_id)
+    _may_act(member, turn, "start")
+    if turn.status == Turn.Status.PENDING:
+        turns.turn_send(turn=turn)
+    return _told(request, pk, turn)
 
 
 @require_POST
 def turn_retry(request: AuthedRequest, pk: int, turn_id: int) -> HttpResponse:
-    """Send a failed turn's action again, as a new turn."""
+    """Send a failed or stuck turn's action again, as a new turn."""
     member = member_for(request, pk)
     turn = _turn(member, turn_id)
+    _may_act(member, turn, "retry")
     try:
-        new = turns.turn_play(campaign=member.campaign, member=member, action=turn.action)
+        new = turns.turn_retry(turn=turn)
     except turns.TurnNotAllowed as exc:
         problem(request, exc)
         return redirect("stories:campaign_detail", pk=pk)
@@ -132,7 +180,7 @@ def turn_retry(request: AuthedRequest, pk: int, turn_id: int) -> HttpResponse:
 def turn_discard(request: AuthedRequest, pk: int, turn_id: int) -> HttpResponse:
     member = member_for(request, pk)
     turn = _turn(member, turn_id)
-    _check_actor(request, member, turn, "discard")
+    _may_act(member, turn, "discard")
     if not turns.turn_discard(turn=turn):
         messages.error(request, "That turn has already started.")
     return redirect("stories:campaign_detail", pk=pk)

@@ -31,6 +31,7 @@ from stories.models import Campaign
 from stories.scripting import StoryScript
 from tests.browser.conftest import sign_in
 from tests.fakes.ollama_server import FakeOllama
+from tests.stories.inline import tasks_run_inline
 from workspace.runtime import use_runtime
 from workspace.runtime.scripted import ScriptedRuntime
 
@@ -311,8 +312,10 @@ def test_a_researcher_uploads_asks_studies_and_plays_a_campaign_in_a_real_browse
     expect(page.get_by_role("heading", name="Timeline", level=1)).to_be_visible()
     shoot("e2e-11-timeline")
 
-    # A campaign: three turns stream in, then the last one is undone.
-    with use_runtime(ScriptedRuntime(story_script())):
+    # A campaign: three turns stream in, then the last one is undone. Each turn is a task;
+    # here it runs inline in the live server (with the scripted dungeon master) instead of
+    # on the worker, whose model is the fake Ollama (tests/stories/turns test the worker).
+    with use_runtime(ScriptedRuntime(story_script())), tasks_run_inline():
         page.goto("/")
         page.get_by_role("link", name="Start a campaign").click()
         page.get_by_label("Title").fill("The Harbor Town")

@@ -12,6 +12,7 @@ from stories import services, world
 from stories.models import Campaign, CampaignMember
 from stories.scripting import StoryScript
 from tests.fakes.ollama_server import FakeOllama
+from tests.stories.inline import tasks_run_inline
 from tests.workspace.conftest import fake_ollama  # noqa: F401  (a fixture, used below)
 from workspace.runtime import use_runtime
 from workspace.runtime.ollama import OllamaRuntime
@@ -86,3 +87,10 @@ def ollama(fake_ollama: FakeOllama, settings) -> Iterator[FakeOllama]:  # noqa: 
     runtime = OllamaRuntime(host=fake_ollama.url, model=settings.OLLAMA_MODEL, timeout=5)
     with override_settings(CARREL_NUM_CTX=6000), use_runtime(runtime):
         yield fake_ollama
+
+
+@pytest.fixture
+def tasks_inline() -> Iterator[None]:
+    """Celery runs each task inline, in this process, when it is sent (tests/stories/inline.py)."""
+    with tasks_run_inline():
+        yield

@@ -25,6 +25,7 @@ def test_a_turn_streams_into_the_page_and_the_world_pane_shows_what_changed(
     campaign,
     script,
     screenshot,
+    tasks_inline,
 ):
     script.add(
         "Ada shoulders her pack and walks up the hill to the market, where Bram is waiting.",
@@ -63,7 +64,9 @@ def test_a_turn_streams_into_the_page_and_the_world_pane_shows_what_changed(
     )
 
 
-def test_without_javascript_a_turn_runs_on_submit(open_page, user, campaign, script, live_server):
+def test_without_javascript_a_turn_runs_on_submit(
+    open_page, user, campaign, script, live_server, tasks_inline
+):
     from tests.browser.conftest import sign_in
 
     script.add("Ada waits by the water.", [{"kind": "clock", "minutes": 5}])

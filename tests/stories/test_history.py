@@ -122,6 +122,7 @@ def test_undo_is_for_editors_and_needs_a_turn_in_range(campaign, owner_member, p
 def test_a_branch_starts_with_the_world_exactly_as_it_was_at_that_turn(
     campaign, owner_member, played, other_user, script
 ):
+    campaign.members.create(user=other_user, role="editor")  # branching needs edit rights
     branch = campaign_branch(campaign=campaign, user=other_user, at_turn=4)
     assert branch.owner == other_user and branch.head_turn == 4
     assert branch.branched_from == campaign and branch.branched_at_turn == 4

@@ -27,6 +27,7 @@ def test_creating_a_campaign_makes_its_world_project_and_owner_membership(signed
     assert "Salt" in page
 
 
+@pytest.mark.django_db(transaction=True)  # the turn is sent on commit
 def test_the_campaign_page_shows_story_world_and_labelled_controls_without_inline_code(
     signed_in_client, campaign, script
 ):

@@ -14,6 +14,7 @@ from tests.stories.views.pages import url
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.django_db(transaction=True)  # the turn is sent on commit
 def test_export_and_import_through_the_pages(signed_in_client, campaign, script, user):
     script.add("Ada sighs.", [])
     signed_in_client.post(url("turn_create", campaign.pk), {"action": "I sigh."})

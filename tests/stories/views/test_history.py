@@ -10,6 +10,7 @@ from tests.stories.views.pages import assert_every_control_is_labelled, url
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.django_db(transaction=True)  # the turn is sent on commit
 def test_undo_state_as_of_and_branch_work_from_their_forms(
     signed_in_client, campaign, script, user
 ):
@@ -33,6 +34,7 @@ def test_undo_state_as_of_and_branch_work_from_their_forms(
     )
 
 
+@pytest.mark.django_db(transaction=True)  # the turn is sent on commit
 def test_the_timeline_lists_every_turn_even_one_that_changed_nothing(
     signed_in_client, campaign, script
 ):

@@ -6,6 +6,7 @@ import pytest
 
 from stories import services
 from stories.models import Turn
+from stories.tasks import run_turn
 from tests.stories.views.pages import url
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +43,12 @@ def test_with_htmx_the_turn_streams_over_sse_and_ends_with_the_finished_turn(
     assert 'sse-close="done"' in html
     stream = signed_in_client.get(url("turn_stream", campaign.pk, turn.pk))
     assert stream["Content-Type"] == "text/event-stream"
-    body = b"".join(stream.streaming_content).decode()
+    chunks = iter(stream.streaming_content)
+    connected = next(chunks)  # the page is listening while the turn waits for a worker
+    # What the model worker does once the turn's row commits (which it never does in this
+    # test's transaction): the run publishes to the turn's stream, which the view relays.
+    run_turn.apply(args=(turn.pk,))
+    body = (connected + b"".join(chunks)).decode()
     narration = "".join(
         block.split("data: ", 1)[1]
         for block in body.split("\n\n")
@@ -59,6 +65,7 @@ def test_with_htmx_the_turn_streams_over_sse_and_ends_with_the_finished_turn(
     assert "event: narration" not in again and "event: done" in again
 
 
+@pytest.mark.django_db(transaction=True)  # the turn is sent on commit
 def test_the_context_map_page_explains_the_last_prompt(signed_in_client, campaign, script):
     script.add("Quiet.", [])
     signed_in_client.post(url("turn_create", campaign.pk), {"action": "I listen."})
