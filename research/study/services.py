@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from celery.canvas import Signature
@@ -261,7 +262,7 @@ def job_enqueue(*, job: StudyJob) -> None:
     enqueue_on_commit(generate_signature(job_id=job_id, attempt=attempt), on_failure=queue_down)
 
 
-def _ended_or_stuck(job: StudyJob, now: Any) -> Q:
+def _ended_or_stuck(job: StudyJob, now: datetime) -> Q:
     """Rows a person may retry or discard: failed; active with no sign of life for
     STALE_AFTER; or running (at this attempt) on a worker with no live heartbeat."""
     admitted = Q(status=Status.FAILED) | Q(

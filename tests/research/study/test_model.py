@@ -11,7 +11,10 @@ before as it was."""
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.db.models import Model
@@ -21,10 +24,12 @@ from research.models import ComparisonCell, Digest, Flashcard, Project, StudyJob
 from research.study import services as study_services
 from research.study.generators import comparisons, digests, timelines
 from tests.research.qa.test_views import add_document
-from workspace.runtime import get_runtime
+from workspace.runtime import Message, get_runtime
 from workspace.runtime.embedded import EmbeddedRuntime
+from workspace.runtime.errors import ModelCrashed
 from workspace.runtime.select import reset_runtime_cache
 
+pytest_plugins = ["tests.research.ingest_fixtures"]  # eager_celery
 pytestmark = [pytest.mark.model, pytest.mark.slow, pytest.mark.django_db]
 
 Status = StudyJob.Status
@@ -204,3 +209,40 @@ def test_json_the_embedded_model_leaves_unfinished_fails_the_job_clearly_and_los
     for field in ("title", "text", "body", "pages"):
         if hasattr(before, field):
             assert getattr(kept, field) == getattr(before, field), field
+
+
+def test_a_model_process_that_segfaults_mid_job_fails_only_that_call_and_the_task_retries_it(
+    embedded, space, user, monkeypatch, eager_celery, django_capture_on_commit_callbacks
+) -> None:
+    """llama.cpp crashing (SIGSEGV to the model process, a second into the call) costs one
+    call: the worker's process lives on, the task retries, and the job still ends with a
+    message; the model process is a new one."""
+    moon = space.documents.get(title="The Moon")
+    structured = embedded.structured
+    crashes: list[str] = []
+
+    def crash_once(*args: Any, **kwargs: Any) -> Any:
+        if not crashes:
+            pid = embedded.process_id
+            assert pid is not None
+            threading.Timer(1.0, os.kill, (pid, signal.SIGSEGV)).start()
+        try:
+            return structured(*args, **kwargs)
+        except ModelCrashed as exc:
+            crashes.append(exc.message)
+            raise
+
+    if embedded.process_id is None:  # run alone: load the model first
+        embedded.chat([Message("user", "Hello")], max_tokens=1)
+    monkeypatch.setattr(embedded, "structured", crash_once)
+    first_pid = embedded.process_id
+    with django_capture_on_commit_callbacks(execute=True):
+        job = study_services.flashcards_generate(
+            project=space, user=user, documents=[moon], count=1
+        )
+    job.refresh_from_db()
+
+    assert crashes, "the model process was not killed during the call"
+    assert job.attempt == 1  # the task retried the call; nobody had to press Retry
+    assert_ended_with_a_message(job, embedded, None)
+    assert embedded.process_id != first_pid
