@@ -22,7 +22,7 @@ from django.test import override_settings
 
 from research.models import ComparisonCell, Digest, Flashcard, Project, StudyJob, TimelineEvent
 from research.study import services as study_services
-from research.study.generators import comparisons, digests, timelines
+from research.study.generators import comparisons, digests, flashcards, timelines
 from tests.research.qa.test_views import add_document
 from workspace.runtime import Message, get_runtime
 from workspace.runtime.embedded import EmbeddedRuntime
@@ -157,7 +157,7 @@ def test_the_embedded_model_writes_a_digest_across_two_documents_with_its_citati
     assert all(not citation.get("flagged") for citation in digest.citations)
 
 
-@pytest.mark.parametrize("kind", ["timeline", "comparison", "digest"])
+@pytest.mark.parametrize("kind", ["flashcards", "timeline", "comparison", "digest"])
 def test_json_the_embedded_model_leaves_unfinished_fails_the_job_clearly_and_loses_nothing(
     embedded, space, user, monkeypatch, kind
 ) -> None:
@@ -167,7 +167,14 @@ def test_json_the_embedded_model_leaves_unfinished_fails_the_job_clearly_and_los
     papers = list(space.documents.order_by("id"))
     pid = embedded.process_id
     before: Model
-    if kind == "timeline":
+    if kind == "flashcards":
+        before = flashcards.flashcard_create(
+            project=space, kind="basic", front="How long is the Moon's orbit?", back="27 days.",
+            document=moon, pages=[1], tags=[],
+        )  # fmt: skip
+        monkeypatch.setattr(flashcards, "CARD_OUTPUT_TOKENS", 8)
+        job = study_services.flashcards_generate(project=space, user=user, documents=[moon])
+    elif kind == "timeline":
         before = timelines.event_create_from(
             project=space,
             draft=timelines.EventDraft(
@@ -206,7 +213,7 @@ def test_json_the_embedded_model_leaves_unfinished_fails_the_job_clearly_and_los
     assert job.error_detail.lstrip().startswith("{")  # the model's own (cut) answer is shown
     assert job.invalid_outputs == 3
     kept = type(before).objects.get(pk=before.pk)
-    for field in ("title", "text", "body", "pages"):
+    for field in ("title", "text", "body", "front", "back", "pages"):
         if hasattr(before, field):
             assert getattr(kept, field) == getattr(before, field), field
 
