@@ -181,6 +181,9 @@ CARREL_MAX_DOCUMENT_PAGES = env_int("CARREL_MAX_DOCUMENT_PAGES", 5000)
 CARREL_CAMPAIGN_IMPORT_MAX_BYTES = env_int("CARREL_CAMPAIGN_IMPORT_MAX_MB", 50) * 1024**2
 CARREL_LOREBOOK_MAX_BYTES = env_int("CARREL_LOREBOOK_MAX_MB", 5) * 1024**2
 CARREL_LOREBOOK_MAX_ENTRIES = env_int("CARREL_LOREBOOK_MAX_ENTRIES", 2000)
+# Study jobs (flashcards, timelines, comparisons, summaries) one person may have queued or
+# running at once (0: no limit); research.study.services refuses more with a message.
+CARREL_MAX_JOBS_IN_FLIGHT = env_int("CARREL_MAX_JOBS_IN_FLIGHT", 3)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

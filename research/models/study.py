@@ -107,6 +107,9 @@ class StudyJob(Claimable):
     parts_total = models.PositiveIntegerField(default=0)  # window-sized parts of this unit
     parts_done = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    # The Celery node running it (set by the claim): a running job whose worker has no live
+    # heartbeat (workspace/heartbeat.py) is stuck, and offers Retry and Discard at once.
+    worker = models.CharField(max_length=200, blank=True)
     message = models.CharField(max_length=500, blank=True)
     error_detail = models.TextField(blank=True)  # e.g. the model's last invalid answer
     invalid_outputs = models.PositiveIntegerField(default=0)  # answers that failed the schema

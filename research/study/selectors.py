@@ -30,6 +30,7 @@ from research.models import (
 )
 from research.study.generators.timelines import event_end, event_label, event_start
 from research.study.review import RATINGS, due_count, interval_labels
+from workspace.heartbeat import beat_is_alive, worker_heartbeats
 
 Viewer = User | AnonymousUser
 
@@ -168,8 +169,72 @@ def job_get_for_user(*, user: Viewer, job_id: int, write: bool = False) -> Study
     return access.object_for_user(jobs, user=user, pk=job_id, through="project", write=write)
 
 
-def job_list_for_project(*, project: Project, kind: str, limit: int = 5) -> list[StudyJob]:
-    return list(StudyJob.objects.filter(project=project, kind=kind).order_by("-id")[:limit])
+def workers_alive() -> set[str] | None:
+    """The Celery workers whose heartbeat says they are alive (workspace/heartbeat.py), or
+    None when Redis cannot be asked: then no job may be called stuck for want of one."""
+    try:
+        beats = worker_heartbeats()
+    except Exception:  # redis-py raises many transport errors; unknown is not dead
+        return None
+    return {name for name, beat in beats.items() if beat_is_alive(beat)}
+
+
+def job_is_stuck(job: StudyJob, *, alive: set[str] | None) -> bool:
+    """Active with no sign of life for STALE_AFTER, or running on a worker that has no live
+    heartbeat (it died mid-run: its model call will never return). `alive`: workers_alive()."""
+    if job.is_stale:
+        return True
+    return (
+        job.status == StudyJob.Status.RUNNING
+        and bool(job.worker)
+        and alive is not None
+        and job.worker not in alive
+    )
+
+
+def _needs_heartbeats(jobs: Sequence[StudyJob]) -> bool:
+    return any(job.status == StudyJob.Status.RUNNING and job.worker for job in jobs)
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job as its partial shows it: `stuck` offers Retry and Discard while it is active."""
+
+    job: StudyJob
+    stuck: bool
+
+
+def job_views(jobs: Sequence[StudyJob]) -> list[JobView]:
+    """Jobs with whether each is stuck (Redis is asked once, and only about running jobs)."""
+    alive = workers_alive() if _needs_heartbeats(jobs) else None
+    return [JobView(job, job_is_stuck(job, alive=alive)) for job in jobs]
+
+
+def job_view(job: StudyJob) -> JobView:
+    return job_views([job])[0]
+
+
+def job_list_for_project(*, project: Project, kind: str, limit: int = 5) -> list[JobView]:
+    return job_views(
+        list(StudyJob.objects.filter(project=project, kind=kind).order_by("-id")[:limit])
+    )
+
+
+def job_list_for_comparison(*, comparison: Comparison, limit: int = 3) -> list[JobView]:
+    return job_views(list(comparison.jobs.order_by("-id")[:limit]))
+
+
+def job_list_for_digest(*, digest: Digest, limit: int = 3) -> list[JobView]:
+    return job_views(list(digest.jobs.order_by("-id")[:limit]))
+
+
+def jobs_in_flight_for_user(*, user: User) -> int:
+    """The user's study jobs queued or running (one stale for STALE_AFTER is not counted:
+    it is stuck, and its Retry is checked against the cap again)."""
+    fresh = timezone.now() - StudyJob.STALE_AFTER
+    return StudyJob.objects.filter(
+        created_by=user, status__in=StudyJob.ACTIVE, updated_at__gte=fresh
+    ).count()
 
 
 # -- timelines ---------------------------------------------------------------------------------

@@ -13,9 +13,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from celery.canvas import Signature
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Q
@@ -29,6 +31,7 @@ from research.models import (
     Project,
     StudyJob,
 )
+from research.study import selectors
 from research.study.generators import comparisons, digests, flashcards, timelines
 from research.study.generators.base import GenerationFailed, Tally
 from workspace.jobs import JobError, enqueue_on_commit, error_code_for, task_signature
@@ -65,6 +68,31 @@ GENERATORS: dict[str, Generator] = {
 # -- starting ------------------------------------------------------------------------------
 
 
+class TooManyJobs(Exception):
+    """The person already has CARREL_MAX_JOBS_IN_FLIGHT study jobs queued or running."""
+
+
+def jobs_in_flight_check(*, user: User, starting: int = 1) -> None:
+    """Refuse (TooManyJobs, with the words to show) when `starting` more jobs would put the
+    user over CARREL_MAX_JOBS_IN_FLIGHT (0 or less: no limit). Call inside a transaction
+    that has locked the user's row (`_user_lock`), so two requests cannot both pass."""
+    cap = settings.CARREL_MAX_JOBS_IN_FLIGHT
+    if cap <= 0:
+        return
+    running = selectors.jobs_in_flight_for_user(user=user)
+    if running + starting > cap:
+        raise TooManyJobs(
+            f"You already have {running} study job{'s' if running != 1 else ''} waiting or "
+            f"running, and one person may have at most {cap} at once on this server. Wait "
+            "for one to finish (or discard a stuck one), then try again."
+        )
+
+
+def _user_lock(user: User) -> None:
+    """Serialise one user's job starts (PostgreSQL row lock; SQLite serialises writes)."""
+    User.objects.select_for_update().filter(pk=user.pk).first()
+
+
 def _job_create(
     *,
     project: Project,
@@ -76,17 +104,22 @@ def _job_create(
     comparison: Comparison | None = None,
     digest: Digest | None = None,
 ) -> StudyJob:
-    job = StudyJob.objects.create(
-        project=project,
-        created_by=user,
-        kind=kind,
-        label=label[:300],
-        units=units,
-        params=params or {},
-        comparison=comparison,
-        digest=digest,
-    )
-    job_enqueue(job=job)
+    """A new job, sent to a worker once the transaction commits; TooManyJobs (and nothing
+    made: the caller's transaction rolls back) when the user is at their cap."""
+    with transaction.atomic():
+        _user_lock(user)
+        jobs_in_flight_check(user=user)
+        job = StudyJob.objects.create(
+            project=project,
+            created_by=user,
+            kind=kind,
+            label=label[:300],
+            units=units,
+            params=params or {},
+            comparison=comparison,
+            digest=digest,
+        )
+        job_enqueue(job=job)
     return job
 
 
@@ -229,26 +262,52 @@ def job_enqueue(*, job: StudyJob) -> None:
     enqueue_on_commit(generate_signature(job_id=job_id, attempt=attempt), on_failure=queue_down)
 
 
-def job_retry(*, job: StudyJob) -> bool:
-    """Start a failed (or stuck) job again as a new attempt, resuming after its last saved
-    unit; False when it cannot be."""
-    now = timezone.now()
-    retryable = Q(status=Status.FAILED) | Q(
+def _ended_or_stuck(job: StudyJob, now: datetime) -> Q:
+    """Rows a person may retry or discard: failed; active with no sign of life for
+    STALE_AFTER; or running (at this attempt) on a worker with no live heartbeat."""
+    admitted = Q(status=Status.FAILED) | Q(
         status__in=StudyJob.ACTIVE, updated_at__lt=now - STALE_AFTER
     )
-    updated = StudyJob.restart(
-        job.pk,
-        job.attempt,
-        where=retryable,
-        error_detail="",
-        message="Waiting for the model…",
-        finished_at=None,
-        updated_at=now,
-    )
-    if updated:
-        job.refresh_from_db()
-        job_enqueue(job=job)
+    if job.status == Status.RUNNING and selectors.job_is_stuck(
+        job, alive=selectors.workers_alive()
+    ):
+        admitted |= Q(status=Status.RUNNING, worker=job.worker)
+    return admitted
+
+
+def job_retry(*, job: StudyJob, user: User | None = None) -> bool:
+    """Start a failed (or stuck) job again as a new attempt, resuming after its last saved
+    unit; False when it cannot be. With `user`, the retry counts against their cap of jobs
+    in flight (TooManyJobs)."""
+    now = timezone.now()
+    with transaction.atomic():
+        if user is not None and (job.status == Status.FAILED or job.is_stale):
+            # a failed or long-silent job is not counted in flight; once retried, it is
+            _user_lock(user)
+            jobs_in_flight_check(user=user)
+        updated = StudyJob.restart(
+            job.pk,
+            job.attempt,
+            where=_ended_or_stuck(job, now),
+            error_detail="",
+            message="Waiting for the model…",
+            finished_at=None,
+            worker="",
+            updated_at=now,
+        )
+        if updated:
+            job.refresh_from_db()
+            job_enqueue(job=job)
     return bool(updated)
+
+
+def job_discard(*, job: StudyJob) -> bool:
+    """Delete a failed or stuck job; what it saved (cards, events, cells, a summary) stays.
+    False when it is running or done. A task still holding it finds no row and stops."""
+    deleted, _ = (
+        StudyJob.fenced(job.pk, job.attempt).filter(_ended_or_stuck(job, timezone.now())).delete()
+    )
+    return bool(deleted)
 
 
 # -- running ---------------------------------------------------------------------------------
@@ -268,12 +327,15 @@ def _update(job_id: int, attempt: int, **fields: Any) -> None:
         raise JobLost()
 
 
-def job_claim(*, job_id: int, attempt: int) -> bool:
+def job_claim(*, job_id: int, attempt: int, worker: str = "") -> bool:
     """Take a queued job, or one whose worker died mid-run (running, but silent for
-    STALE_AFTER: a redelivered message resumes it after its last saved unit)."""
+    STALE_AFTER: a redelivered message resumes it after its last saved unit). `worker`, the
+    Celery node taking it, is what tells a dead worker's job from a live one."""
     now = timezone.now()
     claimable = Q(status=Status.QUEUED) | Q(status=Status.RUNNING, updated_at__lt=now - STALE_AFTER)
-    return StudyJob.claim(job_id, attempt, where=claimable, message="Starting…", updated_at=now)
+    return StudyJob.claim(
+        job_id, attempt, where=claimable, message="Starting…", worker=worker, updated_at=now
+    )
 
 
 def job_release(*, job_id: int, attempt: int, message: str) -> None:
@@ -304,11 +366,13 @@ def _unit_name(unit: dict[str, Any]) -> str:
     return "the documents"
 
 
-def job_run(*, job_id: int, attempt: int, runtime: ModelRuntime | None = None) -> None:
+def job_run(
+    *, job_id: int, attempt: int, runtime: ModelRuntime | None = None, worker: str = ""
+) -> None:
     """Claim the job and generate its remaining units. Model errors other than invalid
     output propagate (the task retries them, then fails the job); everything else that
     goes wrong ends here as a failure stored on the job."""
-    if not job_claim(job_id=job_id, attempt=attempt):
+    if not job_claim(job_id=job_id, attempt=attempt, worker=worker):
         return
     job = StudyJob.objects.select_related("project", "comparison", "digest").get(pk=job_id)
     generator = GENERATORS[job.kind]

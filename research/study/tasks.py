@@ -24,6 +24,10 @@ class StudyTask(ModelJobTask):
             services.job_fail(job_id=job_id, attempt=attempt, code=code, message=message)
 
 
-@shared_task(base=StudyTask, name="research.study_tasks.study_generate")
-def study_generate(job_id: int, attempt: int) -> None:
-    services.job_run(job_id=job_id, attempt=attempt)
+@shared_task(bind=True, base=StudyTask, name="research.study_tasks.study_generate")
+def study_generate(self: StudyTask, job_id: int, attempt: int) -> None:
+    # The worker's node name goes on the job: a running job whose worker has no live
+    # heartbeat is stuck (research.study.selectors.job_is_stuck). Run inline (eager), there
+    # is no worker and no heartbeat to look for.
+    worker = "" if self.request.is_eager else (self.request.hostname or "")
+    services.job_run(job_id=job_id, attempt=attempt, worker=worker)

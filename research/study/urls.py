@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:project_id>/study/", jobs.study_home, name="home"),
     path("study/jobs/<int:job_id>/", jobs.job_detail, name="job"),
     path("study/jobs/<int:job_id>/retry/", jobs.job_retry, name="job_retry"),
+    path("study/jobs/<int:job_id>/discard/", jobs.job_discard, name="job_discard"),
     # flashcards and review
     path("<int:project_id>/flashcards/", flashcards.flashcard_list, name="flashcard_list"),
     path(

@@ -58,6 +58,15 @@ OWNER_ONLY = {
     "research:sharing:share_role",
     "research:sharing:share_remove",
 }
+# Pages that are only a form to change something: a viewer is refused even the empty form.
+EDITOR_FORMS = {
+    "research:study:flashcard_create",
+    "research:study:flashcard_edit",
+    "research:study:event_create",
+    "research:study:event_edit",
+    "research:study:cell_edit",
+    "research:study:digest_edit",
+}
 # Asking starts the reader's own thread: a viewer may.
 READER_MAY_POST = {"research:qa:ask"}
 # A follow-up or a retry adds to a thread: its asker's alone (the owner asked it here).
@@ -353,7 +362,7 @@ def test_a_viewer_reads_every_page_but_every_change_is_refused(client, world, wh
             found[(name, "POST")] = client.post(url, {}).status_code
 
     def allowed(name: str, method: str, status: int) -> bool:
-        if name in OWNER_ONLY:
+        if name in OWNER_ONLY or name in EDITOR_FORMS:
             return status in (403, 405)
         if method == "POST":
             return status in (403, 405)

@@ -16,7 +16,7 @@ from research.study import exports, selectors
 from research.study import services as study_services
 from research.study.forms import CellForm, ComparisonForm, pages_text
 from research.study.generators import comparisons
-from research.study.views.common import slug, started
+from research.study.views.common import can_edit, refused, row_for_change, slug, started
 from workspace.http import AuthedRequest, attachment
 
 
@@ -26,13 +26,16 @@ def comparison_list(request: AuthedRequest, project_id: int) -> HttpResponse:
     documents = ready_document_list_for_project(project=project)
     form = ComparisonForm(request.POST or None, documents=documents)
     if request.method == "POST" and form.is_valid():
-        job = study_services.comparison_start(
-            project=project,
-            user=request.user,
-            title=form.cleaned_data["title"],
-            documents=list(form.cleaned_data["documents"]),
-            aspects=ComparisonForm.aspect_list(form.cleaned_data),
-        )
+        try:
+            job = study_services.comparison_start(
+                project=project,
+                user=request.user,
+                title=form.cleaned_data["title"],
+                documents=list(form.cleaned_data["documents"]),
+                aspects=ComparisonForm.aspect_list(form.cleaned_data),
+            )
+        except study_services.TooManyJobs as exc:
+            return refused(request, exc, request.path)
         assert job.comparison_id is not None
         return started(
             request, job, reverse("research:study:comparison_detail", args=[job.comparison_id])
@@ -42,6 +45,7 @@ def comparison_list(request: AuthedRequest, project_id: int) -> HttpResponse:
         "comparisons": selectors.comparison_list_for_project(project=project),
         "form": form,
         "documents": documents,
+        "can_edit": can_edit(request, project),
     }
     status = 400 if request.method == "POST" else 200
     return render(request, "research/study/comparisons.html", context, status=status)
@@ -58,7 +62,8 @@ def comparison_detail(request: AuthedRequest, comparison_id: int) -> HttpRespons
         "comparison": comparison,
         "documents": documents,
         "rows": rows,
-        "jobs": list(comparison.jobs.order_by("-id")[:3]),
+        "jobs": selectors.job_list_for_comparison(comparison=comparison),
+        "can_edit": can_edit(request, comparison.project),
     }
     return render(request, "research/study/comparison_detail.html", context)
 
@@ -68,13 +73,17 @@ def comparison_regenerate(request: AuthedRequest, comparison_id: int) -> HttpRes
     comparison = row_for_request(
         request, selectors.comparison_get_for_user, "comparison", comparison_id=comparison_id
     )
-    job = study_services.comparison_fill(comparison=comparison, user=request.user)
-    return started(request, job, reverse("research:study:comparison_detail", args=[comparison.pk]))
+    url = reverse("research:study:comparison_detail", args=[comparison.pk])
+    try:
+        job = study_services.comparison_fill(comparison=comparison, user=request.user)
+    except study_services.TooManyJobs as exc:
+        return refused(request, exc, url)
+    return started(request, job, url)
 
 
 @require_http_methods(["GET", "POST"])
 def cell_edit(request: AuthedRequest, cell_id: int) -> HttpResponse:
-    cell = row_for_request(request, selectors.cell_get_for_user, "cell", cell_id=cell_id)
+    cell = row_for_change(request, selectors.cell_get_for_user, "cell", cell_id=cell_id)
     initial = {"text": cell.text, "pages": pages_text(list(cell.pages))}
     form = CellForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

@@ -17,7 +17,7 @@ from research.study import exports, selectors
 from research.study import services as study_services
 from research.study.forms import DigestEditForm, DigestForm
 from research.study.generators import digests
-from research.study.views.common import slug, started
+from research.study.views.common import can_edit, refused, row_for_change, slug, started
 from workspace.http import AuthedRequest, attachment
 
 
@@ -27,12 +27,15 @@ def digest_list(request: AuthedRequest, project_id: int) -> HttpResponse:
     documents = ready_document_list_for_project(project=project)
     form = DigestForm(request.POST or None, documents=documents)
     if request.method == "POST" and form.is_valid():
-        job = study_services.digest_start(
-            project=project,
-            user=request.user,
-            title=form.cleaned_data["title"],
-            documents=list(form.cleaned_data["documents"]),
-        )
+        try:
+            job = study_services.digest_start(
+                project=project,
+                user=request.user,
+                title=form.cleaned_data["title"],
+                documents=list(form.cleaned_data["documents"]),
+            )
+        except study_services.TooManyJobs as exc:
+            return refused(request, exc, request.path)
         assert job.digest_id is not None
         return started(request, job, reverse("research:study:digest_detail", args=[job.digest_id]))
     context = {
@@ -41,6 +44,7 @@ def digest_list(request: AuthedRequest, project_id: int) -> HttpResponse:
         "summarized": project.documents.exclude(summary="").order_by("created_at", "id"),
         "form": form,
         "documents": documents,
+        "can_edit": can_edit(request, project),
     }
     status = 400 if request.method == "POST" else 200
     return render(request, "research/study/digests.html", context, status=status)
@@ -57,14 +61,15 @@ def digest_detail(request: AuthedRequest, digest_id: int) -> HttpResponse:
         "segments": segments,
         "flagged": [c for c in digest.citations if c.get("flagged")],
         "documents": selectors.digest_documents(digest=digest),
-        "jobs": list(digest.jobs.order_by("-id")[:3]),
+        "jobs": selectors.job_list_for_digest(digest=digest),
+        "can_edit": can_edit(request, digest.project),
     }
     return render(request, "research/study/digest_detail.html", context)
 
 
 @require_http_methods(["GET", "POST"])
 def digest_edit(request: AuthedRequest, digest_id: int) -> HttpResponse:
-    digest = row_for_request(request, selectors.digest_get_for_user, "summary", digest_id=digest_id)
+    digest = row_for_change(request, selectors.digest_get_for_user, "summary", digest_id=digest_id)
     form = DigestEditForm(
         request.POST or None, initial={"title": digest.title, "body": digest.body}
     )
@@ -81,12 +86,15 @@ def digest_edit(request: AuthedRequest, digest_id: int) -> HttpResponse:
 @require_POST
 def digest_regenerate(request: AuthedRequest, digest_id: int) -> HttpResponse:
     digest = row_for_request(request, selectors.digest_get_for_user, "summary", digest_id=digest_id)
+    url = reverse("research:study:digest_detail", args=[digest.pk])
     try:
         job = study_services.digest_regenerate(digest=digest, user=request.user)
     except study_services.EditedByUser as exc:
         messages.warning(request, str(exc))
-        return redirect("research:study:digest_detail", digest_id=digest.pk)
-    return started(request, job, reverse("research:study:digest_detail", args=[digest.pk]))
+        return redirect(url)
+    except study_services.TooManyJobs as exc:
+        return refused(request, exc, url)
+    return started(request, job, url)
 
 
 @require_GET

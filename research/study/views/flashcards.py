@@ -16,7 +16,15 @@ from research.study import exports, review, selectors
 from research.study import services as study_services
 from research.study.forms import AnswerCardsForm, FlashcardForm, FlashcardGenerateForm, parse_tags
 from research.study.generators import flashcards
-from research.study.views.common import int_or_none, slug, started
+from research.study.views.common import (
+    can_edit,
+    int_or_none,
+    project_for_change,
+    refused,
+    row_for_change,
+    slug,
+    started,
+)
 from workspace.http import AuthedRequest, attachment
 
 
@@ -46,6 +54,7 @@ def _flashcard_page(
         "answers": answers,
         "jobs": selectors.job_list_for_project(project=project, kind=StudyJob.Kind.FLASHCARDS),
         "due": review.due_count(project=project),
+        "can_edit": can_edit(request, project),
     }
     return render(request, "research/study/flashcards.html", context, status=status)
 
@@ -67,16 +76,20 @@ def flashcard_generate(request: AuthedRequest, project_id: int) -> HttpResponse:
     if not chosen:
         messages.warning(request, "No document is ready yet: upload one and wait for it.")
         return redirect("research:study:flashcard_list", project_id=project.pk)
-    job = study_services.flashcards_generate(
-        project=project,
-        user=request.user,
-        documents=chosen,
-        pages=form.page_range(),
-        count=data["count"],
-        kinds=data["kinds"],
-        tags=parse_tags(data["tags"]),
-    )
-    return started(request, job, reverse("research:study:flashcard_list", args=[project.pk]))
+    url = reverse("research:study:flashcard_list", args=[project.pk])
+    try:
+        job = study_services.flashcards_generate(
+            project=project,
+            user=request.user,
+            documents=chosen,
+            pages=form.page_range(),
+            count=data["count"],
+            kinds=data["kinds"],
+            tags=parse_tags(data["tags"]),
+        )
+    except study_services.TooManyJobs as exc:
+        return refused(request, exc, url)
+    return started(request, job, url)
 
 
 @require_POST
@@ -88,19 +101,23 @@ def flashcard_generate_from_answer(request: AuthedRequest, project_id: int) -> H
         return _flashcard_page(request, project, answer_form=form, status=400)
     answer_id = form.cleaned_data["answer"].pk
     answer = row_for_request(request, answer_get_for_user, "answer", answer_id=answer_id)
-    job = study_services.flashcards_generate_from_answer(
-        answer=answer,
-        user=request.user,
-        count=form.cleaned_data["count"],
-        kinds=form.cleaned_data["kinds"],
-        tags=parse_tags(form.cleaned_data["tags"]),
-    )
-    return started(request, job, reverse("research:study:flashcard_list", args=[project.pk]))
+    url = reverse("research:study:flashcard_list", args=[project.pk])
+    try:
+        job = study_services.flashcards_generate_from_answer(
+            answer=answer,
+            user=request.user,
+            count=form.cleaned_data["count"],
+            kinds=form.cleaned_data["kinds"],
+            tags=parse_tags(form.cleaned_data["tags"]),
+        )
+    except study_services.TooManyJobs as exc:
+        return refused(request, exc, url)
+    return started(request, job, url)
 
 
 @require_http_methods(["GET", "POST"])
 def flashcard_create(request: AuthedRequest, project_id: int) -> HttpResponse:
-    project = project_for_request(request, project_id)
+    project = project_for_change(request, project_id)
     documents = project.documents.order_by("created_at", "id")
     form = FlashcardForm(request.POST or None, documents=documents)
     if request.method == "POST" and form.is_valid():
@@ -122,7 +139,7 @@ def flashcard_create(request: AuthedRequest, project_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def flashcard_edit(request: AuthedRequest, card_id: int) -> HttpResponse:
-    card = row_for_request(request, selectors.flashcard_get_for_user, "card", card_id=card_id)
+    card = row_for_change(request, selectors.flashcard_get_for_user, "card", card_id=card_id)
     documents = card.project.documents.order_by("created_at", "id")
     form = FlashcardForm(
         request.POST or None, documents=documents, initial=FlashcardForm.initial_for(card)

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from research.access import project_for_request, row_for_request
 from research.study import review, selectors
 from research.study.forms import GradeForm
+from research.study.views.common import can_edit
 from workspace.http import AuthedRequest
 
 REVIEW_PARTIAL = "research/study/partials/review_card.html"
@@ -19,7 +20,12 @@ REVIEW_PARTIAL = "research/study/partials/review_card.html"
 def review_page(request: AuthedRequest, project_id: int) -> HttpResponse:
     project = project_for_request(request, project_id)
     view = selectors.review_view(project=project, show=bool(request.GET.get("show")))
-    context = {"project": project, "view": view, "oob_due": bool(request.htmx)}
+    context = {
+        "project": project,
+        "view": view,
+        "oob_due": bool(request.htmx),
+        "can_edit": can_edit(request, project),
+    }
     template = REVIEW_PARTIAL if request.htmx else "research/study/review.html"
     return render(request, template, context)
 
@@ -39,6 +45,6 @@ def flashcard_grade(request: AuthedRequest, card_id: int) -> HttpResponse:
     project = card.project
     if request.htmx:
         view = selectors.review_view(project=project)
-        context = {"project": project, "view": view, "oob_due": True}
+        context = {"project": project, "view": view, "oob_due": True, "can_edit": True}
         return render(request, REVIEW_PARTIAL, context)
     return redirect("research:study:review", project_id=project.pk)

@@ -15,7 +15,15 @@ from research.study import exports, selectors
 from research.study import services as study_services
 from research.study.forms import EventForm, TimelineGenerateForm, parse_tags
 from research.study.generators import timelines
-from research.study.views.common import int_or_none, slug, started
+from research.study.views.common import (
+    can_edit,
+    int_or_none,
+    project_for_change,
+    refused,
+    row_for_change,
+    slug,
+    started,
+)
 from workspace.http import AuthedRequest, attachment
 
 
@@ -43,6 +51,7 @@ def _timeline_page(
         "form": form or TimelineGenerateForm(documents=documents),
         "jobs": selectors.job_list_for_project(project=project, kind=StudyJob.Kind.TIMELINE),
         "filters": request.GET.urlencode(),
+        "can_edit": can_edit(request, project),
     }
     return render(request, "research/study/timeline.html", context, status=status)
 
@@ -63,14 +72,18 @@ def timeline_generate(request: AuthedRequest, project_id: int) -> HttpResponse:
     if not chosen:
         messages.warning(request, "No document is ready yet: upload one and wait for it.")
         return redirect("research:study:timeline", project_id=project.pk)
-    job = study_services.timeline_generate(
-        project=project,
-        user=request.user,
-        documents=chosen,
-        count=form.cleaned_data["count"],
-        tags=parse_tags(form.cleaned_data["tags"]),
-    )
-    return started(request, job, reverse("research:study:timeline", args=[project.pk]))
+    url = reverse("research:study:timeline", args=[project.pk])
+    try:
+        job = study_services.timeline_generate(
+            project=project,
+            user=request.user,
+            documents=chosen,
+            count=form.cleaned_data["count"],
+            tags=parse_tags(form.cleaned_data["tags"]),
+        )
+    except study_services.TooManyJobs as exc:
+        return refused(request, exc, url)
+    return started(request, job, url)
 
 
 def _event_form_page(
@@ -103,12 +116,12 @@ def _event_form_page(
 
 @require_http_methods(["GET", "POST"])
 def event_create(request: AuthedRequest, project_id: int) -> HttpResponse:
-    return _event_form_page(request, project_for_request(request, project_id), None)
+    return _event_form_page(request, project_for_change(request, project_id), None)
 
 
 @require_http_methods(["GET", "POST"])
 def event_edit(request: AuthedRequest, event_id: int) -> HttpResponse:
-    event = row_for_request(request, selectors.event_get_for_user, "event", event_id=event_id)
+    event = row_for_change(request, selectors.event_get_for_user, "event", event_id=event_id)
     return _event_form_page(request, event.project, event)
 
 

@@ -22,7 +22,7 @@ from research.models import (
     TimelineEvent,
 )
 from research.study import selectors
-from research.study.generators import flashcards, timelines
+from research.study.generators import timelines
 from tests.research.study.test_generation import (
     GLACIER_CARDS,
     answer_citing,
@@ -31,7 +31,6 @@ from tests.research.study.test_generation import (
     document,
     event,
     events_reply,
-    study_project,
 )
 from workspace.runtime import use_runtime
 from workspace.runtime.scripted import ScriptedRuntime
@@ -42,86 +41,38 @@ pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def project(user) -> Project:
-    return study_project(user)
-
-
-@pytest.fixture
-def materials(project, user) -> dict[str, Any]:
-    """One of everything the study tools make, for the page and access tests."""
-    glacier, bees = document(project, "Glacial erosion"), document(project, "Bee behaviour")
-    card = flashcards.flashcard_create(
-        project=project,
-        kind="basic",
-        front="What carves valleys?",
-        back="Glaciers.",
-        document=glacier,
-        pages=[1],
-        tags=["ice"],
-    )
-    event = timelines.event_save(
-        project=project,
-        event=None,
-        title="Observatory founded",
-        description="By the council.",
-        start=timelines.When(1998),
-        end=None,
-        precision="year",
-        tags=["history"],
-        document_id=document(project, "Observatory history").pk,
-        pages=[1],
-    )
-    comparison = Comparison.objects.create(
-        project=project,
-        title="Ice vs bees",
-        document_ids=[glacier.pk, bees.pk],
-        aspects=["Method"],
-    )
-    cell = ComparisonCell.objects.create(
-        comparison=comparison, document=glacier, aspect="Method", text="Field work.", pages=[1]
-    )
-    digest = Digest.objects.create(
-        project=project,
-        title="Nature",
-        document_ids=[glacier.pk],
-        body="Glaciers carve. [Glacial erosion, p. 1]",
-        generated=True,
-    )
-    job = StudyJob.objects.create(
-        project=project, created_by=user, kind=StudyJob.Kind.FLASHCARDS, label="Glacial erosion"
-    )
-    return {
-        "card": card,
-        "event": event,
-        "comparison": comparison,
-        "cell": cell,
-        "digest": digest,
-        "job": job,
-        "document": glacier,
-    }
-
-
-def pages_of(project: Project, m: dict[str, Any]) -> list[str]:
+def reading_pages_of(project: Project, m: dict[str, Any]) -> list[str]:
+    """Pages that show study materials: every reader of the project may open them."""
     p = project.pk
     return [
         f"/research/{p}/study/",
         f"/research/{p}/flashcards/",
         f"/research/{p}/flashcards/?tag=ice&document={m['document'].pk}",
-        f"/research/{p}/flashcards/new/",
-        f"/research/flashcards/{m['card'].pk}/edit/",
         f"/research/{p}/review/",
         f"/research/{p}/timeline/",
         f"/research/{p}/timeline/?tag=history",
-        f"/research/{p}/timeline/new/",
-        f"/research/timeline/events/{m['event'].pk}/edit/",
         f"/research/{p}/comparisons/",
         f"/research/comparisons/{m['comparison'].pk}/",
-        f"/research/comparisons/cells/{m['cell'].pk}/edit/",
         f"/research/{p}/digests/",
         f"/research/digests/{m['digest'].pk}/",
+    ]
+
+
+def forms_of(project: Project, m: dict[str, Any]) -> list[str]:
+    """Pages that are only a form to change something: the owner's and editors' alone."""
+    p = project.pk
+    return [
+        f"/research/{p}/flashcards/new/",
+        f"/research/flashcards/{m['card'].pk}/edit/",
+        f"/research/{p}/timeline/new/",
+        f"/research/timeline/events/{m['event'].pk}/edit/",
+        f"/research/comparisons/cells/{m['cell'].pk}/edit/",
         f"/research/digests/{m['digest'].pk}/edit/",
     ]
+
+
+def pages_of(project: Project, m: dict[str, Any]) -> list[str]:
+    return reading_pages_of(project, m) + forms_of(project, m)
 
 
 def downloads_of(project: Project, m: dict[str, Any]) -> list[str]:
@@ -158,6 +109,7 @@ def changes_of(project: Project, m: dict[str, Any]) -> list[tuple[str, dict[str,
         (f"/research/digests/{m['digest'].pk}/edit/", {"title": "T", "body": "B"}),
         (f"/research/digests/{m['digest'].pk}/regenerate/", {}),
         (f"/research/study/jobs/{m['job'].pk}/retry/", {}),
+        (f"/research/study/jobs/{m['job'].pk}/discard/", {}),
     ]
 
 
@@ -203,8 +155,10 @@ def test_a_viewer_reads_and_exports_but_cannot_change_anything(
 ) -> None:
     ProjectShare.objects.create(project=project, user=other_user, role=ProjectShare.Role.VIEWER)
     client.force_login(other_user)
-    for url in pages_of(project, materials) + downloads_of(project, materials):
+    for url in reading_pages_of(project, materials) + downloads_of(project, materials):
         assert client.get(url).status_code == 200, url
+    for url in forms_of(project, materials):
+        assert client.get(url).status_code == 403, url  # not even the empty form
     for url, data in changes_of(project, materials):
         assert client.post(url, data).status_code == 403, url
     assert Flashcard.objects.get().reps == 0

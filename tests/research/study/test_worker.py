@@ -55,3 +55,47 @@ def test_a_worker_runs_the_job_and_an_answer_that_is_not_json_fails_it_clearly(
     page = signed_in_client.get(f"/research/{project.pk}/flashcards/").content.decode()
     assert 'data-status="failed"' in page and 'data-testid="job-retry"' in page
     assert "Scripted answer to:" in page
+
+
+@pytest.mark.model
+def test_a_job_whose_worker_is_killed_mid_call_shows_as_stuck_and_a_retry_runs_on_another(
+    celery_worker_factory, signed_in_client, user
+) -> None:
+    """The first worker runs the real embedded model; killed (SIGKILL, its whole group)
+    while the job is running, the page offers Retry and Discard at once (its heartbeat's
+    process is gone), not after STALE_AFTER. The retry is taken by a second worker."""
+    project = study_project(user)
+    papers = list(project.documents.order_by("id")[:2])
+    first = celery_worker_factory(queues="batch", env={"CARREL_BACKEND": "embedded"})
+    response = signed_in_client.post(
+        f"/research/{project.pk}/digests/",
+        {"title": "Both", "documents": [paper.pk for paper in papers]},
+    )
+    assert response.status_code == 302
+    job = StudyJob.objects.get()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.status == StudyJob.Status.RUNNING and job.worker:
+            break
+        time.sleep(0.2)
+    assert job.status == StudyJob.Status.RUNNING, first.log.read_text()[-3000:]
+    assert job.worker.startswith(first.name)  # name@host
+    first.kill9()
+
+    page = signed_in_client.get(f"/research/digests/{job.digest_id}/").content.decode()
+    assert 'data-stuck="true"' in page and "The worker running this job stopped" in page
+    assert 'data-testid="job-retry"' in page and 'data-testid="job-discard"' in page
+
+    second = celery_worker_factory(queues="batch")  # the scripted echo model: not JSON
+    assert signed_in_client.post(f"/research/study/jobs/{job.pk}/retry/").status_code == 302
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.attempt == 2 and not job.is_active:
+            break
+        time.sleep(0.2)
+    assert job.attempt == 2, second.log.read_text()[-3000:]
+    assert job.worker.startswith(second.name)
+    assert job.status == StudyJob.Status.FAILED  # the echo model's prose fails it clearly
+    assert job.error_code == StudyJob.ErrorCode.INVALID_OUTPUT
