@@ -33,8 +33,8 @@ class Thread(models.Model):
 
 
 class Question(Claimable):
-    """A question of a thread, answered by whoever claims it first: the SSE stream, or the
-    `qa_answer` task (a claimable row, workspace/models.py)."""
+    """A question of a thread, answered by the `qa_answer` task that claims it (a claimable
+    row, workspace/models.py); the page's SSE view relays what the task streams."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Waiting for the model"

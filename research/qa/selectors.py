@@ -72,6 +72,15 @@ def thread_history(*, question: Question) -> list[tuple[str, str]]:
     return [(item.text, item.answer.text) for item in earlier if hasattr(item, "answer")]
 
 
+def question_in_flight_count(*, user: User) -> int:
+    """How many of the user's own questions are queued or being answered now (one left
+    untouched for Question.STALE_AFTER is presumed dead and no longer counts)."""
+    fresh = timezone.now() - Question.STALE_AFTER
+    return Question.objects.filter(
+        thread__owner=user, status__in=Question.ACTIVE, updated_at__gte=fresh
+    ).count()
+
+
 def thread_list_for_project(*, user: Viewer, project: Project) -> QuerySet[Thread]:
     threads = Thread.objects.filter(project=project).select_related("owner")
     return access.scoped_for_user(threads, user=user, through="project").annotate(

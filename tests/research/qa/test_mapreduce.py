@@ -2,14 +2,16 @@
 with no summaries to answer from, is read in window-sized parts (a chord of map steps), then
 combined by a reduce step; the page shows progress meanwhile.
 
-The chord runs in-process (Celery's eager mode) so the test can script the model's words;
-tests/research/qa/test_worker.py runs the worker path with real worker processes."""
+The answer task and the chord run in-process (Celery's eager mode), each sent when the test
+lets its on-commit callbacks run, so the test can script the model's words and look at the
+page between the steps; tests/research/qa/test_worker.py runs real worker processes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
 import pytest
+from django.test import TestCase
 
 from research.models import MapNote, Project, Question
 from tests.research.qa.test_views import HX, add_document, events
@@ -68,20 +70,29 @@ def reply(messages: Sequence[Message]) -> str:
     return f"From {len(notes)} parts: " + notes[0].removeprefix("Readings are logged per station ")
 
 
+def ask_and_pack(client, project: Project) -> tuple[Question, list]:
+    """Ask; the answer task packs the question (map-reduce) and sends the chord, which is
+    held back: the returned callbacks send it."""
+    with TestCase.captureOnCommitCallbacks() as sent:
+        response = client.post(
+            f"/research/{project.pk}/ask/", {"question": QUESTION, "scope": "all"}, **HX
+        )
+    assert response.status_code == 204
+    with TestCase.captureOnCommitCallbacks() as chord:
+        for send in sent:
+            send()
+    return Question.objects.get(), chord
+
+
 def test_far_beyond_the_window_the_answer_is_read_in_parts_then_combined(
-    signed_in_client, big_project, eager, django_capture_on_commit_callbacks
+    signed_in_client, big_project, eager
 ) -> None:
     runtime = ScriptedRuntime(reply, context_window=WINDOW)
     with use_runtime(runtime):
-        response = signed_in_client.post(
-            f"/research/{big_project.pk}/ask/",
-            {"question": QUESTION, "scope": "all"},
-            **HX,
-        )
-        assert response.status_code == 204
-        question = Question.objects.get()
-        with django_capture_on_commit_callbacks(execute=True):
-            streamed = events(signed_in_client.get(f"/research/questions/{question.pk}/stream/"))
+        question, chord = ask_and_pack(signed_in_client, big_project)
+        streamed = events(signed_in_client.get(f"/research/questions/{question.pk}/stream/"))
+        for send in chord:
+            send()
     assert [name for name, _ in streamed] == ["done"], "map-reduce is polled, not streamed"
     assert 'data-testid="map-reduce-progress"' in streamed[0][1]
 
@@ -103,15 +114,12 @@ def test_far_beyond_the_window_the_answer_is_read_in_parts_then_combined(
     assert "map_reduce" in page and "Part" in page
 
 
-def test_progress_is_polled_while_the_parts_are_being_read(signed_in_client, big_project) -> None:
+def test_progress_is_polled_while_the_parts_are_being_read(
+    signed_in_client, big_project, eager
+) -> None:
     with use_runtime(ScriptedRuntime(reply, context_window=WINDOW)):
-        signed_in_client.post(
-            f"/research/{big_project.pk}/ask/",
-            {"question": QUESTION, "scope": "all"},
-            **HX,
-        )
-        question = Question.objects.get()
-        # no on-commit here: the chord is never sent, so the question stays mid-way
+        question, _ = ask_and_pack(signed_in_client, big_project)
+        # the chord is never sent, so the question stays mid-way
         events(signed_in_client.get(f"/research/questions/{question.pk}/stream/"))
     question.refresh_from_db()
     assert question.status == Question.Status.MAPPING
