@@ -117,9 +117,13 @@ def scripted() -> Iterator[ScriptedRuntime]:
 def events(response) -> list[tuple[str, str]]:
     """(event, data) pairs of a text/event-stream response."""
     assert response["Content-Type"] == "text/event-stream"
-    body = b"".join(response.streaming_content).decode()
+    return events_of(b"".join(response.streaming_content))
+
+
+def events_of(raw: bytes) -> list[tuple[str, str]]:
+    """(event, data) pairs of a text/event-stream body (comments left out)."""
     parsed = []
-    for block in body.split("\n\n"):
+    for block in raw.decode().split("\n\n"):
         lines = [line for line in block.split("\n") if line and not line.startswith(":")]
         if not lines:
             continue
