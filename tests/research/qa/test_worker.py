@@ -9,6 +9,7 @@ import html
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -164,9 +165,8 @@ def test_cancel_stops_a_running_answer_and_retry_answers_it_again(
         second = Question.objects.get(text="What feeds braided rivers?")
         wait_for(second, Question.Status.DONE, Question.Status.FAILED)
         assert second.status == Question.Status.DONE, worker.log.read_text()[-3000:]
-        written = redis.Redis.from_url(settings.REDIS_URL).xrange(
-            stream_key(kind="question", item_id=question.pk)
-        )
+        key = stream_key(kind="question", item_id=question.pk)
+        written: Any = redis.Redis.from_url(settings.REDIS_URL).xrange(key)
         tokens = [fields for _, fields in written if fields[b"event"] == b"token"]
         assert 0 < len(tokens) < LONG_REPLY_WORDS / 2, "the writer stopped soon after the cancel"
         question.refresh_from_db()
