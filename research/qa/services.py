@@ -313,6 +313,7 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
     sources = packing_sources_for_documents(document_ids=document_ids)
     history = thread_history(question=question)
     query = " ".join([question.text, *(history[-1][:1] if history else [])])
+    choice = question.route_choice
     try:
         result = pack(
             question=question.text,
@@ -323,6 +324,8 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
             query=query,
             retriever=default_retriever(),
             map_system=QA_MAP_RULES,
+            route="map_reduce" if choice == RUN_MAP_REDUCE else None,
+            strategy="near_edge" if choice == ONE_PROMPT else None,
         )
     except PackingError as exc:
         question_fail(
@@ -334,14 +337,40 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
         "context_map": context_map.to_dict(),
         "strategy": context_map.strategy,
     }
+    confirmed = choice == RUN_MAP_REDUCE
     if context_map.strategy == "map_reduce":
-        fields.update(status=Status.MAPPING, groups_total=len(context_map.groups), groups_done=0)
+        fields.update(
+            status=Status.MAPPING if confirmed else Status.CONFIRM,
+            groups_total=len(context_map.groups),
+            groups_done=0,
+        )
     if not Question.fenced(question_id, attempt, Status.ANSWERING).update(**fields):
         return None
     question.refresh_from_db()
-    if context_map.strategy == "map_reduce":
+    if context_map.strategy == "map_reduce" and confirmed:
         _start_map_reduce(question_id, attempt, len(context_map.groups))
     return Prepared(question, result.messages, context_map, runtime)
+
+
+RUN_MAP_REDUCE = "map_reduce"
+ONE_PROMPT = "one_prompt"
+ROUTE_CHOICES = (RUN_MAP_REDUCE, ONE_PROMPT)
+
+
+def question_choose_route(*, question: Question, choice: str) -> bool:
+    """The asker's answer to "run the map-reduce, or answer from one prompt?": the question
+    is queued again with the choice (the caller sends it, question_enqueue). False when it
+    was not waiting for a choice; QuestionLimitReached over the in-flight cap."""
+    if choice not in ROUTE_CHOICES:
+        raise ValueError(f"unknown route choice {choice!r}")
+    if question.status != Status.CONFIRM:
+        return False
+    question_capacity_check(user=question.thread.owner)
+    chosen = Question.fenced(question.pk, question.attempt, Status.CONFIRM).update(
+        status=Status.QUEUED, route_choice=choice, claimed_at=None
+    )
+    question.refresh_from_db()
+    return bool(chosen)
 
 
 def _start_map_reduce(question_id: int, attempt: int, groups: int) -> None:
@@ -388,8 +417,9 @@ def answer_save(
 
 
 def question_answer(*, question_id: int, attempt: int) -> None:
-    """The `qa_answer` task's work: claim, pack, and either start map-reduce (the page
-    polls its progress) or stream the answer into the question's stream and save it.
+    """The `qa_answer` task's work: claim, pack, and either stop at map-reduce (the page
+    shows its cost and asks whether to run it; once chosen, the page polls its progress)
+    or stream the answer into the question's stream and save it.
     Model errors propagate to the task (after giving the question back), which retries
     or records them."""
     prepared = question_prepare(question_id=question_id, attempt=attempt)
@@ -398,7 +428,7 @@ def question_answer(*, question_id: int, attempt: int) -> None:
             _end_stream(question_id)  # it failed while packing: readers show why
         return
     if prepared.map_reduce:
-        _publish(question_id, STATUS, Status.MAPPING)
+        _publish(question_id, STATUS, prepared.question.status)
         _end_stream(question_id)
         return
     _stream_answer(prepared)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -123,6 +123,29 @@ def retry(request: AuthedRequest, question_id: int) -> HttpResponse:
     refusal = ""
     try:
         if services.question_retry(question=item):
+            services.question_enqueue(question=item)
+    except QuestionLimitReached as refused:
+        refusal = str(refused)
+    if request.htmx:
+        view = selectors.question_view(question=item)
+        return render(request, QUESTION_PARTIAL, {"view": view, "refusal": refusal})
+    if refusal:
+        messages.error(request, refusal)
+    return redirect(_thread_url(item))
+
+
+@require_POST
+def choose_route(request: AuthedRequest, question_id: int) -> HttpResponse:
+    """The asker's choice before a map-reduce: run it, or answer from one prompt."""
+    item = row_for_request(
+        request, selectors.question_get_for_user, "question", question_id=question_id
+    )
+    choice = request.POST.get("choice", "")
+    if choice not in services.ROUTE_CHOICES:
+        return HttpResponseBadRequest("Choose to run it or to answer from one prompt.")
+    refusal = ""
+    try:
+        if services.question_choose_route(question=item, choice=choice):
             services.question_enqueue(question=item)
     except QuestionLimitReached as refused:
         refusal = str(refused)

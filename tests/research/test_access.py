@@ -61,8 +61,13 @@ OWNER_ONLY = {
 }
 # Asking starts the reader's own thread: a viewer may.
 READER_MAY_POST = {"research:qa:ask"}
-# A follow-up, a retry or a cancel changes a thread: its asker's alone (the owner asked it here).
-ASKER_ONLY_POST = {"research:qa:thread", "research:qa:retry", "research:qa:cancel"}
+# A follow-up, a retry, a cancel or a route choice changes a thread: its asker's alone.
+ASKER_ONLY_POST = {
+    "research:qa:thread",
+    "research:qa:retry",
+    "research:qa:cancel",
+    "research:qa:choose_route",
+}
 
 _hashes = itertools.count()
 

@@ -8,6 +8,7 @@ page between the steps; tests/research/qa/test_worker.py runs real worker proces
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -16,6 +17,8 @@ from django.test import TestCase
 from research.models import MapNote, Project, Question
 from tests.research.qa.test_views import HX, add_document, events
 from workspace.celery import app
+from workspace.packing import ContextMap
+from workspace.packing.cost import plan_cost
 from workspace.runtime import use_runtime
 from workspace.runtime.scripted import ScriptedRuntime
 from workspace.runtime.tokenizer import get_tokenizer
@@ -71,17 +74,27 @@ def reply(messages: Sequence[Message]) -> str:
 
 
 def ask_and_pack(client, project: Project) -> tuple[Question, list]:
-    """Ask; the answer task packs the question (map-reduce) and sends the chord, which is
-    held back: the returned callbacks send it."""
+    """Ask; the answer task packs the question (map-reduce), the asker chooses to run it,
+    and the task sends the chord, which is held back: the returned callbacks send it."""
     with TestCase.captureOnCommitCallbacks() as sent:
         response = client.post(
             f"/research/{project.pk}/ask/", {"question": QUESTION, "scope": "all"}, **HX
         )
     assert response.status_code == 204
+    for send in sent:
+        send()
+    question = Question.objects.get()
+    assert question.status == Question.Status.CONFIRM, "map-reduce waits for the asker"
+    with TestCase.captureOnCommitCallbacks() as sent:
+        chosen = client.post(
+            f"/research/questions/{question.pk}/route/", {"choice": "map_reduce"}, **HX
+        )
+    assert chosen.status_code == 200
     with TestCase.captureOnCommitCallbacks() as chord:
         for send in sent:
             send()
-    return Question.objects.get(), chord
+    question.refresh_from_db()
+    return question, chord
 
 
 def test_far_beyond_the_window_the_answer_is_read_in_parts_then_combined(
@@ -126,3 +139,41 @@ def test_progress_is_polled_while_the_parts_are_being_read(
     partial = signed_in_client.get(f"/research/questions/{question.pk}/", **HX).content.decode()
     assert 'hx-trigger="every 2s"' in partial
     assert f"0 of {question.groups_total} parts read" in partial
+
+
+def test_before_map_reduce_the_page_shows_its_cost_and_one_prompt_answers_instead(
+    signed_in_client, big_project, eager
+) -> None:
+    runtime = ScriptedRuntime.echo()
+    runtime.context_window = WINDOW
+    with use_runtime(runtime):
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            signed_in_client.post(
+                f"/research/{big_project.pk}/ask/", {"question": QUESTION, "scope": "all"}, **HX
+            )
+        question = Question.objects.get()
+        assert question.status == Question.Status.CONFIRM and runtime.calls == []
+        streamed = events(signed_in_client.get(f"/research/questions/{question.pk}/stream/"))
+        assert [name for name, _ in streamed] == ["done"]
+        choice = streamed[0][1]
+        cost = plan_cost(ContextMap.from_dict(question.context_map))
+        assert cost.model_calls >= question.groups_total + 1 >= 5  # map steps + reduce rounds
+        assert f"Run it ({cost.model_calls} model calls)" in choice
+        assert html.escape(cost.describe()) in choice
+        assert "Answer from one prompt (summaries + excerpts)" in choice
+        assert (
+            "asks about every document"
+            in signed_in_client.get(f"/research/questions/{question.pk}/context/").content.decode()
+        )
+
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            chosen = signed_in_client.post(
+                f"/research/questions/{question.pk}/route/", {"choice": "one_prompt"}, **HX
+            )
+        assert chosen.status_code == 200
+    question.refresh_from_db()
+    assert question.status == Question.Status.DONE
+    assert question.strategy == "near_edge" and question.route_choice == "one_prompt"
+    assert len(runtime.calls) == 1, "one prompt, no map step"
+    assert get_tokenizer().count_messages(runtime.calls[0]) <= question.context_map["prompt_limit"]
+    assert not MapNote.objects.filter(question=question).exists()
