@@ -9,8 +9,10 @@ shows the saved answer. Map-reduce progress is polled.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
+import redis
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
@@ -29,6 +31,8 @@ from research.qa.forms import AskForm, FollowUpForm
 from research.qa.services import QuestionLimitReached
 from workspace.http import AuthedRequest, found_or_404, sse_comment, sse_event, sse_response
 from workspace.jobs.streams import stream_read
+
+logger = logging.getLogger(__name__)
 
 QUESTION_PARTIAL = "research/qa/partials/question.html"
 # The stream view waits this long for news before it sends a keepalive comment and checks
@@ -187,7 +191,10 @@ def _events(request: AuthedRequest, item: Question) -> Iterator[bytes]:
     """Relay the worker's stream (from its start: a page opened late sees it all) while the
     question is queued or being answered, then one `done` event with the question's HTML
     (a map-reduce answer's is its polled progress)."""
-    yield from _relay(item, block_ms=IDLE_MS if item.status in WAITING else 1)
+    try:
+        yield from _relay(item, block_ms=IDLE_MS if item.status in WAITING else 1)
+    except redis.RedisError:  # the page shows the question as it stands, and may reload
+        logger.warning("Could not read the stream of question %s", item.pk)
     item.refresh_from_db()
     html = render_to_string(
         QUESTION_PARTIAL, {"view": selectors.question_view(question=item)}, request=request
