@@ -101,7 +101,7 @@ STATUS = "status"
 # How often the writer checks that the question is still its own (a retry or a stale
 # restart took it over): between these checks it only looks at the cancel flag.
 FENCE_CHECK_SECONDS = 0.5
-CANCELLED_MESSAGE = "You cancelled this question. Your question is kept: retry to ask it again."
+CANCELLED_MESSAGE = "You cancelled this question before it was answered."
 NOTHING_FOUND = (
     "None of the documents in scope had anything relevant to this question, "
     "so there is nothing to cite."

@@ -177,3 +177,25 @@ def test_before_map_reduce_the_page_shows_its_cost_and_one_prompt_answers_instea
     assert len(runtime.calls) == 1, "one prompt, no map step"
     assert get_tokenizer().count_messages(runtime.calls[0]) <= question.context_map["prompt_limit"]
     assert not MapNote.objects.filter(question=question).exists()
+
+
+def test_without_javascript_the_choice_is_a_plain_form_that_redirects_to_the_thread(
+    signed_in_client, big_project, eager
+) -> None:
+    with use_runtime(ScriptedRuntime(reply, context_window=WINDOW)):
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            asked = signed_in_client.post(
+                f"/research/{big_project.pk}/ask/", {"question": QUESTION, "scope": "all"}
+            )
+        thread = signed_in_client.get(asked["Location"]).content.decode()
+        question = Question.objects.get()
+        route_url = f"/research/questions/{question.pk}/route/"
+        assert f'method="post" action="{route_url}"' in thread
+        assert 'name="choice" value="map_reduce"' in thread
+        assert signed_in_client.post(route_url, {"choice": "everything"}).status_code == 400
+        with TestCase.captureOnCommitCallbacks() as sent:
+            chosen = signed_in_client.post(route_url, {"choice": "map_reduce"})
+    assert chosen.status_code == 302 and chosen["Location"] == asked["Location"]
+    question.refresh_from_db()
+    assert (question.status, question.route_choice) == ("queued", "map_reduce")
+    assert len(sent) == 1, "the answer task is sent again, to run the map-reduce"
