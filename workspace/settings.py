@@ -15,6 +15,7 @@ from kombu import Exchange, Queue
 
 from workspace.env import (
     env_bool,
+    env_count,
     env_float,
     env_int,
     env_list,
@@ -177,6 +178,9 @@ CARREL_USER_STORAGE_BYTES = env_int("CARREL_USER_STORAGE_MB", 10240 if PRODUCTIO
 # Pages of a PDF, or sections of a text or Markdown file (about 60 lines, or one per
 # heading), read from one document at most (0: no limit). docs/deploy.md.
 CARREL_MAX_DOCUMENT_PAGES = env_int("CARREL_MAX_DOCUMENT_PAGES", 5000)
+# Fair use of the model: questions one person may have queued or being answered at once
+# (0: no limit). A further question is refused with a message, its text kept in the form.
+CARREL_MAX_QUESTIONS_IN_FLIGHT = env_count("CARREL_MAX_QUESTIONS_IN_FLIGHT", 3)
 # Imports into stories: a campaign file, and a SillyTavern lorebook (size and entries).
 CARREL_CAMPAIGN_IMPORT_MAX_BYTES = env_int("CARREL_CAMPAIGN_IMPORT_MAX_MB", 50) * 1024**2
 CARREL_LOREBOOK_MAX_BYTES = env_int("CARREL_LOREBOOK_MAX_MB", 5) * 1024**2

@@ -33,11 +33,12 @@ class Thread(models.Model):
 
 
 class Question(Claimable):
-    """A question of a thread, answered by whoever claims it first: the SSE stream, or the
-    `qa_answer` task (a claimable row, workspace/models.py)."""
+    """A question of a thread, answered by the `qa_answer` task that claims it (a claimable
+    row, workspace/models.py); the page's SSE view relays what the task streams."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Waiting for the model"
+        CONFIRM = "confirm", "Waiting for your choice"  # map-reduce: run it, or one prompt?
         MAPPING = "mapping", "Reading the sources part by part"
         ANSWERING = "answering", "Answering"
         DONE = "done", "Answered"
@@ -55,6 +56,9 @@ class Question(Claimable):
     text = models.TextField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     strategy = models.CharField(max_length=16, blank=True)  # fits | near_edge | map_reduce
+    # The asker's choice once packing routed the question to map-reduce: "map_reduce" (run
+    # it) or "one_prompt" (summaries and excerpts); "" until asked.
+    route_choice = models.CharField(max_length=16, blank=True)
     context_map = models.JSONField(default=dict, blank=True)  # workspace.packing.ContextMap
     groups_total = models.PositiveIntegerField(default=0)  # map-reduce progress
     groups_done = models.PositiveIntegerField(default=0)

@@ -20,6 +20,7 @@ from research.citations import Citation, citations_from_json
 from research.library.selectors import ready_document_list_for_project
 from research.models import Answer, Chunk, Document, Project, Question, Thread
 from workspace.packing import LEFT_OUT_REASONS, ContextMap, Piece, Source
+from workspace.packing.cost import PlanCost, plan_cost
 
 Viewer = User | AnonymousUser
 
@@ -70,6 +71,15 @@ def thread_history(*, question: Question) -> list[tuple[str, str]]:
         .order_by("id")
     )
     return [(item.text, item.answer.text) for item in earlier if hasattr(item, "answer")]
+
+
+def question_in_flight_count(*, user: User) -> int:
+    """How many of the user's own questions are queued or being answered now (one left
+    untouched for Question.STALE_AFTER is presumed dead and no longer counts)."""
+    fresh = timezone.now() - Question.STALE_AFTER
+    return Question.objects.filter(
+        thread__owner=user, status__in=Question.ACTIVE, updated_at__gte=fresh
+    ).count()
 
 
 def thread_list_for_project(*, user: Viewer, project: Project) -> QuerySet[Thread]:
@@ -185,6 +195,7 @@ class QuestionView:
     segments: list[Segment]
     flagged: list[Citation]
     can_retry: bool
+    cost: PlanCost | None = None  # what a map-reduce would cost, while the asker chooses
 
     @property
     def status(self) -> str:
@@ -228,12 +239,16 @@ def question_view(*, question: Question) -> QuestionView:
     answer = getattr(question, "answer", None) if question.status == Question.Status.DONE else None
     citations = citations_from_json(answer.citations) if answer else []
     stale = question.is_active and question.updated_at < timezone.now() - STALE_AFTER
+    cost = None
+    if question.status == Question.Status.CONFIRM and question.context_map:
+        cost = plan_cost(ContextMap.from_dict(question.context_map))
     return QuestionView(
         question=question,
         answer=answer,
         segments=answer_segments(answer=answer) if answer else [],
         flagged=[citation for citation in citations if citation.flagged],
         can_retry=question.status == Question.Status.FAILED or stale,
+        cost=cost,
     )
 
 

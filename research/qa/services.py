@@ -1,22 +1,32 @@
-"""Writes for research Q&A: asking, answering (streamed or in a task), map-reduce steps.
+"""Writes for research Q&A: asking, answering in a task, cancelling, map-reduce steps.
 
-A question is a claimable row (workspace/models.py), answered by whoever claims it first
-(queued → answering, same attempt): the SSE stream when the page has JavaScript, the
-`qa_answer` task (tasks.py, sent here by its name) otherwise. Packing happens at claim
-time, so the stored context map is exactly what the model saw. Every write after a claim
-checks the attempt (a retry bumps it), so work left over from an older attempt changes
-nothing.
+A question is a claimable row (workspace/models.py), always answered by the `qa_answer`
+task (tasks.py, sent here by its name) on the interactive "model" queue: no model is ever
+called in the web process. The task claims the row (queued → answering, same attempt),
+packs the prompt, and streams the answer's tokens into the question's Redis Stream
+(workspace/jobs/streams.py, kind "question"), which the page's SSE view relays; the stream
+ends once the answer is saved, or the question failed. Packing happens at claim time, so
+the stored context map is exactly what the model saw. Every write after a claim checks the
+attempt (a retry bumps it), so work left over from an older attempt changes nothing.
+
+Cancelling sets the stream's cancel flag and fails the question (code "cancelled"); the
+writer checks the flag between chunks, map steps and the reduce step before each model
+call. A person has at most `CARREL_MAX_QUESTIONS_IN_FLIGHT` questions queued or being
+answered at once (`QuestionLimitReached`).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import redis
 from celery import chord
 from celery.canvas import Signature
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -28,9 +38,17 @@ from research.models import Answer, MapNote, Page, Project, Question, Thread
 from research.qa.selectors import (
     document_list_for_thread,
     packing_sources_for_documents,
+    question_in_flight_count,
     thread_history,
 )
 from workspace.jobs import JobError, enqueue_on_commit, error_code_for, task_signature
+from workspace.jobs.streams import (
+    stream_cancel,
+    stream_cancelled,
+    stream_end,
+    stream_publish,
+    stream_reset,
+)
 from workspace.packing import (
     MAP_RULES,
     Budget,
@@ -73,6 +91,17 @@ QA_REDUCE_RULES = (
 )
 ANSWER_TOKENS = 1024  # reserved for the answer (and any thinking) in every prompt
 NOTE_TOKENS = 512  # the most one map step may write
+# The question's live output (workspace/jobs/streams.py): `token` pieces of the answer,
+# `restart` when a model error gives the question back for the task to try again (a reader
+# clears what it showed), `status` when the question went to map-reduce (polled instead).
+STREAM_KIND = "question"
+TOKEN = "token"
+RESTART = "restart"
+STATUS = "status"
+# How often the writer checks that the question is still its own (a retry or a stale
+# restart took it over): between these checks it only looks at the cancel flag.
+FENCE_CHECK_SECONDS = 0.5
+CANCELLED_MESSAGE = "You cancelled this question before it was answered."
 NOTHING_FOUND = (
     "None of the documents in scope had anything relevant to this question, "
     "so there is nothing to cite."
@@ -104,8 +133,28 @@ def thread_start(
         return question_ask(thread=thread, text=question)
 
 
+class QuestionLimitReached(Exception):
+    """The person already has as many questions in flight as one may (nothing was saved)."""
+
+
+def question_capacity_check(*, user: User) -> None:
+    """Raise QuestionLimitReached when `user` may not start one more question now."""
+    limit = settings.CARREL_MAX_QUESTIONS_IN_FLIGHT
+    if limit <= 0:
+        return
+    in_flight = question_in_flight_count(user=user)
+    if in_flight >= limit:
+        raise QuestionLimitReached(
+            f"You already have {in_flight} question{'s' if in_flight != 1 else ''} being "
+            f"answered (at most {limit} at once). Wait for one to finish, or cancel one, "
+            "then ask again: your question is still in the form."
+        )
+
+
 def question_ask(*, thread: Thread, text: str) -> Question:
-    """Add a question to a thread; it waits for the stream or a task to answer it."""
+    """Add a question to a thread; it waits for the `qa_answer` task (question_enqueue).
+    QuestionLimitReached (and nothing saved) when the asker has too many in flight."""
+    question_capacity_check(user=thread.owner)
     with transaction.atomic():
         question = Question.objects.create(thread=thread, text=text.strip())
         Thread.objects.filter(pk=thread.pk).update(updated_at=timezone.now())
@@ -117,8 +166,13 @@ def answer_signature(*, question_id: int, attempt: int) -> Signature:
 
 
 def question_enqueue(*, question: Question) -> None:
-    """Have a worker answer it (the page has no JavaScript to stream it)."""
+    """Have a worker answer it, streaming into a fresh stream (an earlier attempt's output
+    and cancel flag are forgotten first)."""
     question_id, attempt = question.pk, question.attempt
+    try:
+        stream_reset(kind=STREAM_KIND, item_id=question_id)
+    except redis.RedisError:  # the broker is Redis too: sending will fail and say so
+        logger.warning("Could not reset the stream of question %s", question_id)
     enqueue_on_commit(
         answer_signature(question_id=question_id, attempt=attempt),
         on_failure=lambda exc: _queue_down(question_id, attempt, exc),
@@ -135,7 +189,11 @@ def _queue_down(question_id: int, attempt: int, exc: Exception) -> None:
 
 
 def question_retry(*, question: Question) -> bool:
-    """Start a failed (or stuck) question again as a new attempt; False if it cannot be."""
+    """Start a failed (or stuck) question again as a new attempt; False if it cannot be.
+    QuestionLimitReached when the asker has too many questions in flight already. The
+    caller sends it to a worker (question_enqueue)."""
+    if question.status == Status.FAILED:
+        question_capacity_check(user=question.thread.owner)
     stale = timezone.now() - Question.STALE_AFTER
     retryable = Q(status=Status.FAILED) | Q(status__in=Question.ACTIVE, updated_at__lt=stale)
     updated = Question.restart(
@@ -179,13 +237,51 @@ def question_claim(*, question_id: int, attempt: int) -> bool:
     return Question.claim(question_id, attempt, claimed_at=timezone.now())
 
 
-def question_release(*, question_id: int, attempt: int) -> None:
-    """Give a claimed question back (the reader left mid-answer): it can be claimed again."""
-    Question.release(question_id, attempt, claimed_at=None)
+def question_release(*, question_id: int, attempt: int) -> bool:
+    """Give a claimed question back (its model call failed and the task will try again)."""
+    return Question.release(question_id, attempt, claimed_at=None)
 
 
 def question_fail(*, question_id: int, attempt: int, code: str, message: str) -> bool:
-    return Question.fail(question_id, attempt, code=code, error=message)
+    """Fail the attempt with the error's code and words, and end its stream (readers show
+    the error); False if the attempt was no longer current or active."""
+    failed = Question.fail(question_id, attempt, code=code, error=message)
+    if failed:
+        _end_stream(question_id)
+    return failed
+
+
+def question_cancel(*, question: Question) -> bool:
+    """Stop a queued or running question: its writer (or map-reduce step) sees the flag at
+    its next chunk or model call and stops; the question fails as cancelled, and Retry
+    starts it again. False when it was no longer running."""
+    if question.status not in Question.ACTIVE:
+        return False
+    stream_cancel(kind=STREAM_KIND, item_id=question.pk)
+    cancelled = Question.fail(
+        question.pk, question.attempt, code=ErrorCode.CANCELLED, error=CANCELLED_MESSAGE
+    )
+    if cancelled:
+        _end_stream(question.pk)
+    question.refresh_from_db()
+    return cancelled
+
+
+def question_cancelled(*, question_id: int) -> bool:
+    return stream_cancelled(kind=STREAM_KIND, item_id=question_id)
+
+
+def _publish(question_id: int, event: str, data: str = "") -> None:
+    stream_publish(kind=STREAM_KIND, item_id=question_id, event=event, data=data)
+
+
+def _end_stream(question_id: int) -> None:
+    """End the question's stream so readers stop (a Redis outage is logged, not raised:
+    the readers also stop once the row is no longer active)."""
+    try:
+        stream_end(kind=STREAM_KIND, item_id=question_id)
+    except redis.RedisError:
+        logger.warning("Could not end the stream of question %s", question_id)
 
 
 def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
@@ -217,6 +313,7 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
     sources = packing_sources_for_documents(document_ids=document_ids)
     history = thread_history(question=question)
     query = " ".join([question.text, *(history[-1][:1] if history else [])])
+    choice = question.route_choice
     try:
         result = pack(
             question=question.text,
@@ -227,6 +324,8 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
             query=query,
             retriever=default_retriever(),
             map_system=QA_MAP_RULES,
+            route="map_reduce" if choice == RUN_MAP_REDUCE else None,
+            strategy="near_edge" if choice == ONE_PROMPT else None,
         )
     except PackingError as exc:
         question_fail(
@@ -238,14 +337,40 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
         "context_map": context_map.to_dict(),
         "strategy": context_map.strategy,
     }
+    confirmed = choice == RUN_MAP_REDUCE
     if context_map.strategy == "map_reduce":
-        fields.update(status=Status.MAPPING, groups_total=len(context_map.groups), groups_done=0)
+        fields.update(
+            status=Status.MAPPING if confirmed else Status.CONFIRM,
+            groups_total=len(context_map.groups),
+            groups_done=0,
+        )
     if not Question.fenced(question_id, attempt, Status.ANSWERING).update(**fields):
         return None
     question.refresh_from_db()
-    if context_map.strategy == "map_reduce":
+    if context_map.strategy == "map_reduce" and confirmed:
         _start_map_reduce(question_id, attempt, len(context_map.groups))
     return Prepared(question, result.messages, context_map, runtime)
+
+
+RUN_MAP_REDUCE = "map_reduce"
+ONE_PROMPT = "one_prompt"
+ROUTE_CHOICES = (RUN_MAP_REDUCE, ONE_PROMPT)
+
+
+def question_choose_route(*, question: Question, choice: str) -> bool:
+    """The asker's answer to "run the map-reduce, or answer from one prompt?": the question
+    is queued again with the choice (the caller sends it, question_enqueue). False when it
+    was not waiting for a choice; QuestionLimitReached over the in-flight cap."""
+    if choice not in ROUTE_CHOICES:
+        raise ValueError(f"unknown route choice {choice!r}")
+    if question.status != Status.CONFIRM:
+        return False
+    question_capacity_check(user=question.thread.owner)
+    chosen = Question.fenced(question.pk, question.attempt, Status.CONFIRM).update(
+        status=Status.QUEUED, route_choice=choice, claimed_at=None
+    )
+    question.refresh_from_db()
+    return bool(chosen)
 
 
 def _start_map_reduce(question_id: int, attempt: int, groups: int) -> None:
@@ -291,72 +416,73 @@ def answer_save(
     return answer
 
 
-@dataclass
-class StreamEvent:
-    kind: str  # "token" (text so far arrives piece by piece) or "done"
-    text: str = ""
-
-
-def question_stream(*, prepared: Prepared) -> Iterator[StreamEvent]:
-    """Stream the answer's tokens, then save it (or the error). If the consumer stops
-    early (the reader left), the question is given back so it can be answered again."""
-    question = prepared.question
-    finished = False
-    try:
-        for chunk in prepared.runtime.stream_chat(prepared.messages, max_tokens=ANSWER_TOKENS):
-            if chunk.text:
-                yield StreamEvent("token", chunk.text)
-            if chunk.done and chunk.result is not None:
-                answer_save(
-                    question_id=question.pk,
-                    attempt=question.attempt,
-                    result=chunk.result,
-                    context_map=prepared.context_map,
-                )
-        finished = True
-    except ModelRuntimeError as exc:
-        finished = True
-        question_fail(
-            question_id=question.pk,
-            attempt=question.attempt,
-            code=error_code_for(exc),
-            message=exc.message,
-        )
-    except Exception as exc:
-        finished = True
-        logger.exception("Answering question %s failed", question.pk)
-        question_fail(
-            question_id=question.pk,
-            attempt=question.attempt,
-            code=ErrorCode.MODEL,
-            message=f"Unexpected error while answering: {type(exc).__name__}: {exc}",
-        )
-    finally:
-        if not finished:
-            question_release(question_id=question.pk, attempt=question.attempt)
-    if not Question.objects.filter(pk=question.pk).exclude(status__in=Question.ACTIVE).exists():
-        question_fail(
-            question_id=question.pk,
-            attempt=question.attempt,
-            code=ErrorCode.INTERRUPTED,
-            message="The model stopped without finishing the answer.",
-        )
-    yield StreamEvent("done")
-
-
 def question_answer(*, question_id: int, attempt: int) -> None:
-    """Answer without streaming (the worker path). Model errors propagate to the task,
-    which retries or records them."""
+    """The `qa_answer` task's work: claim, pack, and either stop at map-reduce (the page
+    shows its cost and asks whether to run it; once chosen, the page polls its progress)
+    or stream the answer into the question's stream and save it.
+    Model errors propagate to the task (after giving the question back), which retries
+    or records them."""
     prepared = question_prepare(question_id=question_id, attempt=attempt)
-    if prepared is None or prepared.map_reduce:
+    if prepared is None:
+        if Question.fenced(question_id, attempt, Status.FAILED).exists():
+            _end_stream(question_id)  # it failed while packing: readers show why
         return
+    if prepared.map_reduce:
+        _publish(question_id, STATUS, prepared.question.status)
+        _end_stream(question_id)
+        return
+    _stream_answer(prepared)
+
+
+def _still_ours(question_id: int, attempt: int) -> bool:
+    return Question.fenced(question_id, attempt, Status.ANSWERING).exists()
+
+
+def _stream_answer(prepared: Prepared) -> None:
+    """Publish each piece of the answer as it comes, then save it (and end the stream).
+    Stops at once, writing nothing more, when the question is cancelled or no longer
+    this attempt's."""
+    question_id, attempt = prepared.question.pk, prepared.question.attempt
+    chunks = prepared.runtime.stream_chat(prepared.messages, max_tokens=ANSWER_TOKENS)
+    next_check = time.monotonic() + FENCE_CHECK_SECONDS
+    saved = False
     try:
-        result = prepared.runtime.chat(prepared.messages, max_tokens=ANSWER_TOKENS)
+        for chunk in chunks:
+            if question_cancelled(question_id=question_id):
+                logger.info("Question %s was cancelled mid-answer", question_id)
+                return  # the canceller failed the question and ended the stream
+            if time.monotonic() >= next_check:
+                if not _still_ours(question_id, attempt):
+                    return
+                next_check = time.monotonic() + FENCE_CHECK_SECONDS
+            if chunk.text:
+                _publish(question_id, TOKEN, chunk.text)
+            if chunk.done and chunk.result is not None:
+                saved = (
+                    answer_save(
+                        question_id=question_id,
+                        attempt=attempt,
+                        result=chunk.result,
+                        context_map=prepared.context_map,
+                    )
+                    is not None
+                )
     except ModelRuntimeError:
-        question_release(question_id=question_id, attempt=attempt)
+        if question_release(question_id=question_id, attempt=attempt):
+            _publish(question_id, RESTART)  # what was shown so far is void
         raise
-    answer_save(
-        question_id=question_id, attempt=attempt, result=result, context_map=prepared.context_map
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # stops the model's generation when we leave early
+    if saved:
+        _end_stream(question_id)
+        return
+    question_fail(
+        question_id=question_id,
+        attempt=attempt,
+        code=ErrorCode.INTERRUPTED,
+        message="The model stopped without finishing the answer.",
     )
 
 
@@ -378,6 +504,8 @@ def map_step_run(*, question_id: int, attempt: int, index: int) -> None:
     if question is None:
         return
     if MapNote.objects.filter(question=question, attempt=attempt, index=index).exists():
+        return
+    if question_cancelled(question_id=question_id):
         return
     runtime = get_runtime()
     sources, chunk_ids = _group_sources(question, index)
@@ -417,7 +545,7 @@ def reduce_run(*, question_id: int, attempt: int) -> None:
     claimed = Question.claim(
         question_id, attempt, where=Q(status=Status.MAPPING), claimed_at=timezone.now()
     )
-    if not claimed:
+    if not claimed or question_cancelled(question_id=question_id):
         return
     question = Question.objects.get(pk=question_id)
     context_map = ContextMap.from_dict(question.context_map)
@@ -455,6 +583,8 @@ def reduce_run(*, question_id: int, attempt: int) -> None:
             )
             if len(batches) == 1:
                 break
+            if question_cancelled(question_id=question_id):
+                return
             notes = [
                 runtime.chat(
                     reduce_prompt(
@@ -475,6 +605,8 @@ def reduce_run(*, question_id: int, attempt: int) -> None:
             system=QA_REDUCE_RULES,
             history=history,
         )
+        if question_cancelled(question_id=question_id):
+            return
         result = runtime.chat(prompt.messages, max_tokens=ANSWER_TOKENS)
     except PackingError as exc:
         question_fail(

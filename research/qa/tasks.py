@@ -1,6 +1,8 @@
 """Celery tasks of research Q&A, all on the "model" queue: thin wrappers around services.py.
 
-- qa_answer: answers one question without streaming (the page had no JavaScript).
+- qa_answer: answers one question, streaming its tokens into the question's Redis Stream
+  (the page's SSE view relays them); every question is answered here, never in the web
+  process. Stops at the next chunk when the question is cancelled.
 - map-reduce: one qa_map_step per window-sized group, run in parallel as a chord whose
   callback qa_reduce writes the answer. Steps are idempotent (a note already written is
   kept; claims are conditional UPDATEs), so they run with acks_late and a redelivered step

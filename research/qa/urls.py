@@ -11,5 +11,7 @@ urlpatterns = [
     path("questions/<int:question_id>/", views.question, name="question"),
     path("questions/<int:question_id>/stream/", views.stream, name="stream"),
     path("questions/<int:question_id>/retry/", views.retry, name="retry"),
+    path("questions/<int:question_id>/cancel/", views.cancel, name="cancel"),
+    path("questions/<int:question_id>/route/", views.choose_route, name="choose_route"),
     path("questions/<int:question_id>/context/", views.context_map, name="context_map"),
 ]

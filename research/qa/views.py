@@ -1,17 +1,21 @@
-"""Research Q&A pages: ask, read a thread, stream an answer (SSE), see the context map.
+"""Research Q&A pages: ask, read a thread, stream an answer (SSE), cancel, see the context map.
 
-With JavaScript, an answer streams into the page over SSE (htmx's sse extension) straight
-from the model runtime; without it, the question is answered by a worker and the page
-shows the saved answer when reloaded.
+Every question is answered by a worker (the `qa_answer` task on the "model" queue); no
+model is called here. With JavaScript, the answer streams into the page over SSE (htmx's
+sse extension): the stream view only relays the question's Redis Stream, which the worker
+writes. Without it, the thread page refreshes itself while a question is in flight and
+shows the saved answer. Map-reduce progress is polled.
 """
 
 from __future__ import annotations
 
-import time
+import logging
 from collections.abc import Iterator
 
+import redis
 from django.conf import settings
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.contrib import messages
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -24,11 +28,17 @@ from research.library.selectors import ready_document_list_for_project
 from research.models import Question
 from research.qa import selectors, services
 from research.qa.forms import AskForm, FollowUpForm
+from research.qa.services import QuestionLimitReached
 from workspace.http import AuthedRequest, found_or_404, sse_comment, sse_event, sse_response
+from workspace.jobs.streams import stream_read
+
+logger = logging.getLogger(__name__)
 
 QUESTION_PARTIAL = "research/qa/partials/question.html"
-KEEPALIVE_SECONDS = 15.0
-POLL_SECONDS = 0.5
+# The stream view waits this long for news before it sends a keepalive comment and checks
+# that the question is still queued or being answered.
+IDLE_MS = 2000
+RELAYED = {services.TOKEN, services.RESTART}
 
 
 def _thread_url(question: Question) -> str:
@@ -45,16 +55,20 @@ def ask(request: AuthedRequest, project_id: int) -> HttpResponse:
     documents = ready_document_list_for_project(project=project)
     form = AskForm(request.POST or None, documents=documents)
     if request.method == "POST" and form.is_valid():
-        question = services.thread_start(
-            owner=request.user,
-            project=project,
-            question=form.cleaned_data["question"],
-            document_ids=form.document_ids(),
-        )
-        if request.htmx:  # the thread page streams the answer
-            return HttpResponse(status=204, headers={"HX-Redirect": _thread_url(question)})
-        services.question_enqueue(question=question)
-        return redirect(_thread_url(question))
+        try:
+            question = services.thread_start(
+                owner=request.user,
+                project=project,
+                question=form.cleaned_data["question"],
+                document_ids=form.document_ids(),
+            )
+        except QuestionLimitReached as refused:
+            form.add_error(None, str(refused))
+        else:
+            services.question_enqueue(question=question)
+            if request.htmx:  # the thread page streams the answer
+                return HttpResponse(status=204, headers={"HX-Redirect": _thread_url(question)})
+            return redirect(_thread_url(question))
     context = {"project": project, "form": form, "documents": documents}
     if request.htmx:
         return render(request, "research/qa/partials/ask_form.html", context)
@@ -70,14 +84,22 @@ def thread(request: AuthedRequest, thread_id: int) -> HttpResponse:
     )
     form = FollowUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        question = services.question_ask(thread=conversation, text=form.cleaned_data["question"])
-        if not request.htmx:
+        try:
+            question = services.question_ask(
+                thread=conversation, text=form.cleaned_data["question"]
+            )
+        except QuestionLimitReached as refused:
+            form.add_error(None, str(refused))
+        else:
             services.question_enqueue(question=question)
-            return redirect(_thread_url(question))
-        form = FollowUpForm()
+            if not request.htmx:
+                return redirect(_thread_url(question))
+            form = FollowUpForm()
+    questions = selectors.question_views(thread=conversation)
     context = {
         "thread": conversation,
-        "questions": selectors.question_views(thread=conversation),
+        "questions": questions,
+        "in_flight": any(view.question.is_active for view in questions),
         "scope": selectors.thread_scope(thread=conversation),
         "form": form,
     }
@@ -102,8 +124,50 @@ def retry(request: AuthedRequest, question_id: int) -> HttpResponse:
     item = row_for_request(
         request, selectors.question_get_for_user, "question", question_id=question_id
     )
-    if services.question_retry(question=item) and not request.htmx:
-        services.question_enqueue(question=item)
+    refusal = ""
+    try:
+        if services.question_retry(question=item):
+            services.question_enqueue(question=item)
+    except QuestionLimitReached as refused:
+        refusal = str(refused)
+    if request.htmx:
+        view = selectors.question_view(question=item)
+        return render(request, QUESTION_PARTIAL, {"view": view, "refusal": refusal})
+    if refusal:
+        messages.error(request, refusal)
+    return redirect(_thread_url(item))
+
+
+@require_POST
+def choose_route(request: AuthedRequest, question_id: int) -> HttpResponse:
+    """The asker's choice before a map-reduce: run it, or answer from one prompt."""
+    item = row_for_request(
+        request, selectors.question_get_for_user, "question", question_id=question_id
+    )
+    choice = request.POST.get("choice", "")
+    if choice not in services.ROUTE_CHOICES:
+        return HttpResponseBadRequest("Choose to run it or to answer from one prompt.")
+    refusal = ""
+    try:
+        if services.question_choose_route(question=item, choice=choice):
+            services.question_enqueue(question=item)
+    except QuestionLimitReached as refused:
+        refusal = str(refused)
+    if request.htmx:
+        view = selectors.question_view(question=item)
+        return render(request, QUESTION_PARTIAL, {"view": view, "refusal": refusal})
+    if refusal:
+        messages.error(request, refusal)
+    return redirect(_thread_url(item))
+
+
+@require_POST
+def cancel(request: AuthedRequest, question_id: int) -> HttpResponse:
+    """Stop a queued or running question (its asker only): it fails as cancelled."""
+    item = row_for_request(
+        request, selectors.question_get_for_user, "question", question_id=question_id
+    )
+    services.question_cancel(question=item)
     if request.htmx:
         return render(request, QUESTION_PARTIAL, {"view": selectors.question_view(question=item)})
     return redirect(_thread_url(item))
@@ -124,15 +188,13 @@ def stream(request: AuthedRequest, question_id: int) -> StreamingHttpResponse:
 
 
 def _events(request: AuthedRequest, item: Question) -> Iterator[bytes]:
-    prepared = None
-    if item.status == Question.Status.QUEUED:
-        prepared = services.question_prepare(question_id=item.pk, attempt=item.attempt)
-    if prepared is not None and not prepared.map_reduce:
-        for event in services.question_stream(prepared=prepared):
-            if event.kind == "token":
-                yield sse_event("token", escape(event.text))
-    else:
-        yield from _wait_for_other_writer(item)
+    """Relay the worker's stream (from its start: a page opened late sees it all) while the
+    question is queued or being answered, then one `done` event with the question's HTML
+    (a map-reduce answer's is its polled progress)."""
+    try:
+        yield from _relay(item, block_ms=IDLE_MS if item.status in WAITING else 1)
+    except redis.RedisError:  # the page shows the question as it stands, and may reload
+        logger.warning("Could not read the stream of question %s", item.pk)
     item.refresh_from_db()
     html = render_to_string(
         QUESTION_PARTIAL, {"view": selectors.question_view(question=item)}, request=request
@@ -140,19 +202,26 @@ def _events(request: AuthedRequest, item: Question) -> Iterator[bytes]:
     yield sse_event("done", html)
 
 
-def _wait_for_other_writer(item: Question) -> Iterator[bytes]:
-    """A worker (or another tab) is writing this answer: wait for it, keeping the
-    connection alive. Map-reduce progress is polled by the page instead."""
-    deadline = time.monotonic() + settings.OLLAMA_TIMEOUT + 60
-    last_ping = time.monotonic()
-    while time.monotonic() < deadline:
-        item.refresh_from_db(fields=["status"])
-        if item.status != Question.Status.ANSWERING:
-            return
-        if time.monotonic() - last_ping > KEEPALIVE_SECONDS:
-            last_ping = time.monotonic()
-            yield sse_comment("still writing")
-        time.sleep(POLL_SECONDS)
+WAITING = (Question.Status.QUEUED, Question.Status.ANSWERING)
+
+
+def _relay(item: Question, *, block_ms: int) -> Iterator[bytes]:
+    """The stream's `token` and `restart` entries as events, until it ends; while it is
+    idle, a keepalive comment, and a stop once the question is no longer waiting (its
+    writer ended without saying so, or it went to map-reduce)."""
+    entries = stream_read(
+        kind=services.STREAM_KIND,
+        item_id=item.pk,
+        block_ms=block_ms,
+        timeout_seconds=settings.OLLAMA_TIMEOUT + 60,
+    )
+    for entry in entries:
+        if entry.idle:
+            if not Question.objects.filter(pk=item.pk, status__in=WAITING).exists():
+                return
+            yield sse_comment("waiting for the model")
+        elif entry.event in RELAYED:
+            yield sse_event(entry.event, escape(entry.data))
 
 
 @require_GET

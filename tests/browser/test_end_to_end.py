@@ -2,10 +2,11 @@
 
 The live server answers the browser; a real `celery worker` process on the test Redis and
 the test database (a file for SQLite, the test database for PostgreSQL) ingests the upload
-and makes the flashcards. Model calls made in the web process (the streamed answer, the
-campaign's turns) use the scripted runtime; the worker's model is the fake Ollama server
-(tests/fakes/ollama_server.py), which fills whatever JSON schema it is sent, because the
-scripted runtime's echo cannot. Every main page is saved as a full-page screenshot in
+and makes the flashcards, and answers the question (streamed to the page through Redis).
+Model calls made in the web process (the campaign's turns) use the scripted runtime; the
+worker's model is the fake Ollama server (tests/fakes/ollama_server.py), which fills
+whatever JSON schema it is sent, because the scripted runtime's echo cannot, and answers a
+research question as the scripted echo would. Every main page is saved as a full-page screenshot in
 test-artifacts/screenshots/e2e-*.png for a person to look at.
 """
 
@@ -27,6 +28,7 @@ from django.conf import settings
 from playwright.sync_api import Page, expect
 
 from research.models import Document, Flashcard, Question
+from research.qa.services import QA_RULES
 from stories.models import Campaign
 from stories.scripting import StoryScript
 from tests.browser.conftest import sign_in
@@ -34,6 +36,7 @@ from tests.fakes.ollama_server import FakeOllama
 from tests.stories.inline import tasks_run_inline
 from workspace.runtime import use_runtime
 from workspace.runtime.scripted import ScriptedRuntime
+from workspace.runtime.types import Message
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.slow]
 
@@ -96,6 +99,10 @@ def fake_model_reply(body: dict[str, Any]) -> str:
     if isinstance(schema, dict):
         numbers = iter(range(1, 10_000))
         return json.dumps(schema_example(schema, schema, numbers))
+    messages = [Message(m["role"], m.get("content", "")) for m in body.get("messages", [])]
+    if messages and messages[0].content.startswith(QA_RULES):
+        # a research question: quote it and cite the first page marker, as the echo does
+        return ScriptedRuntime.echo().chat(messages).text
     return "The authors describe a four-page sample document typeset with pdfLaTeX."
 
 
@@ -252,7 +259,7 @@ def test_a_researcher_uploads_asks_studies_and_plays_a_campaign_in_a_real_browse
     expect(page.get_by_role("heading", name=document.title, level=1)).to_be_visible()
     shoot("e2e-05-document")
 
-    # Ask a question: the answer streams in over SSE from the web process, with a citation.
+    # Ask a question: the worker's answer streams in over SSE, with a citation.
     page.goto(f"/research/{document.project_id}/")
     page.get_by_role("link", name="Ask a question").first.click()
     # A click resolves once the new page is parsed, before htmx has bound its forms; asking

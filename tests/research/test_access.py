@@ -8,6 +8,7 @@ that do not exist). A URL whose id parameter this file does not know fails loudl
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.db.models import Count, Max
-from django.test import Client, RequestFactory
+from django.test import Client, RequestFactory, TestCase
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
@@ -69,8 +70,13 @@ EDITOR_FORMS = {
 }
 # Asking starts the reader's own thread: a viewer may.
 READER_MAY_POST = {"research:qa:ask"}
-# A follow-up or a retry adds to a thread: its asker's alone (the owner asked it here).
-ASKER_ONLY_POST = {"research:qa:thread", "research:qa:retry"}
+# A follow-up, a retry, a cancel or a route choice changes a thread: its asker's alone.
+ASKER_ONLY_POST = {
+    "research:qa:thread",
+    "research:qa:retry",
+    "research:qa:cancel",
+    "research:qa:choose_route",
+}
 
 _hashes = itertools.count()
 
@@ -448,6 +454,19 @@ def test_every_export_refuses_strangers_and_serves_readers(client, world):
 # -- search and the context map -------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def eager_tasks() -> Iterator[None]:
+    """Celery tasks run in this process as they are sent (the answer task of a question)."""
+    from workspace.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = previous
+
+
 @pytest.fixture
 def scripted() -> Iterator[ScriptedRuntime]:
     with use_runtime(ScriptedRuntime.echo()) as runtime:
@@ -486,9 +505,10 @@ def test_a_shared_reader_asks_and_the_context_map_holds_only_the_shared_project(
     assert client.post(ask_url, tampered).status_code in (200, 400)
     assert not Thread.objects.filter(owner=viewer).exists()
 
-    response = client.post(
-        ask_url, {"question": "Where is the glacier survey?", "scope": "all"}, **HX
-    )
+    with eager_tasks(), TestCase.captureOnCommitCallbacks(execute=True):  # the worker's turn
+        response = client.post(
+            ask_url, {"question": "Where is the glacier survey?", "scope": "all"}, **HX
+        )
     assert response.status_code == 204
     question = Question.objects.get(thread__owner=viewer)
     b"".join(client.get(reverse("research:qa:stream", args=[question.pk])).streaming_content)

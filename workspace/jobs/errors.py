@@ -34,6 +34,7 @@ class JobError(models.TextChoices):
     PACKING = "packing", "The sources could not be packed"
     NO_SOURCES = "no_sources", "No sources are ready"
     INTERRUPTED = "interrupted", "The work was interrupted"
+    CANCELLED = "cancelled", "Cancelled"
 
 
 # Most specific first: the first class the error is an instance of gives its code.

@@ -2,18 +2,23 @@
 with no summaries to answer from, is read in window-sized parts (a chord of map steps), then
 combined by a reduce step; the page shows progress meanwhile.
 
-The chord runs in-process (Celery's eager mode) so the test can script the model's words;
-tests/research/qa/test_worker.py runs the worker path with real worker processes."""
+The answer task and the chord run in-process (Celery's eager mode), each sent when the test
+lets its on-commit callbacks run, so the test can script the model's words and look at the
+page between the steps; tests/research/qa/test_worker.py runs real worker processes."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator, Sequence
 
 import pytest
+from django.test import TestCase
 
 from research.models import MapNote, Project, Question
 from tests.research.qa.test_views import HX, add_document, events
 from workspace.celery import app
+from workspace.packing import ContextMap
+from workspace.packing.cost import plan_cost
 from workspace.runtime import use_runtime
 from workspace.runtime.scripted import ScriptedRuntime
 from workspace.runtime.tokenizer import get_tokenizer
@@ -68,20 +73,39 @@ def reply(messages: Sequence[Message]) -> str:
     return f"From {len(notes)} parts: " + notes[0].removeprefix("Readings are logged per station ")
 
 
+def ask_and_pack(client, project: Project) -> tuple[Question, list]:
+    """Ask; the answer task packs the question (map-reduce), the asker chooses to run it,
+    and the task sends the chord, which is held back: the returned callbacks send it."""
+    with TestCase.captureOnCommitCallbacks() as sent:
+        response = client.post(
+            f"/research/{project.pk}/ask/", {"question": QUESTION, "scope": "all"}, **HX
+        )
+    assert response.status_code == 204
+    for send in sent:
+        send()
+    question = Question.objects.get()
+    assert question.status == Question.Status.CONFIRM, "map-reduce waits for the asker"
+    with TestCase.captureOnCommitCallbacks() as sent:
+        chosen = client.post(
+            f"/research/questions/{question.pk}/route/", {"choice": "map_reduce"}, **HX
+        )
+    assert chosen.status_code == 200
+    with TestCase.captureOnCommitCallbacks() as chord:
+        for send in sent:
+            send()
+    question.refresh_from_db()
+    return question, chord
+
+
 def test_far_beyond_the_window_the_answer_is_read_in_parts_then_combined(
-    signed_in_client, big_project, eager, django_capture_on_commit_callbacks
+    signed_in_client, big_project, eager
 ) -> None:
     runtime = ScriptedRuntime(reply, context_window=WINDOW)
     with use_runtime(runtime):
-        response = signed_in_client.post(
-            f"/research/{big_project.pk}/ask/",
-            {"question": QUESTION, "scope": "all"},
-            **HX,
-        )
-        assert response.status_code == 204
-        question = Question.objects.get()
-        with django_capture_on_commit_callbacks(execute=True):
-            streamed = events(signed_in_client.get(f"/research/questions/{question.pk}/stream/"))
+        question, chord = ask_and_pack(signed_in_client, big_project)
+        streamed = events(signed_in_client.get(f"/research/questions/{question.pk}/stream/"))
+        for send in chord:
+            send()
     assert [name for name, _ in streamed] == ["done"], "map-reduce is polled, not streamed"
     assert 'data-testid="map-reduce-progress"' in streamed[0][1]
 
@@ -103,18 +127,75 @@ def test_far_beyond_the_window_the_answer_is_read_in_parts_then_combined(
     assert "map_reduce" in page and "Part" in page
 
 
-def test_progress_is_polled_while_the_parts_are_being_read(signed_in_client, big_project) -> None:
+def test_progress_is_polled_while_the_parts_are_being_read(
+    signed_in_client, big_project, eager
+) -> None:
     with use_runtime(ScriptedRuntime(reply, context_window=WINDOW)):
-        signed_in_client.post(
-            f"/research/{big_project.pk}/ask/",
-            {"question": QUESTION, "scope": "all"},
-            **HX,
-        )
-        question = Question.objects.get()
-        # no on-commit here: the chord is never sent, so the question stays mid-way
+        question, _ = ask_and_pack(signed_in_client, big_project)
+        # the chord is never sent, so the question stays mid-way
         events(signed_in_client.get(f"/research/questions/{question.pk}/stream/"))
     question.refresh_from_db()
     assert question.status == Question.Status.MAPPING
     partial = signed_in_client.get(f"/research/questions/{question.pk}/", **HX).content.decode()
     assert 'hx-trigger="every 2s"' in partial
     assert f"0 of {question.groups_total} parts read" in partial
+
+
+def test_before_map_reduce_the_page_shows_its_cost_and_one_prompt_answers_instead(
+    signed_in_client, big_project, eager
+) -> None:
+    runtime = ScriptedRuntime.echo()
+    runtime.context_window = WINDOW
+    with use_runtime(runtime):
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            signed_in_client.post(
+                f"/research/{big_project.pk}/ask/", {"question": QUESTION, "scope": "all"}, **HX
+            )
+        question = Question.objects.get()
+        assert question.status == Question.Status.CONFIRM and runtime.calls == []
+        streamed = events(signed_in_client.get(f"/research/questions/{question.pk}/stream/"))
+        assert [name for name, _ in streamed] == ["done"]
+        choice = streamed[0][1]
+        cost = plan_cost(ContextMap.from_dict(question.context_map))
+        assert cost.model_calls >= question.groups_total + 1 >= 5  # map steps + reduce rounds
+        assert f"Run it ({cost.model_calls} model calls)" in choice
+        assert html.escape(cost.describe()) in choice
+        assert "Answer from one prompt (summaries + excerpts)" in choice
+        assert (
+            "asks about every document"
+            in signed_in_client.get(f"/research/questions/{question.pk}/context/").content.decode()
+        )
+
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            chosen = signed_in_client.post(
+                f"/research/questions/{question.pk}/route/", {"choice": "one_prompt"}, **HX
+            )
+        assert chosen.status_code == 200
+    question.refresh_from_db()
+    assert question.status == Question.Status.DONE
+    assert question.strategy == "near_edge" and question.route_choice == "one_prompt"
+    assert len(runtime.calls) == 1, "one prompt, no map step"
+    assert get_tokenizer().count_messages(runtime.calls[0]) <= question.context_map["prompt_limit"]
+    assert not MapNote.objects.filter(question=question).exists()
+
+
+def test_without_javascript_the_choice_is_a_plain_form_that_redirects_to_the_thread(
+    signed_in_client, big_project, eager
+) -> None:
+    with use_runtime(ScriptedRuntime(reply, context_window=WINDOW)):
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            asked = signed_in_client.post(
+                f"/research/{big_project.pk}/ask/", {"question": QUESTION, "scope": "all"}
+            )
+        thread = signed_in_client.get(asked["Location"]).content.decode()
+        question = Question.objects.get()
+        route_url = f"/research/questions/{question.pk}/route/"
+        assert f'method="post" action="{route_url}"' in thread
+        assert 'name="choice" value="map_reduce"' in thread
+        assert signed_in_client.post(route_url, {"choice": "everything"}).status_code == 400
+        with TestCase.captureOnCommitCallbacks() as sent:
+            chosen = signed_in_client.post(route_url, {"choice": "map_reduce"})
+    assert chosen.status_code == 302 and chosen["Location"] == asked["Location"]
+    question.refresh_from_db()
+    assert (question.status, question.route_choice) == ("queued", "map_reduce")
+    assert len(sent) == 1, "the answer task is sent again, to run the map-reduce"

@@ -1,6 +1,10 @@
 """Research Q&A end to end: ask, stream the answer over SSE, follow up, see the context map,
 and the model server's failures shown as such. Model words come from ScriptedRuntime (or
-the fake Ollama server / a dead port for failures); everything else is real."""
+the fake Ollama server / a dead port for failures); everything else is real.
+
+The `qa_answer` task runs in-process here (Celery's eager mode, sent when the asking
+request's transaction commits), writing the question's real Redis Stream before the test
+reads it through the SSE view; tests/research/qa/test_worker.py runs real workers."""
 
 from __future__ import annotations
 
@@ -10,11 +14,13 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from django.test import TestCase
 from django.utils import timezone
 
 from research.library import search
 from research.models import Chunk, Document, Page, Project, Question, Thread
 from tests.fakes.ollama_server import FakeOllama
+from workspace.celery import app
 from workspace.chunking import PageText, chunk_pages
 from workspace.runtime import use_runtime
 from workspace.runtime.ollama import OllamaRuntime
@@ -85,6 +91,23 @@ def project(user) -> Project:
     return make_project(user)
 
 
+@pytest.fixture(autouse=True)
+def eager() -> Iterator[None]:
+    """Tasks run in this process, as soon as they are sent."""
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = previous
+
+
+def post(client, url: str, data: dict | None = None, **extra):
+    """A POST whose on-commit work (sending the answer task) runs before it returns."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(url, data or {}, **extra)
+
+
 @pytest.fixture
 def scripted() -> Iterator[ScriptedRuntime]:
     with use_runtime(ScriptedRuntime.echo()) as runtime:
@@ -94,9 +117,13 @@ def scripted() -> Iterator[ScriptedRuntime]:
 def events(response) -> list[tuple[str, str]]:
     """(event, data) pairs of a text/event-stream response."""
     assert response["Content-Type"] == "text/event-stream"
-    body = b"".join(response.streaming_content).decode()
+    return events_of(b"".join(response.streaming_content))
+
+
+def events_of(raw: bytes) -> list[tuple[str, str]]:
+    """(event, data) pairs of a text/event-stream body (comments left out)."""
     parsed = []
-    for block in body.split("\n\n"):
+    for block in raw.decode().split("\n\n"):
         lines = [line for line in block.split("\n") if line and not line.startswith(":")]
         if not lines:
             continue
@@ -106,14 +133,24 @@ def events(response) -> list[tuple[str, str]]:
     return parsed
 
 
-def ask(client, project: Project, text: str, **extra) -> Question:
-    response = client.post(f"/research/{project.pk}/ask/", {"question": text, "scope": "all"}, **HX)
+def ask(client, project: Project, text: str) -> Question:
+    """Ask over htmx; the answer task has run (into the question's stream) on return."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return ask_later(client, project, text)[0]
+
+
+def ask_later(client, project: Project, text: str) -> tuple[Question, list]:
+    """Ask over htmx; the answer task is held back: call the returned callbacks to send it."""
+    with TestCase.captureOnCommitCallbacks() as sent:
+        response = client.post(
+            f"/research/{project.pk}/ask/", {"question": text, "scope": "all"}, **HX
+        )
     assert response.status_code == 204
     question = Question.objects.get(text=text)
     assert (
         response["HX-Redirect"] == f"/research/threads/{question.thread_id}/#question-{question.pk}"
     )
-    return question
+    return question, sent
 
 
 def test_asking_streams_the_answer_and_the_saved_thread_shows_it(
@@ -123,12 +160,16 @@ def test_asking_streams_the_answer_and_the_saved_thread_shows_it(
     assert page.status_code == 200
     assert b'data-testid="ask-form"' in page.content
 
-    question = ask(signed_in_client, project, "How do glaciers carve valleys?")
+    question, sent = ask_later(signed_in_client, project, "How do glaciers carve valleys?")
     thread_page = signed_in_client.get(f"/research/threads/{question.thread_id}/")
     assert (
         f'sse-connect="/research/questions/{question.pk}/stream/"'.encode() in thread_page.content
     )
     assert b"Reload</a> to see it." in thread_page.content, "a no-script notice meanwhile"
+    assert b'<noscript><meta http-equiv="refresh"' in thread_page.content
+    assert b'data-testid="cancel"' in thread_page.content
+    for send in sent:  # the worker's turn (in-process): it streams the answer
+        send()
 
     streamed = events(signed_in_client.get(f"/research/questions/{question.pk}/stream/"))
     tokens = "".join(data for name, data in streamed if name == "token")
@@ -180,7 +221,8 @@ def test_a_follow_up_reuses_the_thread_and_the_model_sees_the_earlier_exchange(
     first = ask(signed_in_client, project, "How do glaciers carve valleys?")
     events(signed_in_client.get(f"/research/questions/{first.pk}/stream/"))
 
-    response = signed_in_client.post(
+    response = post(
+        signed_in_client,
         f"/research/threads/{first.thread_id}/",
         {"question": "And what feeds braided rivers?"},
         **HX,
@@ -206,7 +248,8 @@ def test_scope_limits_the_question_to_the_chosen_document(
     signed_in_client, project, scripted
 ) -> None:
     bees = Document.objects.get(title="Bee behaviour")
-    response = signed_in_client.post(
+    response = post(
+        signed_in_client,
         f"/research/{project.pk}/ask/",
         {"question": "What keeps the brood warm?", "scope": "chosen", "documents": [bees.pk]},
     )
@@ -275,13 +318,16 @@ def test_a_dead_model_server_shows_the_error_and_keeps_the_question_for_a_retry(
     done = streamed[-1][1]
     assert "The model server is not answering" in done and 'data-testid="retry"' in done
 
-    retried = signed_in_client.post(f"/research/questions/{question.pk}/retry/", **HX)
+    with TestCase.captureOnCommitCallbacks() as sent:
+        retried = signed_in_client.post(f"/research/questions/{question.pk}/retry/", **HX)
     assert retried.status_code == 200
     question.refresh_from_db()
     assert (question.status, question.attempt, question.error) == (Question.Status.QUEUED, 2, "")
     assert f"/research/questions/{question.pk}/stream/" in retried.content.decode()
     with use_runtime(ScriptedRuntime.echo()):
-        events(signed_in_client.get(f"/research/questions/{question.pk}/stream/"))
+        for send in sent:  # the retry's task, sent on commit, runs now with a live model
+            send()
+    events(signed_in_client.get(f"/research/questions/{question.pk}/stream/"))
     question.refresh_from_db()
     assert question.status == Question.Status.DONE
 
