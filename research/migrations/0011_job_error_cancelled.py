@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('research', '0009_job_error_crashed'),
+        ('research', '0010_study_job_worker'),
     ]
 
     operations = [

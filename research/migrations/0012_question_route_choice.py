@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('research', '0010_job_error_cancelled'),
+        ('research', '0011_job_error_cancelled'),
     ]
 
     operations = [
