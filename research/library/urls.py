@@ -22,6 +22,12 @@ urlpatterns = [
         views.document_password,
         name="document_password",
     ),
+    path(
+        "documents/<int:document_id>/metadata/",
+        views.document_metadata,
+        name="document_metadata",
+    ),
+    path("documents/<int:document_id>/bibtex/", views.document_bibtex, name="document_bibtex"),
     path("documents/<int:document_id>/delete/", views.document_delete, name="document_delete"),
     path(
         "documents/<int:document_id>/pages/<int:number>/",
