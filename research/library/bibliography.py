@@ -23,6 +23,7 @@ _STOP_WORDS = {
     "is", "are", "how", "what", "why", "towards", "toward", "via", "der", "die", "das",
     "ein", "eine", "le", "la", "les", "un", "une", "el", "los",
 }  # fmt: skip
+KEY_CHARS = "-_:./+"  # what a key may hold besides ASCII letters and digits
 _BIBTEX_SPECIAL = {
     "\\": "\\textbackslash{}",
     "{": "\\{",
@@ -47,6 +48,7 @@ class Cited:
     year: int | None
     doi: str = ""
     entry_type: str = ""
+    imported_key: str = ""  # the key the entry had in an imported bibliography
 
 
 def cited_from_document(document: Document) -> Cited:
@@ -56,7 +58,8 @@ def cited_from_document(document: Document) -> Cited:
         authors=tuple(_author_list(document.authors)),
         year=document.year,
         doi=document.doi,
-        entry_type=str((document.metadata or {}).get("entry type", "")),
+        entry_type=document.entry_type,
+        imported_key=document.citation_key,
     )
 
 
@@ -70,7 +73,7 @@ def _project_cited(project_id: int) -> list[Cited]:
     rows = (
         Document.objects.filter(project_id=project_id)
         .order_by("created_at", "id")
-        .values_list("id", "title", "authors", "year", "doi", "metadata")
+        .values_list("id", "title", "authors", "year", "doi", "entry_type", "citation_key")
     )
     return [
         Cited(
@@ -79,9 +82,10 @@ def _project_cited(project_id: int) -> list[Cited]:
             authors=tuple(_author_list(authors)),
             year=year,
             doi=doi,
-            entry_type=str((metadata or {}).get("entry type", "")),
+            entry_type=entry_type,
+            imported_key=citation_key,
         )
-        for row_id, title, authors, year, doi, metadata in rows
+        for row_id, title, authors, year, doi, entry_type, citation_key in rows
     ]
 
 
@@ -158,16 +162,31 @@ def key_stem(cited: Cited) -> str:
     return f"{family or 'anon'}{year}{word[:20]}"
 
 
+def _usable_key(key: str) -> bool:
+    return 0 < len(key) <= 100 and all(c.isascii() and (c.isalnum() or c in KEY_CHARS) for c in key)
+
+
 def keys_for(cited: Iterable[Cited]) -> dict[int, str]:
-    """Each document's citation key: its stem, then stem + a, b, … for later documents
-    with the same stem (in the order given)."""
-    seen: dict[str, int] = defaultdict(int)
+    """Each document's citation key: the key its imported entry had (so a LaTeX file
+    written against the user's own .bib keeps working), else its stem, then stem + a, b, …
+    for later documents with the same stem (in the order given)."""
+    items = list(cited)
     keys: dict[int, str] = {}
-    for item in cited:
+    taken: set[str] = set()
+    for item in items:
+        if _usable_key(item.imported_key) and item.imported_key not in taken:
+            keys[item.id] = item.imported_key
+            taken.add(item.imported_key)
+    for item in items:
+        if item.id in keys:
+            continue
         stem = key_stem(item)
-        count = seen[stem]
-        keys[item.id] = stem if count == 0 else f"{stem}{_letters(count - 1)}"
-        seen[stem] += 1
+        key, count = stem, 0
+        while key in taken:
+            key = f"{stem}{_letters(count)}"
+            count += 1
+        keys[item.id] = key
+        taken.add(key)
     return keys
 
 

@@ -108,3 +108,14 @@ class DocumentMetadataForm(forms.Form):
                 "abstract": document.abstract,
             }
         )
+
+
+class BibliographyImportForm(forms.Form):
+    bibliography = forms.FileField(
+        label="Bibliography",
+        help_text=(
+            "A .bib or CSL-JSON (.json) file, or a .zip of Zotero's “Export Collection” with "
+            "“Export Files” checked (the .bib and its files/ folder)."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".bib,.bibtex,.json,.zip"}),
+    )

@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.project_create, name="project_create"),
     path("<int:project_id>/", views.project_detail, name="project_detail"),
     path("<int:project_id>/upload/", views.document_upload, name="document_upload"),
+    path("<int:project_id>/import/", views.project_import, name="project_import"),
     path("documents/<int:document_id>/", views.document_detail, name="document_detail"),
     path(
         "documents/<int:document_id>/progress/",

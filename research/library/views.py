@@ -15,7 +15,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from research import access
 from research.access import row_for_request
 from research.library import bibliography, selectors, services
-from research.library.forms import DocumentMetadataForm, PasswordForm, ProjectForm, UploadForm
+from research.library.bibimport import bibliography_import
+from research.library.forms import (
+    BibliographyImportForm,
+    DocumentMetadataForm,
+    PasswordForm,
+    ProjectForm,
+    UploadForm,
+)
 from research.models import Document, Page, Project
 from research.qa import selectors as qa_selectors
 from research.study import selectors as study_selectors
@@ -71,6 +78,7 @@ def _project_page(
         "project": project,
         "documents": documents,
         "form": form,
+        "import_form": BibliographyImportForm(),
         "threads": qa_selectors.thread_list_for_project(user=request.user, project=project)[:10],
         "study": study_selectors.study_overview(project=project),
         "read_only": _read_only(request, project),
@@ -117,6 +125,28 @@ def _document_page(
         "metadata_open": form is not None,
     }
     return render(request, "research/library/document_detail.html", context, status=status)
+
+
+@require_POST
+def project_import(request: AuthedRequest, project_id: int) -> HttpResponse:
+    """Import a .bib / CSL-JSON file, or a Zotero export .zip with its files."""
+    project = access.project_for_request(request, project_id)
+    form = BibliographyImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a .bib, CSL-JSON or .zip file to import.")
+        return redirect("research:project_detail", project_id=project.pk)
+    report = bibliography_import(
+        project=project, uploaded_by=request.user, upload=form.cleaned_data["bibliography"]
+    )
+    if (
+        report.ok
+        and report.added
+        and not (report.without_file or report.missing_file or report.refused or report.broken)
+    ):
+        messages.success(request, report.summary())
+    else:
+        messages.warning(request, report.summary())
+    return redirect("research:project_detail", project_id=project.pk)
 
 
 @require_GET

@@ -136,6 +136,9 @@ class Document(Claimable):
     year = models.PositiveSmallIntegerField(null=True, blank=True)
     doi = models.CharField(max_length=200, blank=True)
     abstract = models.TextField(blank=True)
+    # From an imported bibliography: the entry's own key (used as the citation key) and type.
+    citation_key = models.CharField(max_length=100, blank=True)
+    entry_type = models.CharField(max_length=30, blank=True)
     metadata_source = models.CharField(max_length=16, choices=MetadataSource.choices, blank=True)
     summary_status = models.CharField(
         max_length=16, choices=SummaryStatus.choices, default=SummaryStatus.PENDING
