@@ -36,13 +36,10 @@ logger = logging.getLogger(__name__)
 
 BIB_SUFFIXES = (".bib", ".bibtex")
 CSL_SUFFIXES = (".json",)
-# Limits on what one import may hold (docs/deploy.md lists the settings).
+# Limits on what one import may hold: this, and the CARREL_BIB_IMPORT_* settings
+# (docs/deploy.md).
 MAX_BIBLIOGRAPHY_BYTES = 8 * 1024 * 1024  # the .bib or .json itself
 MAX_JSON_DEPTH = 16
-
-
-def _limit(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
 
 
 @dataclass(frozen=True)
@@ -312,10 +309,11 @@ class _Archive:
             infos = self.zip.infolist()
         except (zipfile.BadZipFile, OSError, ValueError) as error:
             raise ImportRefused(f"This .zip cannot be opened ({error}).") from None
-        max_members = _limit("CARREL_BIB_IMPORT_MAX_MEMBERS", 5000)
+        max_members = settings.CARREL_BIB_IMPORT_MAX_MEMBERS
         if len(infos) > max_members:
             raise ImportRefused(
-                f"This .zip holds {len(infos)} files; an import may hold at most {max_members}."
+                f"This .zip holds {len(infos)} files; an import may hold at most {max_members} "
+                "(CARREL_BIB_IMPORT_MAX_MEMBERS)."
             )
         self.members = {
             _normal(info.filename): info
@@ -439,8 +437,8 @@ def bibliography_import(
     name = str(upload.name or "upload")
     lowered = name.lower()
     size = upload.size or 0
-    max_archive = _limit("CARREL_BIB_IMPORT_MAX_BYTES", 2 * 1024 * 1024 * 1024)
-    max_entries = _limit("CARREL_BIB_IMPORT_MAX_ENTRIES", 1000)
+    max_archive = settings.CARREL_BIB_IMPORT_MAX_BYTES
+    max_entries = settings.CARREL_BIB_IMPORT_MAX_ENTRIES
     archive: _Archive | None = None
     base = ""
     try:

@@ -14,8 +14,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from research.citations import match_title, parse_citations
 from research.library.metadata import family_name
 from research.models import Document
+from workspace.export_text import markdown_line, markdown_text
 
 # Title words that never make a citation key's word.
 _STOP_WORDS = {
@@ -242,3 +244,73 @@ def citation_view_for_document(*, document: Document) -> CitationView:
         label=labels_for(cited).get(document.pk, document.title),
         key=keys_for(cited).get(document.pk, key_stem(cited_from_document(document))),
     )
+
+
+# --- Cited work out --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CitedWork:
+    """A text whose [Label, p. N] citations became Markdown footnotes, and what it cites."""
+
+    markdown: str
+    document_ids: list[int]  # cited documents, in order of first citation
+
+
+def _pages(start: int, end: int) -> str:
+    return f"pp. {start}-{end}" if end > start else f"p. {start}"
+
+
+def _resolve(title: str, labels: dict[int, str], titles: dict[int, str]) -> int | None:
+    return match_title(title, labels) or match_title(title, titles)
+
+
+def cited_markdown(*, heading: str, text: str, project_id: int) -> CitedWork:
+    """`text` as Markdown under `heading`: each citation that names a document of the project
+    (by its label or title) becomes a footnote reference, `[^n]`, one number per document
+    and pages, whose note gives the label, title and pages and a Pandoc citation with the
+    document's key (`[@key, p. 2]`, for a .bib exported beside it). A citation naming no
+    document stays as written. HTML in the text is escaped (workspace/export_text.py)."""
+    cited = _project_cited(project_id)
+    labels = labels_for(cited)
+    keys = keys_for(cited)
+    titles = {item.id: item.title for item in cited}
+    notes: dict[tuple[int, int, int], int] = {}
+    order: list[int] = []
+    body: list[str] = []
+    position = 0
+    citations = parse_citations(text)
+    index = 0
+    while index < len(citations):
+        start, end = citations[index].start, citations[index].end
+        bracket = [c for c in citations[index:] if c.start == start]
+        index += len(bracket)
+        marks: list[str] = []
+        unresolved: list[str] = []
+        for citation in bracket:
+            doc_id = _resolve(citation.title, labels, titles)
+            if doc_id is None:
+                unresolved.append(citation.raw)
+                continue
+            note = (doc_id, citation.page_start, citation.page_end)
+            if note not in notes:
+                notes[note] = len(notes) + 1
+            if doc_id not in order:
+                order.append(doc_id)
+            marks.append(f"[^{notes[note]}]")
+        body.append(markdown_text(text[position:start]))
+        if marks:
+            kept = f"[{'; '.join(unresolved)}]" if unresolved else ""
+            body.append(markdown_text(kept) + "".join(marks))
+        else:
+            body.append(markdown_text(text[start:end]))
+        position = end
+    body.append(markdown_text(text[position:]))
+    lines = [f"# {markdown_line(heading)}", "", "".join(body).strip(), ""]
+    for (doc_id, first, last), number in notes.items():
+        pages = _pages(first, last)
+        lines.append(
+            f"[^{number}]: {markdown_line(labels[doc_id])}, “{markdown_line(titles[doc_id])}”, "
+            f"{pages}. [@{keys[doc_id]}, {pages}]"
+        )
+    return CitedWork(markdown="\n".join(lines).rstrip() + "\n", document_ids=order)

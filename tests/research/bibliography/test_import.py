@@ -199,7 +199,9 @@ def test_a_zip_with_too_many_members_is_refused_before_reading_any(project, user
     report = bibliography_import(
         project=project, uploaded_by=user, upload=SimpleUploadedFile("big.zip", out.getvalue())
     )
-    assert report.problem == "This .zip holds 6 files; an import may hold at most 5."
+    assert report.problem == (
+        "This .zip holds 6 files; an import may hold at most 5 (CARREL_BIB_IMPORT_MAX_MEMBERS)."
+    )
 
 
 def test_an_attachment_over_the_upload_limit_is_reported_not_stored(
