@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from pypdf import PdfReader, PdfWriter
 
 from research.library.bibimport import bibliography_import, file_paths
 from research.library.bibliography import citation_keys_for_project
@@ -239,3 +240,42 @@ def test_the_import_form_on_the_project_page_reports_in_one_message(
     text = response.content.decode()
     assert "Imported 2 of 6 entries as documents." in text
     assert "No file attached: nofile2003" in text
+
+
+@pytest.mark.slow
+def test_a_zotero_export_of_200_entries_imports_in_one_batch_with_a_report_line_per_problem(
+    project, user, shared_data, django_capture_on_commit_callbacks
+):
+    """200 entries, 190 with their own PDF (distinct copies of a shared paper), 5 without a
+    file and 5 whose file is missing; ingestion is queued, not run, here."""
+    source = PdfReader(shared_data / "papers" / "pdflatex-4-pages.pdf")
+    entries = []
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for number in range(200):
+            fields = (
+                f"title = {{Paper number {number}}}, author = {{Author{number}, A}}, year = 2000"
+            )
+            if number < 190:
+                writer = PdfWriter(clone_from=source)
+                writer.add_metadata({"/Subject": f"copy {number}"})
+                data = io.BytesIO()
+                writer.write(data)
+                archive.writestr(f"Export/files/{number}/paper{number}.pdf", data.getvalue())
+                path = f"files/{number}/paper{number}.pdf"
+                fields += f", file = {{paper{number}.pdf:{path}:application/pdf}}"
+            elif number < 195:
+                fields += f", file = {{files/{number}/lost.pdf}}"
+            entries.append(f"@article{{key{number}, {fields}}}")
+        archive.writestr("Export/Export.bib", "\n".join(entries))
+    with django_capture_on_commit_callbacks() as sent:
+        report = bibliography_import(
+            project=project,
+            uploaded_by=user,
+            upload=SimpleUploadedFile("export.zip", out.getvalue()),
+        )
+    assert report.entries == 200 and len(report.added) == 190
+    assert len(report.missing_file) == 5 and len(report.without_file) == 5
+    assert len(sent) == 190  # one ingestion task a document
+    assert Document.objects.filter(project=project, stage=Document.Stage.QUEUED).count() == 190
+    assert "and 0 more" not in report.summary()
