@@ -35,7 +35,7 @@ from research.library.extraction import (
     text_pages_reused,
     too_many_pages,
 )
-from research.library.metadata import paper_metadata
+from research.library.metadata import paper_metadata, usable_pdf_title
 from research.library.search import chunk_index_document, chunk_unindex_document
 from research.models import Chunk, Document, ExtractionPart, Page
 from workspace.chunking import PageText, chunk_pages
@@ -402,8 +402,11 @@ def _paper_metadata(document: Document) -> dict[str, Any]:
         first_page=text,
         file_stem=Path(document.original_name).stem,
     )
+    stem = Path(document.original_name).stem
+    pdf_title = document.metadata.get("title", "")
+    fallback = stem if pdf_title and not usable_pdf_title(pdf_title, file_stem=stem) else ""
     return {
-        "title": found.title or document.title,
+        "title": found.title or fallback or document.title,
         "authors": found.authors,
         "year": found.year,
         "doi": found.doi,

@@ -195,3 +195,18 @@ def test_the_document_page_shows_the_citation_key_and_saves_an_edit(
     ProjectShare.objects.create(project=project, user=other_user, role="viewer")
     client.force_login(other_user)
     assert client.post(url, {"title": "Mine"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_placeholder_pdf_title_gives_way_to_the_file_name(
+    eager_celery, project, user, shared_data, django_capture_on_commit_callbacks
+):
+    data = _with_pdf_metadata(
+        shared_data / "papers" / "pdflatex-4-pages.pdf", Title="Microsoft Word - draft3.docx"
+    )
+    (outcome,) = upload(
+        project, user, [file_of("field-notes.pdf", data)], django_capture_on_commit_callbacks
+    )
+    document = Document.objects.get(pk=_document(outcome).pk)
+    assert document.stage == Document.Stage.READY
+    assert document.title == "field-notes"
