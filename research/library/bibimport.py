@@ -17,6 +17,7 @@ import logging
 import posixpath
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -40,6 +41,15 @@ CSL_SUFFIXES = (".json",)
 # (docs/deploy.md).
 MAX_BIBLIOGRAPHY_BYTES = 8 * 1024 * 1024  # the .bib or .json itself
 MAX_JSON_DEPTH = 16
+# What reading a damaged, encrypted or oddly compressed zip member raises.
+ARCHIVE_ERRORS = (
+    zipfile.BadZipFile,
+    NotImplementedError,
+    RuntimeError,
+    OSError,
+    EOFError,
+    zlib.error,
+)
 
 
 @dataclass(frozen=True)
@@ -381,7 +391,13 @@ def _entry_file(
         info = archive.member_for(base, path)
         if info is None:
             continue
-        file = _member_file(archive, info, limit)
+        try:
+            file = _member_file(archive, info, limit)
+        except ARCHIVE_ERRORS as error:
+            report.refused.append(
+                f"{entry.name}: its file could not be read from the .zip ({error})."
+            )
+            return None, "refused"
         if file is None:
             report.refused.append(
                 f"{entry.name}: its file is over the limit of {filesizeformat(limit)} per file "
@@ -453,7 +469,13 @@ def bibliography_import(
             info = archive.bibliography()
             base = posixpath.dirname(_normal(info.filename))
             bib_name = posixpath.basename(info.filename)
-            entries, broken = _entries_of(bib_name, archive.read(info, MAX_BIBLIOGRAPHY_BYTES))
+            try:
+                data = archive.read(info, MAX_BIBLIOGRAPHY_BYTES)
+            except ARCHIVE_ERRORS as error:
+                raise ImportRefused(
+                    f"“{bib_name}” could not be read from the .zip ({error})."
+                ) from None
+            entries, broken = _entries_of(bib_name, data)
         elif lowered.endswith(BIB_SUFFIXES + CSL_SUFFIXES):
             upload.seek(0)
             entries, broken = _entries_of(name, upload.read(MAX_BIBLIOGRAPHY_BYTES + 1))

@@ -218,6 +218,17 @@ def test_an_attachment_over_the_upload_limit_is_reported_not_stored(
     assert any("lovelace1843" in line and "over the limit" in line for line in report.refused)
 
 
+def test_a_damaged_attachment_is_reported_and_the_others_are_imported(project, user, shared_data):
+    data = bytearray(zotero_export(shared_data))
+    at = data.find(b"%PDF")  # the first attachment's bytes (stored, so its CRC now fails)
+    data[at + 200] ^= 0xFF
+    report = bibliography_import(
+        project=project, uploaded_by=user, upload=SimpleUploadedFile("export.zip", bytes(data))
+    )
+    assert any("could not be read from the .zip" in line for line in report.refused)
+    assert len(report.added) == 1
+
+
 def test_zotero_file_fields_give_their_paths():
     assert file_paths("a.pdf:files/1/a.pdf:application/pdf;b:files/2/b\\:c.pdf:text/plain") == [
         "files/1/a.pdf",
