@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("research.qa.urls")),
     path("", include("research.study.urls")),
     path("", include("research.sharing.urls")),
+    path("", include("research.citing.urls")),
 ]

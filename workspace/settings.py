@@ -188,6 +188,11 @@ CARREL_LOREBOOK_MAX_ENTRIES = env_int("CARREL_LOREBOOK_MAX_ENTRIES", 2000)
 # Study jobs (flashcards, timelines, comparisons, summaries) one person may have queued or
 # running at once (0: no limit); research.study.services refuses more with a message.
 CARREL_MAX_JOBS_IN_FLIGHT = env_int("CARREL_MAX_JOBS_IN_FLIGHT", 3)
+# Bibliography imports (research/library/bibimport.py): the .bib / .json / .zip uploaded,
+# its entries, and the files a .zip may hold; each attachment is also an upload.
+CARREL_BIB_IMPORT_MAX_BYTES = env_int("CARREL_BIB_IMPORT_MAX_MB", 2048) * 1024**2
+CARREL_BIB_IMPORT_MAX_ENTRIES = env_int("CARREL_BIB_IMPORT_MAX_ENTRIES", 1000)
+CARREL_BIB_IMPORT_MAX_MEMBERS = env_int("CARREL_BIB_IMPORT_MAX_MEMBERS", 5000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

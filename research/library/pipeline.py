@@ -35,6 +35,7 @@ from research.library.extraction import (
     text_pages_reused,
     too_many_pages,
 )
+from research.library.metadata import paper_metadata, usable_pdf_title
 from research.library.search import chunk_index_document, chunk_unindex_document
 from research.models import Chunk, Document, ExtractionPart, Page
 from workspace.chunking import PageText, chunk_pages
@@ -221,7 +222,8 @@ def document_start_extraction(
     with transaction.atomic():
         if not Document.fenced(document_id, attempt, Stage.EXTRACTING).update(
             page_count=info.page_count,
-            title=info.title or document.title,
+            # A title imported from a bibliography or typed by a person is kept.
+            title=(info.title or document.title) if document.metadata_from_file else document.title,
             metadata=info.metadata,
             progress=max(document.progress, PROGRESS[Stage.EXTRACTING]),
             heartbeat_at=timezone.now(),
@@ -384,6 +386,35 @@ def _extraction_outcome(
     return None, warnings
 
 
+def _paper_metadata(document: Document) -> dict[str, Any]:
+    """Title, authors, year, DOI and abstract read from a PDF's metadata and first page
+    (research/library/metadata.py), unless they were imported or edited by hand."""
+    if not document.metadata_from_file or document.file_type != Document.FileType.PDF:
+        return {}
+    first_page = (
+        Page.objects.filter(document_id=document.pk, number__lte=2)
+        .order_by("number")
+        .values_list("text", flat=True)
+    )
+    text = next((page for page in first_page if len(page.strip()) >= MIN_PAGE_CHARS), "")
+    found = paper_metadata(
+        pdf_metadata=document.metadata,
+        first_page=text,
+        file_stem=Path(document.original_name).stem,
+    )
+    stem = Path(document.original_name).stem
+    pdf_title = document.metadata.get("title", "")
+    fallback = stem if pdf_title and not usable_pdf_title(pdf_title, file_stem=stem) else ""
+    return {
+        "title": found.title or fallback or document.title,
+        "authors": found.authors,
+        "year": found.year,
+        "doi": found.doi,
+        "abstract": found.abstract,
+        "metadata_source": Document.MetadataSource.FILE,
+    }
+
+
 def document_finish_extraction(*, document_id: int, attempt: int, worker: str = "") -> bool:
     """When every range is done: totals, warnings about textless pages, then chunking."""
     with transaction.atomic():
@@ -402,6 +433,7 @@ def document_finish_extraction(*, document_id: int, attempt: int, worker: str = 
             return False
         return bool(
             Document.fenced(document_id, attempt, Stage.EXTRACTING).update(
+                **_paper_metadata(document),
                 stage=Stage.CHUNKING,
                 worker=worker,
                 token_count=totals["tokens"] or 0,

@@ -418,3 +418,22 @@ def documents_resume_stale(
     if resumed:
         logger.info("Resumed %d stale documents: %s", len(resumed), resumed)
     return resumed
+
+
+def document_update_metadata(
+    *, document: Document, title: str, authors: Sequence[str], year: int | None,
+    doi: str, abstract: str,
+) -> Document:  # fmt: skip
+    """A person's correction of a document's bibliographic fields; a later re-extraction
+    keeps it (metadata_source "person")."""
+    document.title = title.strip()[:300] or document.title
+    document.authors = [name.strip()[:120] for name in authors if name.strip()][:100]
+    document.year = year
+    document.doi = doi.strip()[:200]
+    document.abstract = abstract.strip()
+    document.metadata_source = Document.MetadataSource.PERSON
+    document.save(
+        update_fields=["title", "authors", "year", "doi", "abstract", "metadata_source",
+                       "updated_at"]
+    )  # fmt: skip
+    return document

@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.project_create, name="project_create"),
     path("<int:project_id>/", views.project_detail, name="project_detail"),
     path("<int:project_id>/upload/", views.document_upload, name="document_upload"),
+    path("<int:project_id>/import/", views.project_import, name="project_import"),
     path("documents/<int:document_id>/", views.document_detail, name="document_detail"),
     path(
         "documents/<int:document_id>/progress/",
@@ -22,6 +23,12 @@ urlpatterns = [
         views.document_password,
         name="document_password",
     ),
+    path(
+        "documents/<int:document_id>/metadata/",
+        views.document_metadata,
+        name="document_metadata",
+    ),
+    path("documents/<int:document_id>/bibtex/", views.document_bibtex, name="document_bibtex"),
     path("documents/<int:document_id>/delete/", views.document_delete, name="document_delete"),
     path(
         "documents/<int:document_id>/pages/<int:number>/",

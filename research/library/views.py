@@ -14,12 +14,19 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from research import access
 from research.access import row_for_request
-from research.library import selectors, services
-from research.library.forms import PasswordForm, ProjectForm, UploadForm
+from research.library import bibliography, selectors, services
+from research.library.bibimport import bibliography_import
+from research.library.forms import (
+    BibliographyImportForm,
+    DocumentMetadataForm,
+    PasswordForm,
+    ProjectForm,
+    UploadForm,
+)
 from research.models import Document, Page, Project
 from research.qa import selectors as qa_selectors
 from research.study import selectors as study_selectors
-from workspace.http import AuthedRequest
+from workspace.http import AuthedRequest, attachment
 
 
 def _document_card(request: AuthedRequest, document: Document) -> HttpResponse:
@@ -71,6 +78,7 @@ def _project_page(
         "project": project,
         "documents": documents,
         "form": form,
+        "import_form": BibliographyImportForm(),
         "threads": qa_selectors.thread_list_for_project(user=request.user, project=project)[:10],
         "study": study_selectors.study_overview(project=project),
         "read_only": _read_only(request, project),
@@ -101,18 +109,79 @@ def document_upload(request: AuthedRequest, project_id: int) -> HttpResponse:
     return redirect("research:project_detail", project_id=project.pk)
 
 
-@require_GET
-def document_detail(request: AuthedRequest, document_id: int) -> HttpResponse:
-    document = row_for_request(
-        request, selectors.document_get_for_user, "document", document_id=document_id
-    )
+def _document_page(
+    request: AuthedRequest,
+    document: Document,
+    form: DocumentMetadataForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
     context = {
         "document": document,
         "pages": selectors.page_list_for_document(document=document),
         "summary": selectors.document_summary_pieces(document=document),
         "read_only": _read_only(request, document.project),
+        "citation": bibliography.citation_view_for_document(document=document),
+        "metadata_form": form or DocumentMetadataForm.for_document(document),
+        "metadata_open": form is not None,
     }
-    return render(request, "research/library/document_detail.html", context)
+    return render(request, "research/library/document_detail.html", context, status=status)
+
+
+@require_POST
+def project_import(request: AuthedRequest, project_id: int) -> HttpResponse:
+    """Import a .bib / CSL-JSON file, or a Zotero export .zip with its files."""
+    project = access.project_for_request(request, project_id)
+    form = BibliographyImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a .bib, CSL-JSON or .zip file to import.")
+        return redirect("research:project_detail", project_id=project.pk)
+    report = bibliography_import(
+        project=project, uploaded_by=request.user, upload=form.cleaned_data["bibliography"]
+    )
+    if (
+        report.ok
+        and report.added
+        and not (report.without_file or report.missing_file or report.refused or report.broken)
+    ):
+        messages.success(request, report.summary())
+    else:
+        messages.warning(request, report.summary())
+    return redirect("research:project_detail", project_id=project.pk)
+
+
+@require_GET
+def document_detail(request: AuthedRequest, document_id: int) -> HttpResponse:
+    document = row_for_request(
+        request, selectors.document_get_for_user, "document", document_id=document_id
+    )
+    return _document_page(request, document)
+
+
+@require_POST
+def document_metadata(request: AuthedRequest, document_id: int) -> HttpResponse:
+    """Save a person's corrections to the title, authors, year, DOI and abstract."""
+    document = row_for_request(
+        request, selectors.document_get_for_user, "document", document_id=document_id
+    )
+    form = DocumentMetadataForm(request.POST)
+    if not form.is_valid():
+        return _document_page(request, document, form, status=400)
+    services.document_update_metadata(document=document, **form.cleaned_data)
+    messages.success(request, "Saved the document's details.")
+    return redirect("research:document_detail", document_id=document.pk)
+
+
+@require_GET
+def document_bibtex(request: AuthedRequest, document_id: int) -> HttpResponse:
+    """This one document as a BibTeX entry under its citation key."""
+    document = row_for_request(
+        request, selectors.document_get_for_user, "document", document_id=document_id
+    )
+    text = bibliography.bibtex_for_documents(
+        project_id=document.project_id, document_ids=[document.pk]
+    )
+    key = bibliography.citation_key_for_document(document=document)
+    return attachment(text, filename=f"{key}.bib", content_type="application/x-bibtex")
 
 
 @require_GET

@@ -77,6 +77,11 @@ class Document(Claimable):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
+    class MetadataSource(models.TextChoices):
+        FILE = "file", "Read from the file"
+        IMPORT = "import", "Imported from a bibliography"
+        PERSON = "person", "Edited by hand"
+
     RUNNING_STAGES = (Stage.EXTRACTING, Stage.CHUNKING, Stage.INDEXING, Stage.SUMMARIZING)
     FINISHED_STAGES = (Stage.READY, Stage.FAILED, Stage.CANCELLED, Stage.NEEDS_PASSWORD)
     state_field = "stage"
@@ -124,6 +129,17 @@ class Document(Claimable):
     metadata = models.JSONField(default=dict, blank=True)
     indexed_at = models.DateTimeField(null=True, blank=True)
     summary = models.TextField(blank=True)
+    # Bibliographic metadata (research/library/metadata.py): read from the PDF, imported
+    # from a .bib or CSL-JSON file, or typed by a person; `metadata_source` says which, and
+    # a re-extraction only refills what the file itself said.
+    authors = models.JSONField(default=list, blank=True)  # ["Ada Lovelace", ...]
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    doi = models.CharField(max_length=200, blank=True)
+    abstract = models.TextField(blank=True)
+    # From an imported bibliography: the entry's own key (used as the citation key) and type.
+    citation_key = models.CharField(max_length=100, blank=True)
+    entry_type = models.CharField(max_length=30, blank=True)
+    metadata_source = models.CharField(max_length=16, choices=MetadataSource.choices, blank=True)
     summary_status = models.CharField(
         max_length=16, choices=SummaryStatus.choices, default=SummaryStatus.PENDING
     )
@@ -165,6 +181,17 @@ class Document(Claimable):
     @property
     def is_searchable(self) -> bool:
         return self.indexed_at is not None
+
+    @property
+    def metadata_from_file(self) -> bool:
+        """Whether extraction may (re)fill the bibliographic fields: nobody imported or
+        edited them."""
+        return self.metadata_source in ("", self.MetadataSource.FILE)
+
+    @property
+    def summary_or_abstract(self) -> str:
+        """The model's summary once there is one; until then the paper's own abstract."""
+        return self.summary or self.abstract
 
 
 class ExtractionPart(models.Model):

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from research import access
 from research.citations import Citation, citations_from_json
+from research.library.bibliography import citation_labels_for_project
 from research.library.selectors import ready_document_list_for_project
 from research.models import Answer, Chunk, Document, Project, Question, Thread
 from workspace.packing import LEFT_OUT_REASONS, ContextMap, Piece, Source
@@ -31,8 +32,13 @@ def packing_sources_for_documents(*, document_ids: Sequence[int]) -> list[Source
     documents = list(
         Document.objects.filter(id__in=document_ids)
         .order_by("created_at", "id")
-        .values_list("id", "title", "summary")
+        .values_list("id", "title", "summary", "abstract", "project_id")
     )
+    # Sources are cited by "Author Year" where known (research/library/bibliography.py);
+    # the abstract stands in for a summary the model has not written yet.
+    labels: dict[int, str] = {}
+    for project_id in {doc[4] for doc in documents}:
+        labels.update(citation_labels_for_project(project_id=project_id))
     pieces: dict[int, list[Piece]] = defaultdict(list)
     rows = (
         Chunk.objects.filter(document_id__in=[doc[0] for doc in documents])
@@ -48,9 +54,22 @@ def packing_sources_for_documents(*, document_ids: Sequence[int]) -> list[Source
             Piece(chunk_id, document_id, ordinal, text, tokens, page_start, page_end)
         )
     return [
-        Source(id=doc_id, title=title, pieces=tuple(pieces[doc_id]), summary=summary)
-        for doc_id, title, summary in documents
+        Source(
+            id=doc_id,
+            title=labels.get(doc_id) or title,
+            pieces=tuple(pieces[doc_id]),
+            summary=_summary_with_title(title, labels.get(doc_id), summary or abstract),
+        )
+        for doc_id, title, summary, abstract, _project_id in documents
     ]
+
+
+def _summary_with_title(title: str, label: str | None, summary: str) -> str:
+    """A source cited as "Author Year" still carries its full title in its summary block,
+    so that retrieval and question routing that name a paper by its title still find it."""
+    if not label or label == title or not title:
+        return summary
+    return f"{title}. {summary}" if summary else title
 
 
 def document_list_for_thread(*, thread: Thread) -> QuerySet[Document]:

@@ -4,6 +4,7 @@
 // 2. Elements with aria-keyshortcuts="j" (one plain key) are clicked when that key is
 //    pressed and the person is not typing, e.g. flashcard review buttons.
 // 3. When an htmx request fails, say so in #flash in words a person can act on.
+// 4. A button with data-copy="<input id>" (hidden until now) copies that input's value.
 (function () {
   "use strict";
 
@@ -112,5 +113,26 @@
   });
   document.addEventListener("htmx:afterRequest", function (event) {
     if (event.detail.successful) clearProblem();
+  });
+
+  function showCopyButtons() {
+    document.querySelectorAll("button[data-copy]").forEach(function (button) {
+      button.hidden = false;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", showCopyButtons);
+  document.addEventListener("click", function (event) {
+    const button = event.target instanceof Element ? event.target.closest("button[data-copy]") : null;
+    if (!button) return;
+    const input = document.getElementById(button.getAttribute("data-copy"));
+    if (!input) return;
+    input.select();
+    const done = function () { button.textContent = "Copied"; };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); });
+    } else {
+      document.execCommand("copy");
+      done();
+    }
   });
 })();
