@@ -37,6 +37,9 @@ urlpatterns = [
     path("<int:pk>/export.json", files.export_json, name="export_json"),
     path("<int:pk>/chronicle.md", files.chronicle, name="chronicle"),
     path("<int:pk>/lorebook/", files.lorebook_import, name="lorebook_import"),
+    path("<int:pk>/world-info.json", files.world_info_export, name="world_info_export"),
+    path("<int:pk>/cards/", files.card_import, name="card_import"),
+    path("<int:pk>/cards/<int:character>/card.json", files.card_export, name="card_export"),
     # entities
     path("<int:pk>/entities/new/", entities.entity_create, name="entity_create"),
     path(f"{entity}/", entities.entity_detail, name="entity_detail"),
