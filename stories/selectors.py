@@ -31,6 +31,7 @@ from stories.projection import load_state
 from stories.replay import state_at
 from stories.state import EntityState, WorldState, format_clock
 from stories.world import ENTITY_KINDS
+from stories.world_map import WorldMap, world_map
 
 STORY_TURNS_SHOWN = 20
 KIND_ORDER = ("character", "faction", "location", "item", "arc", "quest", "lore")
@@ -525,3 +526,20 @@ def world_document_list_for_campaign(*, campaign: Campaign) -> list[Any]:
     return list(
         Document.objects.filter(project_id=campaign.world_project_id).order_by("created_at")
     )
+
+
+# -- the picture of the world ------------------------------------------------------------------
+
+
+@dataclass
+class WorldMapView:
+    turn: int
+    world_map: WorldMap
+
+
+def world_map_view(*, campaign: Campaign, turn: int | None = None) -> WorldMapView:
+    """The picture of the world after `turn` (None or the latest: the world now)."""
+    head = campaign.head_turn
+    at = head if turn is None else max(0, min(turn, head))
+    state = load_state(campaign) if at == head else state_at(campaign, at)
+    return WorldMapView(turn=at, world_map=world_map(state))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from stories.views import campaigns, entities, files, history, proposals, turns
+from stories.views import campaigns, entities, files, history, proposals, turns, world_map
 
 app_name = "stories"
 
@@ -32,6 +32,8 @@ urlpatterns = [
     path("<int:pk>/state/", history.state_as_of, name="state_as_of"),
     path("<int:pk>/undo/", history.undo, name="undo"),
     path("<int:pk>/branch/", history.branch, name="branch"),
+    # the picture of the world
+    path("<int:pk>/map/", world_map.world_map, name="world_map"),
     # files
     path("import/", files.campaign_import, name="campaign_import"),
     path("<int:pk>/export.json", files.export_json, name="export_json"),
