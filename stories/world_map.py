@@ -22,7 +22,7 @@ import numpy as np
 
 from stories.state import WorldState
 
-FORCE_LAYOUT_MAX = 300  # places; more are laid out on a grid
+FORCE_LAYOUT_MAX = 200  # places; more are laid out on a grid (200: about 0.1 s)
 FORCE_STEPS = 120
 PEOPLE_MAX = 120  # characters and factions drawn in the relationships picture
 HERE_SHOWN = 3  # names written under a place in the picture (the table lists all)
@@ -115,9 +115,14 @@ def force_layout(n: int, edges: list[tuple[int, int]], *, steps: int = FORCE_STE
     a = np.array([e[0] for e in edges], dtype=int)
     b = np.array([e[1] for e in edges], dtype=int)
     for step in range(steps):
-        delta = pos[:, None, :] - pos[None, :, :]
-        dist = np.maximum(np.linalg.norm(delta, axis=2), 1e-3)
-        disp = (delta * (k * k / dist**2)[:, :, None]).sum(axis=1)
+        x, y = pos[:, 0], pos[:, 1]
+        dx = x[:, None] - x[None, :]
+        dy = y[:, None] - y[None, :]
+        push = dx * dx
+        push += dy * dy
+        np.maximum(push, 1e-6, out=push)
+        np.divide(k * k, push, out=push)
+        disp = np.stack([(dx * push).sum(axis=1), (dy * push).sum(axis=1)], axis=1)
         if len(edges):
             d = pos[a] - pos[b]
             length = np.maximum(np.linalg.norm(d, axis=1), 1e-3)
