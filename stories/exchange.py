@@ -30,6 +30,7 @@ from stories.models import Campaign, CampaignMember, Event, Summary, Turn
 from stories.projection import load_state, rebuild
 from stories.replay import snapshots_rebuild, state_at
 from stories.state import WorldState, apply_event, format_clock
+from stories.world import ENTITY_KINDS
 from workspace.export_text import markdown_line, markdown_text
 
 FORMAT = "carrel-campaign"
@@ -62,7 +63,7 @@ def _too_deep(value: Any, limit: int) -> bool:
     return False
 
 
-def json_from_upload(raw: bytes, *, what: str) -> Any:
+def json_from_upload(raw: bytes, *, what: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """The JSON value of an uploaded file, or an ImportProblem that says what is wrong with
     it. `what` names the file in the message ("campaign file", "lorebook")."""
     try:
@@ -73,7 +74,7 @@ def json_from_upload(raw: bytes, *, what: str) -> Any:
         data = json.loads(text)
     except RecursionError as exc:
         raise ImportProblem(
-            f"This {what} is nested too deeply to read (Carrel reads {MAX_JSON_DEPTH} levels)."
+            f"This {what} is nested too deeply to read (Carrel reads {max_depth} levels)."
         ) from exc
     except json.JSONDecodeError as exc:
         raise ImportProblem(
@@ -81,9 +82,9 @@ def json_from_upload(raw: bytes, *, what: str) -> Any:
         ) from exc
     except ValueError as exc:  # e.g. a number of more digits than Python converts
         raise ImportProblem(f"This {what} is not valid JSON ({exc}).") from exc
-    if _too_deep(data, MAX_JSON_DEPTH):
+    if _too_deep(data, max_depth):
         raise ImportProblem(
-            f"This {what} is nested too deeply to read (Carrel reads {MAX_JSON_DEPTH} levels)."
+            f"This {what} is nested too deeply to read (Carrel reads {max_depth} levels)."
         )
     return data
 
@@ -467,13 +468,106 @@ def lorebook_entries(data: Any) -> list[dict[str, Any]]:
         comment = _no_nul(item.get("comment") or item.get("name") or "").strip()
         name = comment or (keys[0] if keys else f"Lore entry {item.get('uid', position)}")
         enabled = not item.get("disable", False) and item.get("enabled", True) is not False
+        content = _no_nul(item.get("content") or "").strip()
         entries.append(
             {
                 "name": " ".join(name.split())[:200],
                 "aliases": [k for k in dict.fromkeys(keys) if k.casefold() != name.casefold()],
-                "content": _no_nul(item.get("content") or "").strip(),
+                "content": content,
                 "constant": bool(item.get("constant", False)),
                 "enabled": enabled,
+                "kind": lore_kind_inferred(item, comment=comment, content=content),
             }
         )
     return entries
+
+
+# Words that say what an entry is, as a lorebook may put them in an entry's kind, type or
+# category, its SillyTavern group, or a prefix of its title ("Location: Hall of Mists").
+_KIND_WORDS = {
+    "location": "location locations place places room rooms area areas region regions city "
+    "cities town towns village villages building buildings landmark landmarks",
+    "item": "item items object objects artifact artifacts artefact artefacts weapon weapons "
+    "equipment treasure treasures",
+    "character": "character characters npc npcs person people creature creatures monster monsters",
+    "faction": "faction factions organization organizations organisation organisations guild "
+    "guilds clan clans",
+    "lore": "lore history concept concepts rule rules event events",
+}
+KIND_OF_WORD = {word: kind for kind, words in _KIND_WORDS.items() for word in words.split()} | {
+    kind: kind for kind in ENTITY_KINDS
+}
+# How a text adventure describes a room ("You are in a maze of twisty little passages").
+_ROOM_OPENINGS = ("you are in ", "you are on ", "you are at ", "you're in ", "you are standing ")
+
+
+def _kind_of_words(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    for part in value.replace("/", ",").split(","):
+        kind = KIND_OF_WORD.get(" ".join(part.split()).casefold())
+        if kind:
+            return kind
+    return None
+
+
+def lore_kind_inferred(item: dict[str, Any], *, comment: str, content: str) -> str | None:
+    """The entity kind an entry's own fields give (None when they say nothing): Carrel's
+    own World Info export (extensions.carrel.kind), a kind, type or category field, the
+    SillyTavern group, a "Kind:" or "[Kind]" title prefix, or a text adventure's room."""
+    extensions = item.get("extensions")
+    carrel = extensions.get("carrel") if isinstance(extensions, dict) else None
+    if isinstance(carrel, dict) and carrel.get("kind") in ENTITY_KINDS:
+        return str(carrel["kind"])
+    for field in ("kind", "type", "category", "group"):
+        kind = _kind_of_words(item.get(field))
+        if kind:
+            return kind
+    head, sep, _rest = comment.partition(":")
+    if sep and (kind := _kind_of_words(head)):
+        return kind
+    if comment.startswith("[") and "]" in comment:
+        kind = _kind_of_words(comment[1 : comment.index("]")])
+        if kind:
+            return kind
+    if content[:40].casefold().startswith(_ROOM_OPENINGS):
+        return "location"
+    return None
+
+
+# -- World Info export ----------------------------------------------------------------------
+
+
+def world_info_export(state: WorldState) -> dict[str, Any]:
+    """The world's entities as a SillyTavern World Info file: one entry each, its name and
+    aliases as keys, its description as content, canon as constant; its kind is kept in
+    extensions.carrel, so Carrel's lorebook import reads it back as it was."""
+    entries: dict[str, Any] = {}
+    for uid, number in enumerate(sorted(state.entities)):
+        entity = state.entities[number]
+        entries[str(uid)] = {
+            "uid": uid,
+            "key": [entity.name, *entity.aliases],
+            "keysecondary": [],
+            "comment": entity.name,
+            "content": entity.description,
+            "constant": entity.pinned,
+            "selective": True,
+            "selectiveLogic": 0,
+            "addMemo": True,
+            "order": 100,
+            "position": 0,
+            "disable": False,
+            "excludeRecursion": False,
+            "probability": 100,
+            "useProbability": True,
+            "depth": 4,
+            "group": "",
+            "displayIndex": uid,
+            "extensions": {"carrel": {"kind": entity.kind, "number": number}},
+        }
+    return {"entries": entries}
+
+
+def world_info_json(campaign: Campaign) -> str:
+    return json.dumps(world_info_export(load_state(campaign)), ensure_ascii=False, indent=2)

@@ -8,6 +8,7 @@ from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
+from stories.character_cards import ParsedCard, card_parse
 from stories.exchange import ImportProblem, json_from_upload
 from stories.models import CampaignMember
 from stories.world import ENTITY_KINDS, NewEntity
@@ -233,6 +234,9 @@ class UploadForm(forms.Form):
     )
 
 
+LORE_KIND_CHOICES = [("auto", "What each entry says it is (else lore)"), *KIND_CHOICES]
+
+
 class LorebookForm(forms.Form):
     file = _json_file(
         label="Lorebook (SillyTavern world info .json)",
@@ -241,12 +245,38 @@ class LorebookForm(forms.Form):
         setting="CARREL_LOREBOOK_MAX_MB",
     )
     kind = forms.ChoiceField(
-        choices=KIND_CHOICES, initial="lore", label="Import entries as", help_text="Entity kind."
+        choices=LORE_KIND_CHOICES,
+        initial="auto",
+        label="Import entries as",
+        help_text="One entity kind for every entry, or each entry's own: its type, category "
+        "or group, a title such as “Location: Hall of Mists”, or a room described as "
+        "“You are in…”.",
     )
 
     def clean_file(self) -> Any:
         """The lorebook's JSON (what stories.services.lorebook_import reads)."""
         try:
             return json_from_upload(self.cleaned_data["file"].read(), what="lorebook")
+        except ImportProblem as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+
+class CharacterCardForm(forms.Form):
+    file = _json_file(
+        label="Character card (.png or .json, V1, V2 or V3)",
+        what="character card",
+        limit="CARREL_CARD_MAX_BYTES",
+        setting="CARREL_CARD_MAX_MB",
+    )
+    kind = forms.ChoiceField(
+        choices=LORE_KIND_CHOICES,
+        initial="auto",
+        label="Import the card's lorebook entries as",
+    )
+
+    def clean_file(self) -> ParsedCard:
+        """The card (what stories.services.character_card_import reads)."""
+        try:
+            return card_parse(self.cleaned_data["file"].read())
         except ImportProblem as exc:
             raise forms.ValidationError(exc.message) from exc

@@ -32,6 +32,7 @@ from stories.replay import state_at
 from stories.state import EntityState, WorldState, format_clock
 from stories.turns import RUNNING, turn_is_stuck
 from stories.world import ENTITY_KINDS
+from stories.world_map import WorldMap, world_map
 
 STORY_TURNS_SHOWN = 20
 KIND_ORDER = ("character", "faction", "location", "item", "arc", "quest", "lore")
@@ -443,6 +444,36 @@ class EntityView:
     items: list[tuple[int, str]]  # what the entity may be given
     targets: list[tuple[int, str]]  # whom it may have a relationship with
     places: list[tuple[int, str]]  # where a path may lead (for a place)
+    card_spec: str | None = None  # the character card it came from ("chara_card_v2"...)
+
+
+def character_card_get_for_entity(*, campaign: Campaign, number: int) -> dict[str, str] | None:
+    """The character card an entity was imported from ({"spec", "text", "name": the name it
+    was imported as}), if any: kept in its live create event
+    (stories.services.character_card_import)."""
+    payload = (
+        Event.objects.filter(
+            campaign=campaign,
+            kind="create",
+            applied=True,
+            undone=False,
+            payload__number=number,
+            payload__has_key="card",
+        )
+        .order_by("-sequence")
+        .values_list("payload", flat=True)
+        .first()
+    )
+    if not isinstance(payload, dict):
+        return None
+    card = payload.get("card")
+    if not isinstance(card, dict) or not isinstance(card.get("text"), str):
+        return None
+    return {
+        "spec": str(card.get("spec", "")),
+        "text": card["text"],
+        "name": str(payload.get("name", "")),
+    }
 
 
 def entity_view(*, campaign: Campaign, number: int) -> EntityView | None:
@@ -452,6 +483,7 @@ def entity_view(*, campaign: Campaign, number: int) -> EntityView | None:
     view = _world_view_of(state)
     row = next(r for _k, _t, rows in view.groups for r in rows if r.number == number)
     others = set(ENTITY_KINDS) - {"item"}
+    card = character_card_get_for_entity(campaign=campaign, number=number)
     return EntityView(
         entity=row,
         held_by=[(q, view.names[h], h) for h, q in state.holders_of(number)],
@@ -468,6 +500,7 @@ def entity_view(*, campaign: Campaign, number: int) -> EntityView | None:
         places=entity_choice_list_for_campaign(
             campaign=campaign, kinds={"location"}, exclude=number
         ),
+        card_spec=card["spec"] if card else None,
     )
 
 
@@ -529,3 +562,20 @@ def world_document_list_for_campaign(*, campaign: Campaign) -> list[Any]:
     return list(
         Document.objects.filter(project_id=campaign.world_project_id).order_by("created_at")
     )
+
+
+# -- the picture of the world ------------------------------------------------------------------
+
+
+@dataclass
+class WorldMapView:
+    turn: int
+    world_map: WorldMap
+
+
+def world_map_view(*, campaign: Campaign, turn: int | None = None) -> WorldMapView:
+    """The picture of the world after `turn` (None or the latest: the world now)."""
+    head = campaign.head_turn
+    at = head if turn is None else max(0, min(turn, head))
+    state = load_state(campaign) if at == head else state_at(campaign, at)
+    return WorldMapView(turn=at, world_map=world_map(state))

@@ -9,7 +9,7 @@ world-document proposals in stories.proposals.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +19,13 @@ from django.db import transaction
 
 from research.models import Project
 from stories import world
+from stories.character_cards import ParsedCard, card_description, card_name
 from stories.exchange import ImportProblem, lorebook_entries
 from stories.ledger import events_record
 from stories.locking import campaign_lease
 from stories.models import Campaign, CampaignMember, Event
 from stories.projection import load_state
-from stories.state import WorldState, apply_event
+from stories.state import WorldState, apply_event, name_key
 from stories.validation import (
     Verdict,
     validate_change,
@@ -265,49 +266,131 @@ def connection_remove(*, campaign: Campaign, user: User, a: int, b: int) -> Verd
     return _only(world_write(campaign=campaign, user=user, build=build))
 
 
-# -- lorebooks ----------------------------------------------------------------------------
+# -- lorebooks and character cards -----------------------------------------------------------
+
+LORE_KIND_AUTO = "auto"  # each entry's kind from its own fields, else lore
 
 
 @dataclass
 class LorebookResult:
     created: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "name: reason"
+    # Entries whose name the lorebook had already used: (the name given, the repeated name).
+    renamed: list[tuple[str, str]] = field(default_factory=list)
+    kinds: dict[str, int] = field(default_factory=dict)  # entities created of each kind
+
+
+def _numbered(name: str, taken: Container[str], counters: dict[str, int]) -> str:
+    """`name` with the first free " (n)" after it, n from 2, at most 200 characters."""
+    base = name_key(name)
+    n = counters.get(base, 1)
+    while True:
+        n += 1
+        suffix = f" ({n})"
+        candidate = name[: 200 - len(suffix)].rstrip() + suffix
+        if name_key(candidate) not in taken:
+            counters[base] = n
+            return candidate
+
+
+def _lore_verdicts(
+    state: WorldState,
+    entries: list[dict[str, Any]],
+    *,
+    kind: str,
+    turn: int,
+    result: LorebookResult,
+) -> list[Verdict]:
+    """Create one entity per enabled entry, applied to `state` as it goes. A name the
+    lorebook repeats is numbered ("Maze all alike (2)"), the repeated name kept as an
+    alias; a name the world already had before the import is skipped."""
+    verdicts = []
+    from_book: set[str] = set()  # name keys of entities this import created
+    counters: dict[str, int] = {}
+    for entry in entries:
+        if not entry["enabled"]:
+            result.skipped.append(f"{entry['name']}: disabled in the lorebook")
+            continue
+        name, aliases = entry["name"], entry["aliases"]
+        if name_key(name) in from_book:
+            original = name
+            name = _numbered(name, state.names(), counters)
+            aliases = [original, *(a for a in aliases if name_key(a) != name_key(original))]
+            result.renamed.append((name, original))
+        entity_kind = kind if kind != LORE_KIND_AUTO else entry.get("kind") or "lore"
+        change = world.NewEntity(
+            kind="create", entity_kind=entity_kind, name=name, description=entry["content"][:2000]
+        )
+        verdict = validate_create(state, change, aliases=aliases, pinned=entry["constant"])
+        if verdict.accepted:
+            if len(entry["content"]) > 2000:
+                verdict.payload["description"] = entry["content"]
+            apply_event(state, "create", verdict.payload, turn)
+            from_book.add(name_key(name))
+            result.created.append(name)
+            result.kinds[entity_kind] = result.kinds.get(entity_kind, 0) + 1
+        else:
+            result.skipped.append(f"{name}: {verdict.reason}")
+        verdicts.append(verdict)
+    return verdicts
 
 
 def lorebook_import(
-    *, campaign: Campaign, user: User, data: Any, kind: str = "lore"
+    *, campaign: Campaign, user: User, data: Any, kind: str = LORE_KIND_AUTO
 ) -> LorebookResult:
     """SillyTavern world-info entries as entities: comment (or first key) is the name,
-    keys are aliases, content the description, constant entries are pinned as canon."""
+    keys are aliases, content the description, constant entries are pinned as canon.
+    `kind` is one entity kind for every entry, or "auto": each entry's own (else lore)."""
     entries = lorebook_entries(data)
-    if kind not in world.ENTITY_KINDS:
+    if kind != LORE_KIND_AUTO and kind not in world.ENTITY_KINDS:
         raise ImportProblem(f"Unknown entity kind {kind!r}.")
     result = LorebookResult()
 
     def build(state: WorldState) -> list[Verdict]:
-        verdicts = []
-        for entry in entries:
-            if not entry["enabled"]:
-                result.skipped.append(f"{entry['name']}: disabled in the lorebook")
-                continue
-            change = world.NewEntity(
-                kind="create",
-                entity_kind=kind,
-                name=entry["name"],
-                description=entry["content"][:2000],
-            )
-            verdict = validate_create(
-                state, change, aliases=entry["aliases"], pinned=entry["constant"]
-            )
-            if verdict.accepted:
-                if len(entry["content"]) > 2000:
-                    verdict.payload["description"] = entry["content"]
-                apply_event(state, "create", verdict.payload, campaign.head_turn)
-                result.created.append(entry["name"])
-            else:
-                result.skipped.append(f"{entry['name']}: {verdict.reason}")
-            verdicts.append(verdict)
-        return verdicts
+        return _lore_verdicts(state, entries, kind=kind, turn=campaign.head_turn, result=result)
 
     world_write(campaign=campaign, user=user, build=build, source=Event.Source.IMPORT)
     return result
+
+
+@dataclass
+class CardImportResult:
+    number: int
+    name: str
+    book: LorebookResult
+
+
+def character_card_import(
+    *, campaign: Campaign, user: User, card: ParsedCard, kind: str = LORE_KIND_AUTO
+) -> CardImportResult:
+    """A character card as a character entity (description, personality and scenario as
+    its description, a V3 nickname as an alias) and its `character_book` entries as
+    entities like a lorebook's. The card's JSON is kept in the create event's payload
+    ("card"), so it exports back as it came, survives branching and campaign export, and
+    is gone again when the import is undone."""
+    entries = lorebook_entries(card.book) if card.book and card.book.get("entries") else []
+    name = card_name(card)
+    nickname = " ".join(str(card.data.get("nickname") or "").replace("\x00", "").split())
+    book = LorebookResult()
+    numbers: list[int] = []
+
+    def build(state: WorldState) -> list[Verdict]:
+        description = card_description(card)
+        change = world.NewEntity(
+            kind="create", entity_kind="character", name=name, description=description[:2000]
+        )
+        aliases = [nickname[:200]] if nickname and name_key(nickname) != name_key(name) else []
+        verdict = validate_create(state, change, aliases=aliases)
+        if not verdict.accepted:
+            raise ImportProblem(f"{verdict.reason} Rename it first, or edit the card.")
+        verdict.payload["description"] = description
+        verdict.payload["card"] = {"spec": card.spec, "text": card.text}
+        apply_event(state, "create", verdict.payload, campaign.head_turn)
+        numbers.append(int(verdict.payload["number"]))
+        return [
+            verdict,
+            *_lore_verdicts(state, entries, kind=kind, turn=campaign.head_turn, result=book),
+        ]
+
+    world_write(campaign=campaign, user=user, build=build, source=Event.Source.IMPORT)
+    return CardImportResult(number=numbers[0], name=name, book=book)

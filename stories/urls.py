@@ -1,6 +1,6 @@
 from django.urls import path
 
-from stories.views import campaigns, entities, files, history, proposals, turns
+from stories.views import campaigns, entities, files, history, proposals, turns, world_map
 
 app_name = "stories"
 
@@ -33,11 +33,16 @@ urlpatterns = [
     path("<int:pk>/state/", history.state_as_of, name="state_as_of"),
     path("<int:pk>/undo/", history.undo, name="undo"),
     path("<int:pk>/branch/", history.branch, name="branch"),
+    # the picture of the world
+    path("<int:pk>/map/", world_map.world_map, name="world_map"),
     # files
     path("import/", files.campaign_import, name="campaign_import"),
     path("<int:pk>/export.json", files.export_json, name="export_json"),
     path("<int:pk>/chronicle.md", files.chronicle, name="chronicle"),
     path("<int:pk>/lorebook/", files.lorebook_import, name="lorebook_import"),
+    path("<int:pk>/world-info.json", files.world_info_export, name="world_info_export"),
+    path("<int:pk>/cards/", files.card_import, name="card_import"),
+    path("<int:pk>/cards/<int:character>/card.json", files.card_export, name="card_export"),
     # entities
     path("<int:pk>/entities/new/", entities.entity_create, name="entity_create"),
     path(f"{entity}/", entities.entity_detail, name="entity_detail"),

@@ -97,6 +97,7 @@ def campaign_settings(request: AuthedRequest, pk: int) -> HttpResponse:
         members=members,
         member_form=forms.MemberForm(characters=page.characters),
         lorebook_form=forms.LorebookForm(),
+        card_form=forms.CharacterCardForm(),
     )
 
 

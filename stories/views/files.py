@@ -9,17 +9,18 @@ from django.shortcuts import redirect
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
-from stories import forms, services
+from stories import forms, selectors, services
 from stories.exchange import (
     ImportProblem,
     campaign_export_json,
     campaign_import_bytes,
     chronicle_markdown,
+    world_info_json,
 )
 from stories.locking import CampaignBusy
 from stories.models import Campaign
 from stories.views.common import member_for, problem
-from workspace.http import AuthedRequest, attachment
+from workspace.http import AuthedRequest, attachment, found_or_404
 
 
 def _filename(campaign: Campaign, suffix: str) -> str:
@@ -59,6 +60,35 @@ def campaign_import(request: AuthedRequest) -> HttpResponse:
     return redirect("stories:campaign_detail", pk=campaign.pk)
 
 
+def _lore_messages(request: AuthedRequest, result: services.LorebookResult, what: str) -> None:
+    """What an import of lore did, in one message per kind of outcome."""
+    created = len(result.created)
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(result.kinds.items()))
+    messages.success(
+        request,
+        f"Imported {created} {what} entr{'y' if created == 1 else 'ies'}"
+        + (f" ({kinds})." if kinds else "."),
+    )
+    if result.renamed:
+        shown = ", ".join(f"“{new}”" for new, _old in result.renamed[:12])
+        more = f" and {len(result.renamed) - 12} more" if len(result.renamed) > 12 else ""
+        repeated = len(result.renamed)
+        messages.info(
+            request,
+            f"{repeated} entr{'y' if repeated == 1 else 'ies'} repeated a name used earlier "
+            f"in the {what}; each was kept under a numbered name with the repeated name as "
+            f"an alias: {shown}{more}.",
+        )
+    if result.skipped:
+        shown = "; ".join(result.skipped[:12])
+        more = f"; and {len(result.skipped) - 12} more" if len(result.skipped) > 12 else ""
+        skipped = len(result.skipped)
+        messages.warning(
+            request,
+            f"Skipped {skipped} entr{'y' if skipped == 1 else 'ies'}: {shown}{more}",
+        )
+
+
 @require_POST
 def lorebook_import(request: AuthedRequest, pk: int) -> HttpResponse:
     member = member_for(request, pk, "edit")
@@ -76,8 +106,47 @@ def lorebook_import(request: AuthedRequest, pk: int) -> HttpResponse:
     except (ImportProblem, CampaignBusy) as exc:
         problem(request, exc)
         return redirect("stories:campaign_settings", pk=pk)
-    created = len(result.created)
-    messages.success(request, f"Imported {created} entr{'y' if created == 1 else 'ies'}.")
-    for line in result.skipped[:20]:
-        messages.warning(request, f"Skipped {line}")
+    _lore_messages(request, result, "lorebook")
     return redirect("stories:campaign_detail", pk=pk)
+
+
+@require_GET
+def world_info_export(request: AuthedRequest, pk: int) -> HttpResponse:
+    campaign = member_for(request, pk).campaign
+    return attachment(
+        world_info_json(campaign), _filename(campaign, "-world-info.json"), "application/json"
+    )
+
+
+@require_POST
+def card_import(request: AuthedRequest, pk: int) -> HttpResponse:
+    member = member_for(request, pk, "edit")
+    form = forms.CharacterCardForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, forms.first_error(form))
+        return redirect("stories:campaign_settings", pk=pk)
+    card = form.cleaned_data["file"]
+    try:
+        result = services.character_card_import(
+            campaign=member.campaign, user=request.user, card=card, kind=form.cleaned_data["kind"]
+        )
+    except (ImportProblem, CampaignBusy) as exc:
+        problem(request, exc)
+        return redirect("stories:campaign_settings", pk=pk)
+    messages.success(request, f"Imported {result.name} from a {card.label}.")
+    if result.book.created or result.book.skipped:
+        _lore_messages(request, result.book, "character book")
+    return redirect("stories:entity_detail", pk=pk, number=result.number)
+
+
+@require_GET
+def card_export(request: AuthedRequest, pk: int, character: int) -> HttpResponse:
+    """The character card entity `character` was imported from, exactly as it came."""
+    campaign = member_for(request, pk).campaign
+    card = found_or_404(
+        selectors.character_card_get_for_entity(campaign=campaign, number=character),
+        "character card",
+    )
+    return attachment(
+        card["text"], f"{slugify(card['name']) or 'character'}.card.json", "application/json"
+    )

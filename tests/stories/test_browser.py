@@ -111,6 +111,7 @@ def test_every_campaign_page_opens_cleanly(signed_in_page: Page, campaign, scrip
         (f"/stories/{pk}/entities/{campaign.numbers['Ada']}/edit/", "entity-edit", "Edit Ada"),
         (f"/stories/{pk}/settings/", "settings", "Settings & players"),
         (f"/stories/{pk}/proposals/", "proposals", "World documents"),
+        (f"/stories/{pk}/map/", "map", "The world as of turn 1"),
         ("/stories/new/", "new", "New campaign"),
     ]:
         page.goto(path)

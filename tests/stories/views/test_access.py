@@ -9,6 +9,7 @@ and is the actor of their turns, which a group has no meaning for.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from stories import services
+from stories.character_cards import card_parse
 from stories.models import Campaign, CampaignMember, EntityProposal, Event, Turn
 from stories.turns import turn_play
 
@@ -77,6 +79,10 @@ def ids(campaign, owner_member, people, script) -> dict[str, int]:
     player = services.member_add(
         campaign=campaign, username="pia", role="player", character_number=campaign.numbers["Bram"]
     )
+    card = {"spec": "chara_card_v2", "data": {"name": "Cole", "description": "Of the Harbor."}}
+    character = services.character_card_import(
+        campaign=campaign, user=owner_member.user, card=card_parse(json.dumps(card).encode())
+    )
     proposal = EntityProposal.objects.create(
         campaign=campaign,
         change={"kind": "create", "entity_kind": "character", "name": "Cora"},
@@ -88,6 +94,7 @@ def ids(campaign, owner_member, people, script) -> dict[str, int]:
         "number": campaign.numbers["Harbor"],
         "other": campaign.numbers["Market"],
         "proposal_id": proposal.pk,
+        "character": character.number,
     }
 
 
@@ -199,8 +206,14 @@ def test_an_editor_may_change_the_campaign_but_not_its_members(client, ids, peop
 
 def test_campaign_exports_refuse_strangers_and_serve_every_member(client, ids, people):
     exported = {name for name, _params in routes() if "export" in name or "chronicle" in name}
-    assert exported == {"stories:export_json", "stories:chronicle"}, "an export is missing here"
-    urls = [reverse(name, args=[ids["pk"]]) for name in sorted(exported)]
+    assert exported == {
+        "stories:export_json",
+        "stories:chronicle",
+        "stories:world_info_export",
+        "stories:card_export",
+    }, "an export is missing here"
+    params = dict(routes())
+    urls = [url_for(name, params[name], ids) for name in sorted(exported)]
     client.force_login(people["stranger"])
     for url in urls:
         assert client.get(url).status_code == 404, url
