@@ -17,8 +17,9 @@ from django.conf import settings
 from workspace.management.commands.runcarrel import INTERACTIVE_QUEUES, MAIN_QUEUES
 
 ROOT = Path(__file__).resolve().parents[2]
+# What a person waits for: a question's answer and a story turn's narration.
 INTERACTIVE = {"research.qa_tasks.qa_answer", "research.qa_tasks.qa_map_step",
-               "research.qa_tasks.qa_reduce"}  # fmt: skip
+               "research.qa_tasks.qa_reduce", "stories.tasks.run_turn"}  # fmt: skip
 BATCH = {
     "research.tasks.summarize_document",
     "research.tasks.summarize_chunk",
@@ -69,7 +70,7 @@ def test_a_worker_knows_every_task_the_app_sends_and_routes_each_to_a_declared_q
     assert set(routes.values()) <= declared
 
 
-def test_questions_have_the_model_queue_to_themselves_and_batch_work_has_its_own(routes):
+def test_questions_and_turns_have_the_model_queue_to_themselves_and_batch_work_has_its_own(routes):
     assert {routes[name] for name in INTERACTIVE} == {"model"}
     assert {routes[name] for name in BATCH} == {"batch"}
     assert {queue for name, queue in routes.items() if name not in INTERACTIVE} & {"model"} == set()

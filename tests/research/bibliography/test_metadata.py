@@ -134,7 +134,9 @@ def test_a_hand_edit_survives_a_retry_and_citations_use_author_year(
     Document.objects.filter(pk=document.pk).update(summary="")
     (source,) = packing_sources_for_documents(document_ids=[document.pk])
     assert source.title == "Hopper and Sammet 1952"
-    assert source.summary == "Programs in words."
+    assert (
+        source.summary == "A Compiler for Everyone. Programs in words."
+    )  # title kept for retrieval
 
 
 def test_two_papers_with_one_author_year_get_a_and_b_and_keys_get_suffixes():
