@@ -17,6 +17,7 @@ from workspace.packing.prompt import build_messages
 from workspace.runtime.embedded import EmbeddedRuntime, packaged_gguf_path
 from workspace.runtime.rendering import (
     EchoGuard,
+    echo_guard,
     render_continuation_prompt,
     render_gemma_prompt,
     render_prompt,
@@ -103,13 +104,24 @@ def test_a_conversation_continues_as_questions_and_answers_for_a_base_model():
     )
 
 
+def test_a_lone_short_request_is_asked_as_a_question_after_the_task():
+    messages = [Message("system", "Be brief."), Message("user", "Name three planets.")]
+    assert render_continuation_prompt(messages) == (
+        "# Task\nBe brief.\n\nQuestion: Name three planets.\nAnswer:"
+    )
+    material = [Message("system", "Summarize these turns."), Message("user", "A.\n\nB.")]
+    assert render_continuation_prompt(material) == (
+        "A.\n\nB.\n\n# Task\nSummarize these turns.\n\nSummary:"
+    )
+
+
 def test_an_instruction_tuned_model_still_reads_gemmas_chat_format():
     messages = answer_prompt()
     chat = render_prompt(messages, instruction_tuned=True)
     assert chat.text == render_gemma_prompt(messages)
     assert chat.stop == ("<end_of_turn>",)
     base = render_prompt(messages, instruction_tuned=False)
-    assert "\nQuestion:" in base.stop and "\n# " in base.stop
+    assert "\nQuestion:" in base.stop and "\n# Task" in base.stop
     structured = render_prompt(messages, instruction_tuned=False, structured=True)
     assert structured.text.endswith("JSON:")
 
@@ -139,6 +151,14 @@ def test_the_guard_removes_a_leading_copy_of_the_instructions_and_the_material()
         strip_echo("Bamboo is a fast-growing grass. Asia builds with it [p. 2].", prompt=PROMPT)
         == "Asia builds with it [p. 2]."
     )
+
+
+def test_the_guard_leaves_an_answer_that_repeats_an_earlier_answer():
+    said = "Bamboo grows up to 90 cm in one day [Bamboo, p. 1]."
+    messages = [*answer_prompt(), Message("assistant", said), Message("user", "How fast?")]
+    for tuned in (True, False):
+        assert echo_guard(messages, instruction_tuned=tuned).strip(said) == said
+        assert echo_guard(messages, instruction_tuned=tuned).strip(QA_RULES + " " + said) == said
 
 
 def test_the_guard_leaves_an_answer_that_only_shares_words_with_the_prompt():

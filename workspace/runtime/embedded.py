@@ -29,7 +29,7 @@ from django.conf import settings
 
 from workspace.runtime.errors import InvalidModelOutput, ModelRuntimeError, PromptTooLong
 from workspace.runtime.llama_process import ModelProcess
-from workspace.runtime.rendering import EchoGuard, RenderedPrompt, render_prompt
+from workspace.runtime.rendering import EchoGuard, RenderedPrompt, echo_guard, render_prompt
 from workspace.runtime.structured import grammar_candidates, parse_structured
 from workspace.runtime.tokenizer import default_gguf_path, get_tokenizer
 from workspace.runtime.types import ChatChunk, ChatResult, Message, ModelFacts, SchemaT
@@ -289,7 +289,7 @@ class EmbeddedRuntime:
             messages, max_tokens=max_tokens, temperature=temperature, seed=seed
         )
         result = self._complete(payload, expected=expected)
-        result.text = EchoGuard(payload["prompt"]).strip(result.text)
+        result.text = self._guard(messages).strip(result.text)
         return result
 
     def stream_chat(
@@ -308,10 +308,15 @@ class EmbeddedRuntime:
         payload, expected = self._request(
             messages, max_tokens=max_tokens, temperature=temperature, seed=seed, stream=True
         )
-        return self._stream(payload, expected=expected)
+        return self._stream(payload, expected=expected, guard=self._guard(messages))
 
-    def _stream(self, payload: dict[str, Any], *, expected: int) -> Iterator[ChatChunk]:
-        guard = EchoGuard(payload["prompt"])  # holds back what may still be a copy
+    def _guard(self, messages: Sequence[Message]) -> EchoGuard:
+        return echo_guard(messages, instruction_tuned=self.instruction_tuned)
+
+    def _stream(
+        self, payload: dict[str, Any], *, expected: int, guard: EchoGuard
+    ) -> Iterator[ChatChunk]:
+        # the guard holds back what may still be a copy of the prompt
         shown: list[str] = []
         with self._lock:  # held while the caller consumes the stream; released on close
             final: dict[str, Any] = {}

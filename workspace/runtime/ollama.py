@@ -59,7 +59,7 @@ from workspace.runtime.errors import (
     PromptTruncated,
 )
 from workspace.runtime.registry import context_window_for, effective_num_ctx
-from workspace.runtime.rendering import EchoGuard
+from workspace.runtime.rendering import echo_guard
 from workspace.runtime.structured import grammar_schema, parse_structured
 from workspace.runtime.tokenizer import get_tokenizer, render_gemma_prompt
 from workspace.runtime.types import ChatChunk, ChatResult, Message, ModelFacts, SchemaT
@@ -437,7 +437,7 @@ class OllamaRuntime:
             messages, max_tokens=max_tokens, temperature=temperature, think=think, seed=seed
         )
         result = self._complete(request)
-        result.text = EchoGuard(request.prompt).strip(result.text)
+        result.text = echo_guard(messages).strip(result.text)
         return result
 
     def stream_chat(
@@ -455,7 +455,7 @@ class OllamaRuntime:
         text: list[str] = []
         thinking: list[str] = []
         shown: list[str] = []
-        guard = EchoGuard(request.prompt)  # holds back what may still be a copy of the prompt
+        guard = echo_guard(messages)  # holds back what may still be a copy of the prompt
         final: ollama.ChatResponse | None = None
         self._announce(request)
         with self._errors():

@@ -74,6 +74,16 @@ def split_request(content: str) -> tuple[str, str]:
     return content[:best], content[best + heading_length :]
 
 
+# A lone user message this short, of one paragraph, with no request heading, is itself
+# the request ("Name three planets."), not material for one.
+SHORT_REQUEST_CHARS = 500
+
+
+def is_short_request(content: str) -> bool:
+    content = content.strip()
+    return len(content) <= SHORT_REQUEST_CHARS and "\n\n" not in content
+
+
 def continuation_cue(instructions: str, *, structured: bool = False) -> str:
     """The words that end a base model's prompt, which its answer follows."""
     if structured:
@@ -99,6 +109,8 @@ def render_continuation_prompt(messages: Sequence[Message], *, structured: bool 
     material, first_request = "", ""
     if turns and turns[0].role == "user":
         material, first_request = split_request(turns[0].content)
+        if not first_request and len(turns) == 1 and is_short_request(material):
+            material, first_request = "", material  # a bare request, with no material
         turns = turns[1:]
     lines: list[str] = []
     if material.strip():
@@ -121,6 +133,16 @@ def render_continuation_prompt(messages: Sequence[Message], *, structured: bool 
     return "".join(lines)
 
 
+# Where a base model's answer ends: where it would start the next question, answer or task.
+CONTINUATION_STOPS = (
+    END_OF_TURN,
+    f"\n{QUESTION_LABEL}",
+    f"\n{ANSWER_CUE}",
+    f"\n{SUMMARY_CUE}",
+    *(f"\n{heading.strip()}" for heading in REQUEST_HEADINGS),
+)
+
+
 @dataclass(frozen=True)
 class RenderedPrompt:
     text: str
@@ -138,7 +160,7 @@ def render_prompt(
     text = render_continuation_prompt(messages, structured=structured)
     if structured:
         return RenderedPrompt(text, (END_OF_TURN,))
-    return RenderedPrompt(text, (END_OF_TURN, f"\n{QUESTION_LABEL}", "\n# ", f"\n{ANSWER_CUE}"))
+    return RenderedPrompt(text, CONTINUATION_STOPS)
 
 
 # --- the echo guard ---------------------------------------------------------------------------
@@ -279,6 +301,17 @@ class EchoGuard:
         self._passing = True
         shown, self._buffer = self.strip(self._buffer), ""
         return shown
+
+
+def echo_guard(
+    messages: Sequence[Message], *, instruction_tuned: bool = True, structured: bool = False
+) -> EchoGuard:
+    """A guard against copies of the prompt's instructions and material (system and user
+    messages, and the render's own headings and labels), not of earlier answers: a model
+    may rightly say again what it said before."""
+    own = [m if m.role != "assistant" else Message("assistant", "") for m in messages]
+    rendered = render_prompt(own, instruction_tuned=instruction_tuned, structured=structured)
+    return EchoGuard(rendered.text)
 
 
 def strip_echo(text: str, *, prompt: str) -> str:
