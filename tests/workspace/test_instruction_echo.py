@@ -93,13 +93,14 @@ def test_a_base_model_reads_the_material_then_the_task_then_a_cue():
 
 def test_a_conversation_continues_as_questions_and_answers_for_a_base_model():
     messages = build_messages(
-        system="Cite pages.",
+        system="Cite pages; the summaries above are shorter than the sources.",
         sources_text=SOURCES,
         question="And in Asia?",
         history=[("How fast does it grow?", "90 cm a day [Bamboo, p. 1].")],
     )
     assert render_continuation_prompt(messages).endswith(
-        "# Task\nCite pages.\n\nQuestion: How fast does it grow?\n"
+        "# Task\nCite pages; the summaries above are shorter than the sources.\n\n"
+        "Question: How fast does it grow?\n"
         "Answer: 90 cm a day [Bamboo, p. 1].\nQuestion: And in Asia?\nAnswer:"
     )
 

@@ -121,7 +121,9 @@ def render_continuation_prompt(messages: Sequence[Message], *, structured: bool 
     if first_request.strip():
         exchange.append(f"{QUESTION_LABEL} {first_request.strip()}\n")
     requests = [first_request] + [m.content for m in turns if m.role == "user"]
-    cue = continuation_cue(f"{system}\n{requests[-1]}", structured=structured)
+    # what is asked: the last request, or the system text when there is none (its task)
+    asked = requests[-1] if requests[-1].strip() else system
+    cue = continuation_cue(asked, structured=structured)
     for message in turns:
         label = QUESTION_LABEL if message.role == "user" else ANSWER_CUE
         exchange.append(f"{label} {message.content.strip()}\n")
