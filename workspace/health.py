@@ -84,6 +84,29 @@ def live_workers(*, me: str) -> set[str] | None:
     return answered | {name for name, beat in beats.items() if beat_is_alive(beat)}
 
 
+def live_heartbeats(*, me: str) -> dict[str, int] | None:
+    """The main process id of every worker whose heartbeat says it is alive, by name, when
+    workers here write heartbeats (the asking worker's own is there); None otherwise. With
+    them a worker is dead exactly when its heartbeat is gone, and nothing else (how long a
+    document has waited) may call its work abandoned."""
+    if not me:
+        return None
+    try:
+        beats = worker_heartbeats()
+    except Exception:  # redis-py raises many transport errors
+        return None
+    if me not in beats:
+        return None
+    alive: dict[str, int] = {}
+    for name, beat in beats.items():
+        if beat_is_alive(beat):
+            try:
+                alive[name] = int(beat["pid"])
+            except (KeyError, TypeError, ValueError):
+                continue
+    return alive
+
+
 def check_workers(timeout: float = 1.0) -> Check:
     """Ask the workers over the broker; an empty answer means none is running.
 

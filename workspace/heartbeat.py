@@ -15,6 +15,7 @@ from typing import Any
 
 import redis
 from celery import bootsteps
+from celery.signals import worker_init
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -22,6 +23,38 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_PREFIX = "carrel:worker-alive:"
 HEARTBEAT_SECONDS = 5.0
 HEARTBEAT_TTL_SECONDS = 30
+
+
+# The worker's main process id (the one its heartbeat names), set before its pool starts,
+# so pool processes inherit it. 0 outside a worker.
+_main_pid = 0
+
+
+@worker_init.connect
+def _remember_main_pid(**_: Any) -> None:
+    global _main_pid
+    _main_pid = os.getpid()
+
+
+def worker_claim(hostname: str) -> str:
+    """Who claims a piece of work: the worker's name and its main process id
+    ("celery@host#1234"), so a worker restarted under the same name does not vouch for
+    the work its dead predecessor held (claim_is_alive)."""
+    if not hostname:
+        return ""
+    return f"{hostname}#{_main_pid}" if _main_pid else hostname
+
+
+def claim_is_alive(
+    claim: str, *, live_workers: set[str], heartbeats: dict[str, int] | None
+) -> bool:
+    """Whether the worker that made `claim` still runs: with heartbeats, exactly when its
+    name has a live heartbeat from the same main process; without, when its name is among
+    the live workers."""
+    name, _, pid = claim.partition("#")
+    if heartbeats is not None and pid.isdigit():
+        return heartbeats.get(name) == int(pid)
+    return name in live_workers or (heartbeats is not None and name in heartbeats)
 
 
 def _broker() -> redis.Redis:

@@ -181,6 +181,12 @@ CARREL_MAX_DOCUMENT_PAGES = env_int("CARREL_MAX_DOCUMENT_PAGES", 5000)
 # Fair use of the model: questions one person may have queued or being answered at once
 # (0: no limit). A further question is refused with a message, its text kept in the form.
 CARREL_MAX_QUESTIONS_IN_FLIGHT = env_count("CARREL_MAX_QUESTIONS_IN_FLIGHT", 3)
+# The longest one ingestion task (a page range, chunking, one passage's summary, the
+# reduction) may run before it is stopped and its document failed with a message (0: no
+# limit); and how often a document's work is restarted after its worker stopped before
+# the document is failed instead. research/library/tasks.py, docs/deploy.md.
+CARREL_INGEST_TASK_MINUTES = env_int("CARREL_INGEST_TASK_MINUTES", 15)
+CARREL_INGEST_MAX_RESUMES = env_int("CARREL_INGEST_MAX_RESUMES", 2)
 # Imports into stories: a campaign file, and a SillyTavern lorebook (size and entries).
 CARREL_CAMPAIGN_IMPORT_MAX_BYTES = env_int("CARREL_CAMPAIGN_IMPORT_MAX_MB", 50) * 1024**2
 CARREL_LOREBOOK_MAX_BYTES = env_int("CARREL_LOREBOOK_MAX_MB", 5) * 1024**2

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from workspace.runtime import Message, ModelRuntime
 from workspace.runtime.errors import InvalidModelOutput, ModelRuntimeError
+from workspace.runtime.rendering import TASK_HEADING
 
 CHUNK_SUMMARY_TOKENS = 200
 DOCUMENT_SUMMARY_TOKENS = 700
@@ -82,7 +83,7 @@ def chunk_messages(
         Message(
             "user",
             f"Source: “{title}”, {_pages(page_start, page_end)}.\n\n{marked_text}\n\n"
-            "Summarize this passage in 2 to 4 sentences, citing pages as [p. N].",
+            f"{TASK_HEADING}Summarize this passage in 2 to 4 sentences, citing pages as [p. N].",
         ),
     ]
 
@@ -104,8 +105,8 @@ def reduce_messages(*, title: str, page_count: int, items_text: str, whole: bool
             "user",
             f"Source: “{title}” ({page_count} pages). Below are summaries of consecutive "
             f"parts of it, in order, with page citations.\n\n{items_text}\n\n"
-            f"Write a summary of {scope} in one to three paragraphs: its subject, main points "
-            "and conclusions. Keep the [p. N] citations of the claims you keep.",
+            f"{TASK_HEADING}Write a summary of {scope} in one to three paragraphs: its subject, "
+            "main points and conclusions. Keep the [p. N] citations of the claims you keep.",
         ),
     ]
 

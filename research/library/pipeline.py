@@ -500,6 +500,7 @@ def document_index(*, document_id: int, attempt: int, worker: str = "") -> bool:
             stage=Stage.SUMMARIZING,
             indexed_at=timezone.now(),
             summary_status=SummaryStatus.PENDING,
+            summaries_done=0,
             progress=PROGRESS[Stage.SUMMARIZING],
             heartbeat_at=timezone.now(),
             worker=worker,
@@ -515,8 +516,12 @@ def document_index(*, document_id: int, attempt: int, worker: str = "") -> bool:
 
 def document_summary_plan(*, document_id: int, attempt: int, worker: str = "") -> list[int] | None:
     """The chunks still without a summary; None when the run is stale."""
+    done = Chunk.objects.filter(document_id=document_id).exclude(summary="").count()
     if not Document.fenced(document_id, attempt, Stage.SUMMARIZING).update(
-        summary_status=SummaryStatus.RUNNING, heartbeat_at=timezone.now(), worker=worker
+        summary_status=SummaryStatus.RUNNING,
+        heartbeat_at=timezone.now(),
+        worker=worker,
+        summaries_done=done,
     ):
         return None
     return list(
@@ -526,12 +531,15 @@ def document_summary_plan(*, document_id: int, attempt: int, worker: str = "") -
     )
 
 
-def _summary_progress(document: Document) -> tuple[float, str]:
+def _summary_progress(document: Document) -> tuple[float, int, str]:
+    """(overall progress, passages summarized, status): the card's summary bar is the
+    passages summarized out of all (document_card.html), nothing before the first."""
     done = Chunk.objects.filter(document_id=document.pk).exclude(summary="").count()
     total = max(1, document.chunk_count)
     span = 0.97 - PROGRESS[Stage.SUMMARIZING]
     return (
         PROGRESS[Stage.SUMMARIZING] + span * done / total,
+        done,
         f"Summarizing: {done} of {document.chunk_count} passages done",
     )
 
@@ -568,9 +576,10 @@ def chunk_summarize(
         ):
             return False
         Chunk.objects.filter(pk=chunk_id, summary="").update(summary=summary)
-        progress, message = _summary_progress(document)
+        progress, done, message = _summary_progress(document)
         Document.fenced(document_id, attempt, Stage.SUMMARIZING).update(
             progress=progress,
+            summaries_done=done,
             status_message=message,
             summary_status=SummaryStatus.RUNNING,
             summary_retry_at=None,

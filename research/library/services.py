@@ -25,6 +25,7 @@ from django.utils import timezone
 from research.library.extraction import SNIFF_BYTES, ExtractionError, file_type_for
 from research.library.search import chunk_unindex_document
 from research.models import Chunk, Document, ExtractionPart, Page, Project
+from workspace.heartbeat import claim_is_alive
 from workspace.jobs import enqueue_on_commit, task_signature
 
 logger = logging.getLogger(__name__)
@@ -286,6 +287,7 @@ def document_retry(*, document: Document) -> bool:
         "finished_at": None,
         "summary_retries": 0,
         "summary_retry_at": None,
+        "resumes": 0,
     }
     if stage == Stage.QUEUED:
         changes.update(
@@ -343,30 +345,45 @@ def document_delete(*, document: Document) -> None:
 
 
 def documents_resume_stale(
-    *, stale_after: timedelta = STALE_AFTER, live_workers: set[str] | None = None
+    *,
+    stale_after: timedelta = STALE_AFTER,
+    live_workers: set[str] | None = None,
+    heartbeats: dict[str, int] | None = None,
 ) -> list[int]:
-    """Restart documents left behind by a dead or stuck worker; returns their ids.
+    """Restart documents left behind by a dead worker; returns their ids.
 
-    A document is left behind when it is queued or running and its heartbeat is older
-    than `stale_after`, or (when `live_workers` is known) a worker holding it, one of its
-    page ranges or one of its unsummarized chunks is not among them: that worker died and
-    its task's message is lost until the broker's visibility timeout. Running stages start
-    again under a new attempt (fencing off the lost run); queued documents just get another
-    message (their first claim wins).
+    A running document is left behind when a worker holding it, one of its page ranges or
+    one of its unsummarized chunks is not among `live_workers` (that worker died and its
+    task's message is lost until the broker's visibility timeout); a claim names the
+    worker and its main process (workspace.heartbeat.claim_is_alive). When workers write
+    heartbeats (`heartbeats`: the live ones' main process ids by name), that is the only
+    test: a worker busy for an hour on a long map-reduce still has a live heartbeat, so its
+    documents are not touched however old their own heartbeat is. Without heartbeats (or
+    without knowing the live workers at all) a running document whose heartbeat is older
+    than `stale_after` is presumed orphaned too. A queued document nobody has claimed for
+    `stale_after` gets another message (its first claim wins; no work is restarted).
+
+    Running stages start again under a new attempt (fencing off the lost run), at most
+    CARREL_INGEST_MAX_RESUMES times: a document whose work already stopped that often
+    (a file that hangs or kills its reader) fails with a message instead.
     """
     now = timezone.now()
     old = now - stale_after
-    left_behind = Q(heartbeat_at__lt=old) | Q(heartbeat_at__isnull=True, updated_at__lt=old)
+    aged = Q(heartbeat_at__lt=old) | Q(heartbeat_at__isnull=True, updated_at__lt=old)
+    by_heartbeat = heartbeats is not None and live_workers is not None
+    left_behind = Q(stage=Stage.QUEUED) & aged
+    if not by_heartbeat:
+        left_behind |= Q(stage__in=Document.RUNNING_STAGES) & aged
     if live_workers is not None:
-        live = list(live_workers)
+        dead = _dead_claims(live_workers=live_workers, heartbeats=heartbeats)
         dead_part = ExtractionPart.objects.filter(
-            document=OuterRef("pk"), status=ExtractionPart.Status.RUNNING
-        ).exclude(Q(worker="") | Q(worker__in=live))
-        dead_chunk = Chunk.objects.filter(document=OuterRef("pk"), summary="").exclude(
-            Q(summary_worker="") | Q(summary_worker__in=live)
+            document=OuterRef("pk"), status=ExtractionPart.Status.RUNNING, worker__in=dead
         )
-        left_behind |= (
-            (~Q(worker="") & ~Q(worker__in=live))
+        dead_chunk = Chunk.objects.filter(
+            document=OuterRef("pk"), summary="", summary_worker__in=dead
+        )
+        left_behind |= Q(stage__in=Document.RUNNING_STAGES) & (
+            Q(worker__in=dead)
             | Q(stage=Stage.EXTRACTING, has_dead_part=True)
             | Q(stage=Stage.SUMMARIZING, has_dead_chunk=True)
         )
@@ -379,10 +396,13 @@ def documents_resume_stale(
             has_dead_part=Exists(dead_part), has_dead_chunk=Exists(dead_chunk)
         )
         .filter(Q(stage__in=[Stage.QUEUED, *Document.RUNNING_STAGES]) & left_behind)
-        .values_list("pk", "attempt", "stage")
+        .values_list("pk", "attempt", "stage", "resumes")
     )
-    for document_id, attempt, stage in candidates:
+    for document_id, attempt, stage, resumes in candidates:
         restart = Stage.QUEUED if stage == Stage.EXTRACTING else stage
+        if stage != Stage.QUEUED and resumes >= settings.CARREL_INGEST_MAX_RESUMES:
+            _fail_kept_stopping(document_id, attempt, stage=stage, resumes=resumes)
+            continue
         with transaction.atomic():
             if stage == Stage.QUEUED:
                 updated = Document.fenced(document_id, attempt, stage).update(
@@ -397,6 +417,7 @@ def documents_resume_stale(
                     to=restart,
                     heartbeat_at=now,
                     worker="",
+                    resumes=F("resumes") + 1,
                     status_message="Resuming after a worker stopped",
                     summary_status=Case(
                         When(
@@ -437,3 +458,46 @@ def document_update_metadata(
                        "updated_at"]
     )  # fmt: skip
     return document
+
+
+def _dead_claims(*, live_workers: set[str], heartbeats: dict[str, int] | None) -> list[str]:
+    """The claims on running work (documents, page ranges, chunk summaries) whose worker
+    is gone."""
+    running = Document.objects.filter(stage__in=Document.RUNNING_STAGES)
+    claims = set(running.exclude(worker="").values_list("worker", flat=True))
+    claims |= set(
+        ExtractionPart.objects.filter(document__in=running, status=ExtractionPart.Status.RUNNING)
+        .exclude(worker="")
+        .values_list("worker", flat=True)
+    )
+    claims |= set(
+        Chunk.objects.filter(document__in=running, summary="")
+        .exclude(summary_worker="")
+        .values_list("summary_worker", flat=True)
+    )
+    return sorted(
+        claim
+        for claim in claims
+        if not claim_is_alive(claim, live_workers=live_workers, heartbeats=heartbeats)
+    )
+
+
+def _fail_kept_stopping(document_id: int, attempt: int, *, stage: str, resumes: int) -> None:
+    stage_name = Stage(stage).label.lower()
+    Document.fail(
+        document_id,
+        attempt,
+        code=ErrorCode.KEPT_STOPPING,
+        error=(
+            f"Stopped: the work on this document stopped without finishing "
+            f"{resumes + 1} times (while {stage_name}), so it was not restarted again. The "
+            "file may be built in a way that hangs or crashes the reader. Use Retry to try "
+            "once more, or upload another copy of the file."
+        ),
+        halted_stage=F("stage"),
+        status_message="Stopped after its work kept stopping",
+        finished_at=timezone.now(),
+        heartbeat_at=None,
+        worker="",
+    )
+    logger.warning("Document %s kept stopping (%d resumes); failed it", document_id, resumes)

@@ -15,15 +15,32 @@ import logging
 from typing import Any
 
 from celery import Task, chord, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init, worker_ready
+from django.conf import settings
 
 from research.library import pipeline, services
+from research.models import Document
 from workspace.broker_recovery import lost_messages_restore
-from workspace.health import live_workers
+from workspace.health import live_heartbeats, live_workers
+from workspace.heartbeat import worker_claim
 from workspace.jobs import DATABASE_CONNECTION_ERRORS, JobError, ModelJobTask
 from workspace.runtime import ModelRuntimeError, get_runtime
 
 logger = logging.getLogger(__name__)
+
+
+def timed_out_message(stage: str) -> str:
+    """What a document says when one of its steps ran past CARREL_INGEST_TASK_MINUTES."""
+    label = Document.Stage(stage).label.lower() if stage in Document.Stage.values else "working"
+    minutes = settings.CARREL_INGEST_TASK_MINUTES
+    return (
+        f"Stopped while {label}: one step took longer than {minutes} "
+        f"minute{'s' if minutes != 1 else ''}, the limit for one step "
+        "(CARREL_INGEST_TASK_MINUTES). The file may be very large or built in a way that is "
+        "very slow to read; split it, or ask an administrator to raise the limit, then use "
+        "Retry."
+    )
 
 
 class DocumentTask(ModelJobTask):
@@ -44,6 +61,9 @@ class DocumentTask(ModelJobTask):
     model_retry_backoff = 10
     model_retry_backoff_max = 600
     id_arg = "document_id"
+    # CARREL_INGEST_TASK_MINUTES: a step that runs longer is interrupted where it stands
+    # (SoftTimeLimitExceeded) and its document failed with a message (on_failure).
+    soft_time_limit = settings.CARREL_INGEST_TASK_MINUTES * 60 or None
 
     def retrying(
         self, job_id: int, attempt: int | None, exc: ModelRuntimeError, countdown: float,
@@ -58,6 +78,17 @@ class DocumentTask(ModelJobTask):
                 retry_number=retry_number,
                 max_retries=self.model_max_retries,
             )
+
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        job = self.job_of(args, kwargs)
+        if not isinstance(exc, SoftTimeLimitExceeded) or job is None or job[1] is None:
+            super().on_failure(exc, task_id, args, kwargs, einfo)
+            return
+        stage = Document.objects.filter(pk=job[0]).values_list("stage", flat=True).first()
+        pipeline.document_fail(
+            document_id=job[0], attempt=job[1], code=pipeline.ErrorCode.TIMED_OUT,
+            message=timed_out_message(stage or ""),
+        )  # fmt: skip
 
     def fail(self, job_id: int, attempt: int | None, code: str, message: str) -> None:
         if attempt is None:
@@ -74,7 +105,8 @@ class DocumentTask(ModelJobTask):
 
 
 def _worker(task: Task) -> str:
-    return task.request.hostname or ""
+    """The claim this task's steps record: its worker's name and main process id."""
+    return worker_claim(task.request.hostname or "")
 
 
 def _release(task: Task, document_id: int, attempt: int) -> None:
@@ -186,9 +218,12 @@ def summarize_reduce(self: Task, document_id: int, attempt: int) -> None:
 def resume_stale_documents(self: Task) -> list[int]:
     """Put back the messages dead workers held (any task, not only ingestion), then restart
     the documents they left mid-stage."""
-    live = live_workers(me=_worker(self))
+    me = self.request.hostname or ""
+    live = live_workers(me=me)
     lost_messages_restore(app=self.app, live_workers=live)
-    return services.documents_resume_stale(live_workers=live)
+    return services.documents_resume_stale(
+        live_workers=live, heartbeats=live_heartbeats(me=me) if live is not None else None
+    )
 
 
 @worker_ready.connect

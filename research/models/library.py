@@ -68,6 +68,8 @@ class Document(Claimable):
         WRONG_PASSWORD = "wrong_password", "Wrong password"
         NO_TEXT = "no_text", "No text layer"
         SUMMARY_FAILED = "summary_failed", "Summary failed"
+        TIMED_OUT = "timed_out", "Took too long"
+        KEPT_STOPPING = "kept_stopping", "Stopped repeatedly"
         INTERNAL = "internal", "Unexpected error"
 
     class SummaryStatus(models.TextChoices):
@@ -120,6 +122,11 @@ class Document(Claimable):
     # The Celery node running a step of this document right now; "" between steps (the next
     # message is queued) or while page ranges / chunk summaries, which name their own, run.
     worker = models.CharField(max_length=200, blank=True)
+    # How often this run was restarted after its worker stopped (reset by a person's Retry):
+    # past CARREL_INGEST_MAX_RESUMES the document fails instead of being resumed again.
+    resumes = models.PositiveIntegerField(default=0)
+    # Passages summarized so far, for a summary's progress bar (chunk_count in all).
+    summaries_done = models.PositiveIntegerField(default=0)
     # Held only until extraction has opened the file; never shown, cleared after use.
     pdf_password = models.CharField(max_length=500, blank=True)
 
@@ -161,6 +168,15 @@ class Document(Claimable):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def summary_fraction(self) -> float:
+        """The share of passages summarized (0 before the first one is done)."""
+        return min(1.0, self.summaries_done / self.chunk_count) if self.chunk_count else 0.0
+
+    @property
+    def summary_detail(self) -> str:
+        return f"{self.summaries_done} of {self.chunk_count} passages"
 
     @property
     def is_finished(self) -> bool:

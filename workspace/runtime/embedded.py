@@ -29,11 +29,11 @@ from django.conf import settings
 
 from workspace.runtime.errors import InvalidModelOutput, ModelRuntimeError, PromptTooLong
 from workspace.runtime.llama_process import ModelProcess
+from workspace.runtime.rendering import EchoGuard, RenderedPrompt, echo_guard, render_prompt
 from workspace.runtime.structured import grammar_candidates, parse_structured
-from workspace.runtime.tokenizer import default_gguf_path, get_tokenizer, render_gemma_prompt
+from workspace.runtime.tokenizer import default_gguf_path, get_tokenizer
 from workspace.runtime.types import ChatChunk, ChatResult, Message, ModelFacts, SchemaT
 
-STOP = ["<end_of_turn>"]
 # Model processes that may generate at once on one machine under `runcarrel`: the pool
 # processes of both workers and the web server. llama.cpp's threads spin while they wait
 # for each other, so more threads than cores in all is far slower than fewer (measured on
@@ -206,8 +206,15 @@ class EmbeddedRuntime:
     def count_tokens(self, text: str) -> int:
         return get_tokenizer().count(text)
 
+    def render(self, messages: Sequence[Message], *, structured: bool = False) -> RenderedPrompt:
+        """The prompt this model reads (rendering.py): Gemma's chat format for an
+        instruction-tuned model, a document to continue for a base model."""
+        return render_prompt(
+            messages, instruction_tuned=self.instruction_tuned, structured=structured
+        )
+
     def count_messages(self, messages: Sequence[Message]) -> int:
-        return get_tokenizer().count_messages(messages)
+        return get_tokenizer().count_prompt(self.render(messages).text)
 
     def _check_fits(self, prompt_tokens: int, max_tokens: int) -> None:
         if max_tokens < 1:
@@ -227,16 +234,17 @@ class EmbeddedRuntime:
     ) -> tuple[dict[str, Any], int]:
         """What the model process is sent, and our own count of the prompt. Refuses a
         prompt that cannot fit before anything is started or generated."""
-        expected = self.count_messages(messages)
+        rendered = self.render(messages, structured=bool(grammars))
+        expected = get_tokenizer().count_prompt(rendered.text)
         self._check_fits(expected, max_tokens)
         payload = {
-            "prompt": render_gemma_prompt(messages),
+            "prompt": rendered.text,
             "max_tokens": max_tokens,
             "temperature": temperature,
             "top_k": TOP_K,
             "top_p": TOP_P,
             "seed": seed,
-            "stop": STOP,
+            "stop": list(rendered.stop),
             "stream": stream,
             "grammars": grammars or [],
         }
@@ -280,7 +288,9 @@ class EmbeddedRuntime:
         payload, expected = self._request(
             messages, max_tokens=max_tokens, temperature=temperature, seed=seed
         )
-        return self._complete(payload, expected=expected)
+        result = self._complete(payload, expected=expected)
+        result.text = self._guard(messages).strip(result.text)
+        return result
 
     def stream_chat(
         self,
@@ -298,9 +308,16 @@ class EmbeddedRuntime:
         payload, expected = self._request(
             messages, max_tokens=max_tokens, temperature=temperature, seed=seed, stream=True
         )
-        return self._stream(payload, expected=expected)
+        return self._stream(payload, expected=expected, guard=self._guard(messages))
 
-    def _stream(self, payload: dict[str, Any], *, expected: int) -> Iterator[ChatChunk]:
+    def _guard(self, messages: Sequence[Message]) -> EchoGuard:
+        return echo_guard(messages, instruction_tuned=self.instruction_tuned)
+
+    def _stream(
+        self, payload: dict[str, Any], *, expected: int, guard: EchoGuard
+    ) -> Iterator[ChatChunk]:
+        # the guard holds back what may still be a copy of the prompt
+        shown: list[str] = []
         with self._lock:  # held while the caller consumes the stream; released on close
             final: dict[str, Any] = {}
             replies = self._process.request(payload)
@@ -309,10 +326,18 @@ class EmbeddedRuntime:
                     if message["kind"] != "chunk":
                         final = message
                         break
-                    yield ChatChunk(text=message["text"])
+                    text = guard.feed(message["text"])
+                    if text:
+                        shown.append(text)
+                        yield ChatChunk(text=text)
             finally:
                 replies.close()  # a caller that stops early cancels the generation
         result = self._result(final, expected=expected)
+        rest = guard.finish()
+        if rest:
+            shown.append(rest)
+            yield ChatChunk(text=rest)
+        result.text = "".join(shown)
         yield ChatChunk(done=True, result=result)
 
     def structured(

@@ -59,6 +59,7 @@ from workspace.runtime.errors import (
     PromptTruncated,
 )
 from workspace.runtime.registry import context_window_for, effective_num_ctx
+from workspace.runtime.rendering import echo_guard
 from workspace.runtime.structured import grammar_schema, parse_structured
 from workspace.runtime.tokenizer import get_tokenizer, render_gemma_prompt
 from workspace.runtime.types import ChatChunk, ChatResult, Message, ModelFacts, SchemaT
@@ -435,7 +436,9 @@ class OllamaRuntime:
         request = self._prepare(
             messages, max_tokens=max_tokens, temperature=temperature, think=think, seed=seed
         )
-        return self._complete(request)
+        result = self._complete(request)
+        result.text = echo_guard(messages).strip(result.text)
+        return result
 
     def stream_chat(
         self,
@@ -451,6 +454,8 @@ class OllamaRuntime:
         )
         text: list[str] = []
         thinking: list[str] = []
+        shown: list[str] = []
+        guard = echo_guard(messages)  # holds back what may still be a copy of the prompt
         final: ollama.ChatResponse | None = None
         self._announce(request)
         with self._errors():
@@ -461,7 +466,10 @@ class OllamaRuntime:
                     if piece or thought:
                         text.append(piece)
                         thinking.append(thought)
-                        yield ChatChunk(text=piece, thinking=thought)
+                        visible = guard.feed(piece) if piece else ""
+                        shown.append(visible)
+                        if visible or thought:
+                            yield ChatChunk(text=visible, thinking=thought)
                     if part.done:
                         final = part
                         break
@@ -473,6 +481,11 @@ class OllamaRuntime:
             raise ModelServerError(f"Ollama at {self.host} ended the answer without finishing it.")
         result = self._result(request, final, "".join(text), "".join(thinking))
         self._finish(request, result)
+        rest = guard.finish()
+        if rest:
+            shown.append(rest)
+            yield ChatChunk(text=rest)
+        result.text = "".join(shown)
         yield ChatChunk(done=True, result=result)
 
     def structured(

@@ -16,7 +16,10 @@ from pathlib import Path
 
 from django.conf import settings
 
+from workspace.runtime.rendering import render_gemma_prompt
 from workspace.runtime.types import Message
+
+__all__ = ["GemmaTokenizer", "count_tokens", "get_tokenizer", "render_gemma_prompt"]
 
 
 @cache
@@ -28,27 +31,6 @@ def default_gguf_path() -> Path:
     from workspace.runtime.model_file import packaged_model_path
 
     return packaged_model_path()
-
-
-def render_gemma_prompt(messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
-    """Gemma's chat format. A system message is folded into the first user turn, as Gemma does."""
-    parts: list[str] = []
-    system = "\n\n".join(m.content for m in messages if m.role == "system")
-    pending_system = system
-    for message in messages:
-        if message.role == "system":
-            continue
-        role = "model" if message.role == "assistant" else "user"
-        content = message.content
-        if role == "user" and pending_system:
-            content = f"{pending_system}\n\n{content}"
-            pending_system = ""
-        parts.append(f"<start_of_turn>{role}\n{content}<end_of_turn>\n")
-    if pending_system:  # system prompt with no user turn
-        parts.append(f"<start_of_turn>user\n{pending_system}<end_of_turn>\n")
-    if add_generation_prompt:
-        parts.append("<start_of_turn>model\n")
-    return "".join(parts)
 
 
 _SEGMENT_CHARS = 8000
@@ -128,7 +110,12 @@ class GemmaTokenizer:
 
     def count_messages(self, messages: Sequence[Message]) -> int:
         """Tokens of the rendered chat prompt, with the leading <bos>."""
-        return 1 + self._n_tokens(render_gemma_prompt(messages), special=True)
+        return self.count_prompt(render_gemma_prompt(messages))
+
+    def count_prompt(self, prompt: str) -> int:
+        """Tokens of a rendered prompt as the model reads it (control tokens as one each),
+        with the leading <bos>."""
+        return 1 + self._n_tokens(prompt, special=True)
 
     def decode(self, tokens: Sequence[int]) -> str:
         with self._lock:
