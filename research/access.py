@@ -31,7 +31,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Case, CharField, Model, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.http import HttpRequest
 
-from research.models import Project, ProjectShare, Thread
+from research.models import Document, Project, ProjectShare, Thread
 from workspace.http import found_or_404
 
 Viewer = User | AnonymousUser
@@ -113,6 +113,23 @@ def row_for_request(request: HttpRequest, get: Callable[..., M | None], what: st
 
 def project_for_request(request: HttpRequest, project_id: int) -> Project:
     return row_for_request(request, project_get_for_user, "project", project_id=project_id)
+
+
+def project_readable_by_user(*, user: Viewer, project_id: int | None) -> bool:
+    """Whether the user may read the project (False for no project at all)."""
+    if project_id is None:
+        return False
+    return readable_projects(user=user).filter(pk=project_id).exists()
+
+
+def project_documents_for_user(*, user: Viewer, project_id: int | None) -> QuerySet[Document]:
+    """The documents of a project the user may read; none when they may not (a campaign's
+    world documents are read only through here: stories/selectors.py, stories/proposals.py)."""
+    if project_id is None:
+        return Document.objects.none()
+    return scoped_for_user(
+        Document.objects.filter(project_id=project_id), user=user, through="project"
+    )
 
 
 def project_role_for_user(*, user: Viewer, project: Project) -> str:

@@ -287,12 +287,16 @@ def campaign_import(
     title: str | None = None,
     branched_from: Campaign | None = None,
     branched_at_turn: int | None = None,
+    world_project: Project | None = None,
 ) -> Campaign:
+    """A new campaign from a campaign file. Its world documents are `world_project` (a
+    branch's: stories/history.py decides whether it shares the source's or gets a copy),
+    or a new, empty world project."""
     parsed = _parse(data)
     c = parsed.campaign
     try:
         with transaction.atomic():
-            project = branched_from.world_project if branched_from else None
+            project = world_project
             if project is None:
                 project = Project.objects.create(
                     owner=owner,

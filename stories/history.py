@@ -4,7 +4,8 @@ Undo marks the turns after the chosen one, and every event recorded after it, as
 (nothing is deleted: the timeline still shows them), drops snapshots and summaries that
 reach past it, and rebuilds the projection from the events that remain. A branch is a
 new campaign made from the export of this one cut at a turn (stories.exchange), so its
-world is exactly the replay of the events up to that turn.
+world is exactly the replay of the events up to that turn. Its world documents are the
+source's research project when the person branching may read it, else their own copy.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F
 
+from research.access import project_readable_by_user
+from research.library.services import project_copy
+from research.models import Project
 from stories.exchange import campaign_export, campaign_import
 from stories.locking import campaign_lease
 from stories.models import Campaign, CampaignMember, Event, Snapshot, Turn
@@ -79,10 +83,26 @@ def campaign_branch(*, campaign: Campaign, user: User, at_turn: int, title: str 
     if not 0 <= at_turn <= campaign.head_turn:
         raise HistoryProblem(branch_range_problem(campaign.head_turn))
     data = campaign_export(campaign, through_turn=at_turn)
-    return campaign_import(
-        owner=user,
-        data=data,
-        title=(title.strip() or f"{campaign.title} (from turn {at_turn})")[:200],
-        branched_from=campaign,
-        branched_at_turn=at_turn,
-    )
+    title = (title.strip() or f"{campaign.title} (from turn {at_turn})")[:200]
+    with transaction.atomic():
+        return campaign_import(
+            owner=user,
+            data=data,
+            title=title,
+            branched_from=campaign,
+            branched_at_turn=at_turn,
+            world_project=_branch_world_project(campaign=campaign, user=user, title=title),
+        )
+
+
+def _branch_world_project(*, campaign: Campaign, user: User, title: str) -> Project | None:
+    """The world documents of a branch by `user`: the source's own project when `user` may
+    read it (research/access.py: every later read is checked again, so losing the share
+    later hides its documents), otherwise a copy owned by `user` of the documents as they
+    are now; None (a new, empty project) when the source has none."""
+    source = campaign.world_project
+    if source is None:
+        return None
+    if project_readable_by_user(user=user, project_id=source.pk):
+        return source
+    return project_copy(project=source, owner=user, title=f"{title} — world documents")

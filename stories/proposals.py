@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from research.access import project_documents_for_user
 from research.models import Chunk, Document
 from stories import prompts, world
 from stories.context import count_text, prompt_tokens
@@ -52,11 +53,13 @@ def proposal_run_request(*, campaign: Campaign, user: User) -> ProposalRun:
 
 def _batches(campaign: Campaign, limit: int) -> Iterator[tuple[Document, str]]:
     """(document, text) pieces of ready world documents, each within `limit` tokens."""
-    if campaign.world_project_id is None:
-        return
-    documents = Document.objects.filter(
-        project_id=campaign.world_project_id, stage=Document.Stage.READY
-    ).order_by("created_at", "id")
+    # A background job reads as the campaign's owner (research/access.py): a branch that
+    # shares a world project its owner may no longer read gets no documents from it.
+    documents = (
+        project_documents_for_user(user=campaign.owner, project_id=campaign.world_project_id)
+        .filter(stage=Document.Stage.READY)
+        .order_by("created_at", "id")
+    )
     for document in documents:
         parts: list[str] = []
         used = 0

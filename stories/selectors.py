@@ -17,6 +17,11 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.urls import reverse
 
+from research.access import (
+    project_documents_for_user,
+    project_readable_by_user,
+    project_writable_for_user,
+)
 from stories.describe import describe_event
 from stories.models import (
     Campaign,
@@ -529,8 +534,9 @@ def proposal_get_for_campaign(*, campaign: Campaign, proposal_id: int) -> Entity
 class ProposalsView:
     proposals: list[EntityProposal]  # waiting for a decision
     run: ProposalRun | None  # the latest run
-    documents: list[Any]  # the world documents
+    documents: list[Any]  # the world documents the user may read
     upload_url: str  # where the user may upload them ("" if they may not)
+    documents_hidden: bool = False  # the world project is not readable by this user
 
 
 def proposals_view(*, campaign: Campaign, user: User | AnonymousUser) -> ProposalsView:
@@ -541,26 +547,30 @@ def proposals_view(*, campaign: Campaign, user: User | AnonymousUser) -> Proposa
             )
         ),
         run=campaign.proposal_runs.first(),
-        documents=world_document_list_for_campaign(campaign=campaign),
+        documents=world_document_list_for_campaign(campaign=campaign, user=user),
         upload_url=_world_upload_url(campaign, user),
+        documents_hidden=campaign.world_project_id is not None
+        and not project_readable_by_user(user=user, project_id=campaign.world_project_id),
     )
 
 
 def _world_upload_url(campaign: Campaign, user: User | AnonymousUser) -> str:
-    """The research page of the world documents, for their owner (who uploads there)."""
+    """The research page of the world documents, for those who may add to them there."""
     project = campaign.world_project
-    if project is None or project.owner_id != user.pk:
+    if project is None or not project_writable_for_user(user=user, project=project):
         return ""
     return reverse("research:project_detail", args=[project.pk])
 
 
-def world_document_list_for_campaign(*, campaign: Campaign) -> list[Any]:
-    from research.models import Document
-
-    if campaign.world_project_id is None:
-        return []
+def world_document_list_for_campaign(
+    *, campaign: Campaign, user: User | AnonymousUser
+) -> list[Any]:
+    """The campaign's world documents that `user` may read (research/access.py): none when
+    the world project is not theirs and not shared with them."""
     return list(
-        Document.objects.filter(project_id=campaign.world_project_id).order_by("created_at")
+        project_documents_for_user(user=user, project_id=campaign.world_project_id).order_by(
+            "created_at", "id"
+        )
     )
 
 

@@ -39,6 +39,16 @@ def _forget_seen_workers() -> Iterator[None]:
     cache.delete(WORKERS_SEEN_KEY)
 
 
+@pytest.fixture(autouse=True)
+def _free_open_stream_slots() -> Iterator[None]:
+    """A stream a test opened and never read keeps its slot (workspace/jobs/stream_slots.py)
+    for two minutes, counted against a user id the next test reuses: start each test free."""
+    from workspace.jobs.stream_slots import open_streams_forget_all
+
+    open_streams_forget_all()
+    yield
+
+
 @pytest.fixture
 def user(django_user_model):
     return django_user_model.objects.create_user(username="ada", password="correct horse 42")

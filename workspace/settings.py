@@ -181,6 +181,9 @@ CARREL_MAX_DOCUMENT_PAGES = env_int("CARREL_MAX_DOCUMENT_PAGES", 5000)
 # Fair use of the model: questions one person may have queued or being answered at once
 # (0: no limit). A further question is refused with a message, its text kept in the form.
 CARREL_MAX_QUESTIONS_IN_FLIGHT = env_count("CARREL_MAX_QUESTIONS_IN_FLIGHT", 3)
+# Fair use of the web server's threads: live streams (answers, story turns) one person may
+# hold open at once (0: no limit). workspace/jobs/stream_slots.py, docs/deploy.md.
+CARREL_MAX_OPEN_STREAMS = env_count("CARREL_MAX_OPEN_STREAMS", 4)
 # The longest one ingestion task (a page range, chunking, one passage's summary, the
 # reduction) may run before it is stopped and its document failed with a message (0: no
 # limit); and how often a document's work is restarted after its worker stopped before

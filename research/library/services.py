@@ -23,7 +23,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from research.library.extraction import SNIFF_BYTES, ExtractionError, file_type_for
-from research.library.search import chunk_unindex_document
+from research.library.search import chunk_index_document, chunk_unindex_document
 from research.models import Chunk, Document, ExtractionPart, Page, Project
 from workspace.heartbeat import claim_is_alive
 from workspace.jobs import enqueue_on_commit, task_signature
@@ -342,6 +342,42 @@ def document_delete(*, document: Document) -> None:
     with transaction.atomic():
         chunk_unindex_document(document_id=document.pk)
         document.delete()
+
+
+def project_copy(*, project: Project, owner: User, title: str) -> Project:
+    """A new project owned by `owner` holding a copy of `project`'s ready documents: new
+    document, page and chunk rows (indexed for search) that point at the same stored files.
+    A file stays on disk while any row still uses it (research/signals.py), so deleting
+    either copy keeps the other's. The copies count against nobody's storage quota
+    (`uploaded_by` is empty): the bytes are already counted for whoever uploaded them.
+    Documents not ready yet (still being read, failed) are not copied."""
+    with transaction.atomic():
+        copy = Project.objects.create(
+            owner=owner, title=title[:200], description=project.description, kind=project.kind
+        )
+        ready = Document.objects.filter(project=project, stage=Stage.READY).order_by("id")
+        for document in ready:
+            pages = list(Page.objects.filter(document=document).order_by("number"))
+            chunks = list(Chunk.objects.filter(document=document).order_by("ordinal"))
+            document.pk = None
+            document.id = None
+            document._state.adding = True
+            document.project = copy
+            document.uploaded_by = None
+            document.worker = ""
+            document.pdf_password = ""
+            document.save()
+            for page in pages:
+                page.pk = None
+                page.document = document
+            Page.objects.bulk_create(pages, batch_size=500)
+            for chunk in chunks:
+                chunk.pk = None
+                chunk.document = document
+                chunk.summary_worker = ""
+            Chunk.objects.bulk_create(chunks, batch_size=500)
+            chunk_index_document(document_id=document.pk)
+    return copy
 
 
 def documents_resume_stale(

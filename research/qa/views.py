@@ -29,7 +29,8 @@ from research.models import Question
 from research.qa import selectors, services
 from research.qa.forms import AskForm, FollowUpForm
 from research.qa.services import QuestionLimitReached
-from workspace.http import AuthedRequest, found_or_404, sse_comment, sse_event, sse_response
+from workspace.http import AuthedRequest, found_or_404, sse_comment, sse_event
+from workspace.jobs.stream_slots import sse_held_response, stream_limit_message
 from workspace.jobs.streams import stream_read
 
 logger = logging.getLogger(__name__)
@@ -174,17 +175,29 @@ def cancel(request: AuthedRequest, question_id: int) -> HttpResponse:
 
 
 @require_GET
-def stream(request: AuthedRequest, question_id: int) -> StreamingHttpResponse:
+def stream(request: AuthedRequest, question_id: int) -> HttpResponse | StreamingHttpResponse:
     """Server-sent events: `token` events while the answer is written, then one `done`
-    event carrying the question's final HTML (answer with citations, or the error)."""
-    return sse_response(
-        _events(
-            request,
-            row_for_request(
-                request, selectors.question_get_for_user, "question", question_id=question_id
-            ),
-        )
+    event carrying the question's final HTML (answer with citations, or the error). It
+    holds one of the person's open-stream slots (CARREL_MAX_OPEN_STREAMS); past the limit,
+    a message to close another tab instead (workspace/jobs/stream_slots.py)."""
+    item = row_for_request(
+        request, selectors.question_get_for_user, "question", question_id=question_id
     )
+
+    def refusal() -> str:
+        return render_to_string(
+            "partials/stream_limit.html",
+            {
+                "element_id": f"question-{item.pk}",
+                "classes": "stack-tight",
+                "message": stream_limit_message(),
+                "href": _thread_url(item),
+                "reload_url": reverse("research:qa:question", args=[item.pk]),
+            },
+            request=request,
+        )
+
+    return sse_held_response(request, _events(request, item), refusal=refusal)
 
 
 def _events(request: AuthedRequest, item: Question) -> Iterator[bytes]:

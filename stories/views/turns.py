@@ -18,7 +18,8 @@ from django.views.decorators.http import require_GET, require_POST
 from stories import forms, selectors, turns
 from stories.models import CampaignMember, Turn
 from stories.views.common import member_for, problem
-from workspace.http import AuthedRequest, found_or_404, sse_comment, sse_event, sse_response
+from workspace.http import AuthedRequest, found_or_404, sse_comment, sse_event
+from workspace.jobs.stream_slots import sse_held_response, stream_limit_message
 from workspace.jobs.streams import StreamEntry, stream_read
 
 STREAM_IDLE_MS = 2000  # how long the stream may be quiet before the turn itself is checked
@@ -91,7 +92,9 @@ def turn_stream(request: AuthedRequest, pk: int, turn_id: int) -> HttpResponseBa
     `status` and `narration` while the turn is told, then one `done` event carrying the
     turn's HTML. A finished turn just sends `done` again. While the stream is idle a comment
     keeps the connection open, until the turn is no longer waiting or being told (finished,
-    failed, discarded, or stuck because its worker died)."""
+    failed, discarded, or stuck because its worker died). It holds one of the person's
+    open-stream slots (CARREL_MAX_OPEN_STREAMS); past the limit, a message to close
+    another tab instead (workspace/jobs/stream_slots.py)."""
     member = member_for(request, pk)
     turn = _turn(member, turn_id)
 
@@ -119,7 +122,22 @@ def turn_stream(request: AuthedRequest, pk: int, turn_id: int) -> HttpResponseBa
         turn.refresh_from_db()
         yield sse_event("done", _turn_html(request, member, turn, live=True))
 
-    return sse_response(events())
+    detail = reverse("stories:turn_detail", args=[pk, turn.pk])
+
+    def refusal() -> str:
+        return render_to_string(
+            "partials/stream_limit.html",
+            {
+                "element_id": f"turn-{turn.pk}",
+                "classes": "turn-block",
+                "message": stream_limit_message(),
+                "href": detail,
+                "reload_url": detail,
+            },
+            request=request,
+        )
+
+    return sse_held_response(request, events(), refusal=refusal)
 
 
 def _turn_html(request: AuthedRequest, member: CampaignMember, turn: Turn, *, live: bool) -> str:
