@@ -199,11 +199,20 @@ CARREL_MAX_JOBS_IN_FLIGHT = env_int("CARREL_MAX_JOBS_IN_FLIGHT", 3)
 CARREL_BIB_IMPORT_MAX_BYTES = env_int("CARREL_BIB_IMPORT_MAX_MB", 2048) * 1024**2
 CARREL_BIB_IMPORT_MAX_ENTRIES = env_int("CARREL_BIB_IMPORT_MAX_ENTRIES", 1000)
 CARREL_BIB_IMPORT_MAX_MEMBERS = env_int("CARREL_BIB_IMPORT_MAX_MEMBERS", 5000)
+# Bulk uploads (research/library/bulkimport.py): files one upload may add (a .zip's
+# members count one each), and the size and member count of one .zip; each file is also
+# held to CARREL_MAX_UPLOAD_MB and the storage quota.
+CARREL_BULK_MAX_FILES = env_int("CARREL_BULK_MAX_FILES", 500)
+CARREL_BULK_ZIP_MAX_BYTES = env_int("CARREL_BULK_ZIP_MAX_MB", 2048) * 1024**2
+CARREL_BULK_ZIP_MAX_MEMBERS = env_int("CARREL_BULK_ZIP_MAX_MEMBERS", 1000)
 # A character card file (a PNG carries its picture too); the card's JSON inside a PNG is
 # held to CARREL_LOREBOOK_MAX_MB.
 CARREL_CARD_MAX_BYTES = env_int("CARREL_CARD_MAX_MB", 20) * 1024**2
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Django's own cap on files in one request (its default is 100): a bulk upload's limit is
+# CARREL_BULK_MAX_FILES, checked with a message; this only stops what is far beyond it.
+DATA_UPLOAD_MAX_NUMBER_FILES = CARREL_BULK_MAX_FILES + 10
 
 # Redis and Celery
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -8,7 +8,9 @@ from django.core.files.uploadedfile import UploadedFile
 from research.library.metadata import clean_doi
 from research.models import Document, Project
 
-ACCEPT = ".pdf,.txt,.text,.md,.markdown,application/pdf,text/plain,text/markdown"
+ACCEPT = (
+    ".pdf,.txt,.text,.md,.markdown,.zip,application/pdf,text/plain,text/markdown,application/zip"
+)
 
 
 class ProjectForm(forms.ModelForm):
@@ -43,7 +45,10 @@ class MultipleFileField(forms.FileField):
 class UploadForm(forms.Form):
     uploads = MultipleFileField(
         label="Files",
-        help_text="PDF, plain text or Markdown. Choose several at once, or drop them here.",
+        help_text=(
+            "PDF, plain text or Markdown. Choose several at once, drop them here, or upload "
+            "a .zip of them."
+        ),
         widget=MultipleFileInput(attrs={"accept": ACCEPT, "data-upload-input": ""}),
     )
 

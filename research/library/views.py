@@ -16,6 +16,7 @@ from research import access
 from research.access import row_for_request
 from research.library import bibliography, selectors, services
 from research.library.bibimport import bibliography_import
+from research.library.bulkimport import documents_bulk_upload
 from research.library.forms import (
     BibliographyImportForm,
     DocumentMetadataForm,
@@ -97,15 +98,13 @@ def document_upload(request: AuthedRequest, project_id: int) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return _project_page(request, project, form, status=400)
-    outcomes = services.document_upload(
+    report = documents_bulk_upload(
         project=project, uploaded_by=request.user, files=form.cleaned_data["uploads"]
     )
-    added = sum(1 for outcome in outcomes if outcome.accepted)
-    if added:
-        messages.success(request, f"Added {added} file{'s' if added != 1 else ''}.")
-    for outcome in outcomes:
-        if not outcome.accepted:
-            messages.warning(request, outcome.message)
+    if report.clean and report.added:
+        messages.success(request, report.summary())
+    else:
+        messages.warning(request, report.summary())
     return redirect("research:project_detail", project_id=project.pk)
 
 
