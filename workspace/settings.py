@@ -244,10 +244,16 @@ CELERY_RESULT_BACKEND_MAX_SLEEP_BETWEEN_RETRIES_MS = 10_000
 CELERY_TASK_QUEUES = [
     Queue(name, Exchange(name), routing_key=name) for name in ("model", "carrel", "ingest", "batch")
 ]
+# Within the batch queue, document summaries are the lowest priority: on Redis a message's
+# priority picks one of four lists per queue (0, 3, 6, 9; 0 is taken first, and a message
+# without one counts as 0), so a study job queued after ten thousand summary calls is still
+# taken before them. Questions are on their own queue and worker, never behind either.
+SUMMARY_PRIORITY = 9
 CELERY_TASK_DEFAULT_QUEUE = "carrel"
 CELERY_TASK_ROUTES = {
     "research.tasks.resume_stale_documents": {"queue": "carrel"},
-    "research.tasks.summarize_*": {"queue": "batch"},
+    "research.tasks.start_idle_summaries": {"queue": "carrel"},
+    "research.tasks.summarize_*": {"queue": "batch", "priority": SUMMARY_PRIORITY},
     "research.tasks.*": {"queue": "ingest"},
     "research.qa_tasks.*": {"queue": "model"},
     "research.study_tasks.*": {"queue": "batch"},
@@ -260,7 +266,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "queue_order_strategy": "priority",
 }
 CELERY_BEAT_SCHEDULE = {
-    "resume-stale-documents": {"task": "research.tasks.resume_stale_documents", "schedule": 60.0}
+    "resume-stale-documents": {"task": "research.tasks.resume_stale_documents", "schedule": 60.0},
+    # Projects whose summaries run "when idle" (research/library/summary_lane.py).
+    "start-idle-summaries": {"task": "research.tasks.start_idle_summaries", "schedule": 60.0},
 }
 
 # Redis is always there (runcarrel starts a private one), so the cache is shared by the web

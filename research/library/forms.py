@@ -124,3 +124,14 @@ class BibliographyImportForm(forms.Form):
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".bib,.bibtex,.json,.zip"}),
     )
+
+
+class SummaryModeForm(forms.Form):
+    summary_mode = forms.ChoiceField(
+        label="Model summaries of new documents",
+        choices=Project.SummaryMode.choices,
+        help_text=(
+            "Each summary is one model call per passage. A document is ready to ask about "
+            "without one: its abstract, or its passages, serve."
+        ),
+    )
