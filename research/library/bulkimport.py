@@ -2,9 +2,10 @@
 Markdown, each file going through the ordinary upload path (`services.document_upload`:
 size and type checks, the storage quota, duplicates by content, ingestion).
 
-A .zip is checked whole before any of it is stored: its size (CARREL_BULK_ZIP_MAX_MB), its
-member count (CARREL_BULK_ZIP_MAX_MEMBERS), no member name that is absolute or climbs out
-of the archive, no .zip inside it. A refused .zip stores nothing; the other files of the
+A .zip is checked whole before any of it is stored: its size, and what it unpacks to
+(CARREL_BULK_ZIP_MAX_MB both; the bytes actually read are counted too), its member count
+(CARREL_BULK_ZIP_MAX_MEMBERS), no member name that is absolute or climbs out of the
+archive, no .zip inside it. A refused .zip stores nothing; the other files of the
 upload go ahead. The whole upload may add at most CARREL_BULK_MAX_FILES files (each .zip
 member counts one), or nothing is stored. Member names are only compared as strings and a
 member is stored under its base name (archives.py); nothing is written to a path from the
@@ -113,6 +114,16 @@ class _Batch:
                     "or upload it on its own. Nothing in it was added."
                 )
             self.members.append(info)
+        # What it unpacks to is held to the same limit (a small .zip of a huge file, a
+        # "zip bomb"): declared sizes here, the bytes actually read in files().
+        self.budget = limit
+        declared = sum(info.file_size for info in self.members)
+        if declared > limit:
+            raise ArchiveRefused(
+                f"“{self.name}” unpacks to {filesizeformat(declared)}; a .zip may unpack to "
+                f"at most {filesizeformat(limit)} (CARREL_BULK_ZIP_MAX_MB). Nothing in it was "
+                "added."
+            )
 
     def files(self, report: BulkReport) -> Iterator[tuple[str, File]]:
         """Each member as a file named by its base name; members that cannot be read are
@@ -121,9 +132,16 @@ class _Batch:
         for info in self.members:
             shown = f"{self.name}: {posixpath.basename(normal_name(info.filename))[:120]}"
             try:
-                file = member_file(self.zip, info, limit)
+                file = member_file(self.zip, info, min(limit, self.budget))
             except ARCHIVE_ERRORS as error:
                 report.refused.append(f"“{shown}” could not be read from the .zip ({error}).")
+                continue
+            if file is None and self.budget < limit:
+                report.refused.append(
+                    f"“{shown}” was not read: the .zip unpacks to more than "
+                    f"{filesizeformat(settings.CARREL_BULK_ZIP_MAX_BYTES)} "
+                    "(CARREL_BULK_ZIP_MAX_MB), more than its files declare."
+                )
                 continue
             if file is None:
                 report.refused.append(
@@ -131,6 +149,7 @@ class _Batch:
                     "(CARREL_MAX_UPLOAD_MB)."
                 )
                 continue
+            self.budget -= file.size or 0
             yield shown, file
 
 

@@ -154,3 +154,17 @@ def test_a_zip_with_a_bad_file_inside_adds_the_rest_and_names_the_bad_one(
     assert report.refused == ["“empty.pdf” is empty (0 bytes)."]
     assert len(report.document_ids) == 3
     assert Document.objects.filter(project=project, stage=Document.Stage.QUEUED).count() == 3
+
+
+def test_a_small_zip_that_unpacks_past_the_limit_is_refused_and_nothing_stored(
+    project, user, settings
+):
+    settings.CARREL_BULK_ZIP_MAX_BYTES = 1024 * 1024
+    bomb = zip_of("small.zip", {"zeros.txt": b"0" * (5 * 1024 * 1024)})
+    assert bomb.size < settings.CARREL_BULK_ZIP_MAX_BYTES
+    report = documents_bulk_upload(project=project, uploaded_by=user, files=[bomb])
+    assert report.refused == [
+        "“small.zip” unpacks to 5.0\xa0MB; a .zip may unpack to at most 1.0\xa0MB "
+        "(CARREL_BULK_ZIP_MAX_MB). Nothing in it was added."
+    ]
+    assert not Document.objects.filter(project=project).exists()
