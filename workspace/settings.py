@@ -202,11 +202,20 @@ CARREL_MAX_JOBS_IN_FLIGHT = env_int("CARREL_MAX_JOBS_IN_FLIGHT", 3)
 CARREL_BIB_IMPORT_MAX_BYTES = env_int("CARREL_BIB_IMPORT_MAX_MB", 2048) * 1024**2
 CARREL_BIB_IMPORT_MAX_ENTRIES = env_int("CARREL_BIB_IMPORT_MAX_ENTRIES", 1000)
 CARREL_BIB_IMPORT_MAX_MEMBERS = env_int("CARREL_BIB_IMPORT_MAX_MEMBERS", 5000)
+# Bulk uploads (research/library/bulkimport.py): files one upload may add (a .zip's
+# members count one each), and the size and member count of one .zip; each file is also
+# held to CARREL_MAX_UPLOAD_MB and the storage quota.
+CARREL_BULK_MAX_FILES = env_int("CARREL_BULK_MAX_FILES", 500)
+CARREL_BULK_ZIP_MAX_BYTES = env_int("CARREL_BULK_ZIP_MAX_MB", 2048) * 1024**2
+CARREL_BULK_ZIP_MAX_MEMBERS = env_int("CARREL_BULK_ZIP_MAX_MEMBERS", 1000)
 # A character card file (a PNG carries its picture too); the card's JSON inside a PNG is
 # held to CARREL_LOREBOOK_MAX_MB.
 CARREL_CARD_MAX_BYTES = env_int("CARREL_CARD_MAX_MB", 20) * 1024**2
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Django's own cap on files in one request (its default is 100): a bulk upload's limit is
+# CARREL_BULK_MAX_FILES, checked with a message; this only stops what is far beyond it.
+DATA_UPLOAD_MAX_NUMBER_FILES = CARREL_BULK_MAX_FILES + 10
 
 # Redis and Celery
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -238,10 +247,16 @@ CELERY_RESULT_BACKEND_MAX_SLEEP_BETWEEN_RETRIES_MS = 10_000
 CELERY_TASK_QUEUES = [
     Queue(name, Exchange(name), routing_key=name) for name in ("model", "carrel", "ingest", "batch")
 ]
+# Within the batch queue, document summaries are the lowest priority: on Redis a message's
+# priority picks one of four lists per queue (0, 3, 6, 9; 0 is taken first, and a message
+# without one counts as 0), so a study job queued after ten thousand summary calls is still
+# taken before them. Questions are on their own queue and worker, never behind either.
+SUMMARY_PRIORITY = 9
 CELERY_TASK_DEFAULT_QUEUE = "carrel"
 CELERY_TASK_ROUTES = {
     "research.tasks.resume_stale_documents": {"queue": "carrel"},
-    "research.tasks.summarize_*": {"queue": "batch"},
+    "research.tasks.start_idle_summaries": {"queue": "carrel"},
+    "research.tasks.summarize_*": {"queue": "batch", "priority": SUMMARY_PRIORITY},
     "research.tasks.*": {"queue": "ingest"},
     "research.qa_tasks.*": {"queue": "model"},
     "research.study_tasks.*": {"queue": "batch"},
@@ -254,7 +269,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "queue_order_strategy": "priority",
 }
 CELERY_BEAT_SCHEDULE = {
-    "resume-stale-documents": {"task": "research.tasks.resume_stale_documents", "schedule": 60.0}
+    "resume-stale-documents": {"task": "research.tasks.resume_stale_documents", "schedule": 60.0},
+    # Projects whose summaries run "when idle" (research/library/summary_lane.py).
+    "start-idle-summaries": {"task": "research.tasks.start_idle_summaries", "schedule": 60.0},
 }
 
 # Redis is always there (runcarrel starts a private one), so the cache is shared by the web

@@ -15,9 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import posixpath
-import tempfile
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -30,6 +28,14 @@ from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 
 from research.library import services
+from research.library.archives import (
+    ARCHIVE_ERRORS,
+    ArchiveRefused,
+    member_file,
+    normal_name,
+    open_archive,
+    read_member,
+)
 from research.library.metadata import MAX_ABSTRACT, clean_doi, split_authors, year_from_date
 from research.models import Document, Project
 
@@ -41,15 +47,6 @@ CSL_SUFFIXES = (".json",)
 # (docs/deploy.md).
 MAX_BIBLIOGRAPHY_BYTES = 8 * 1024 * 1024  # the .bib or .json itself
 MAX_JSON_DEPTH = 16
-# What reading a damaged, encrypted or oddly compressed zip member raises.
-ARCHIVE_ERRORS = (
-    zipfile.BadZipFile,
-    NotImplementedError,
-    RuntimeError,
-    OSError,
-    EOFError,
-    zlib.error,
-)
 
 
 @dataclass(frozen=True)
@@ -302,12 +299,7 @@ def _entries_of(name: str, data: bytes) -> tuple[list[Entry], list[str]]:
 # --- Archives ---------------------------------------------------------------------------------
 
 
-def _normal(path: str) -> str:
-    """A path compared as a string: forward slashes, no "./", "" when it climbs out."""
-    path = posixpath.normpath(path.replace("\\", "/").strip())
-    if path.startswith(("../", "/")) or path in ("..", "."):
-        return ""
-    return path
+_normal = normal_name  # archives.py: the zip safeguards shared with the bulk upload
 
 
 class _Archive:
@@ -315,16 +307,14 @@ class _Archive:
 
     def __init__(self, upload: IO[bytes]) -> None:
         try:
-            self.zip = zipfile.ZipFile(upload)
-            infos = self.zip.infolist()
-        except (zipfile.BadZipFile, OSError, ValueError) as error:
-            raise ImportRefused(f"This .zip cannot be opened ({error}).") from None
-        max_members = settings.CARREL_BIB_IMPORT_MAX_MEMBERS
-        if len(infos) > max_members:
-            raise ImportRefused(
-                f"This .zip holds {len(infos)} files; an import may hold at most {max_members} "
-                "(CARREL_BIB_IMPORT_MAX_MEMBERS)."
+            self.zip, infos = open_archive(
+                upload,
+                max_members=settings.CARREL_BIB_IMPORT_MAX_MEMBERS,
+                setting="CARREL_BIB_IMPORT_MAX_MEMBERS",
+                what="an import",
             )
+        except ArchiveRefused as refused:
+            raise ImportRefused(str(refused)) from None
         self.members = {
             _normal(info.filename): info
             for info in infos
@@ -344,9 +334,7 @@ class _Archive:
         return found[0]
 
     def read(self, info: zipfile.ZipInfo, limit: int) -> bytes:
-        with self.zip.open(info) as member:
-            data = member.read(limit + 1)
-        return data
+        return read_member(self.zip, info, limit)
 
     def member_for(self, base: str, path: str) -> zipfile.ZipInfo | None:
         """The member an entry's path names, relative to the bibliography's folder."""
@@ -358,24 +346,7 @@ class _Archive:
 
 
 def _member_file(archive: _Archive, info: zipfile.ZipInfo, limit: int) -> File | None:
-    """The member's bytes in a temporary file (at most limit + 1 of them), named by its
-    base name only; None when it holds more than `limit`."""
-    if info.file_size > limit:
-        return None
-    spool = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the caller, with its File)
-    written = 0
-    with archive.zip.open(info) as member:
-        while block := member.read(1024 * 1024):
-            written += len(block)
-            if written > limit:  # the archive's declared size was wrong
-                spool.close()
-                return None
-            spool.write(block)
-    spool.seek(0)
-    name = posixpath.basename(_normal(info.filename))[:300] or "attachment"
-    file = File(spool, name=name)
-    file.size = written
-    return file
+    return member_file(archive.zip, info, limit)
 
 
 def _entry_file(

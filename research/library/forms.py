@@ -8,7 +8,9 @@ from django.core.files.uploadedfile import UploadedFile
 from research.library.metadata import clean_doi
 from research.models import Document, Project
 
-ACCEPT = ".pdf,.txt,.text,.md,.markdown,application/pdf,text/plain,text/markdown"
+ACCEPT = (
+    ".pdf,.txt,.text,.md,.markdown,.zip,application/pdf,text/plain,text/markdown,application/zip"
+)
 
 
 class ProjectForm(forms.ModelForm):
@@ -43,7 +45,10 @@ class MultipleFileField(forms.FileField):
 class UploadForm(forms.Form):
     uploads = MultipleFileField(
         label="Files",
-        help_text="PDF, plain text or Markdown. Choose several at once, or drop them here.",
+        help_text=(
+            "PDF, plain text or Markdown. Choose several at once, drop them here, or upload "
+            "a .zip of them."
+        ),
         widget=MultipleFileInput(attrs={"accept": ACCEPT, "data-upload-input": ""}),
     )
 
@@ -118,4 +123,15 @@ class BibliographyImportForm(forms.Form):
             "“Export Files” checked (the .bib and its files/ folder)."
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".bib,.bibtex,.json,.zip"}),
+    )
+
+
+class SummaryModeForm(forms.Form):
+    summary_mode = forms.ChoiceField(
+        label="Model summaries of new documents",
+        choices=Project.SummaryMode.choices,
+        help_text=(
+            "Each summary is one model call per passage. A document is ready to ask about "
+            "without one: its abstract, or its passages, serve."
+        ),
     )

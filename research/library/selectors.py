@@ -6,11 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Count, QuerySet
+from django.db.models import Count, QuerySet, Sum
 
 from research import access
+from research.library.document_summary import CHUNK_SUMMARY_TOKENS, DOCUMENT_SUMMARY_TOKENS
 from research.library.reading import Piece, highlight, linked_citations
-from research.models import Document, Page, Project
+from research.models import Chunk, Document, Page, Project
+from workspace.packing.cost import PlanCost
 
 
 def project_list_for_user(*, user: User | AnonymousUser, write: bool = False) -> QuerySet[Project]:
@@ -85,3 +87,40 @@ def page_view_for_user(
 
 def document_summary_pieces(*, document: Document) -> list[Piece]:
     return linked_citations(document.summary, page_count=document.page_count)
+
+
+# What one summary call adds to its passage: the instructions and the page markers.
+SUMMARY_PROMPT_OVERHEAD_TOKENS = 120
+
+
+def summary_cost_for_project(*, project: Project) -> PlanCost | None:
+    """What summarising the project's ready documents that have no model summary yet would
+    cost (workspace/packing/cost.py's PlanCost): one model call a passage and one to reduce
+    each document's passage summaries (more when they overflow the window, so "about").
+    None when no document waits for one."""
+    waiting = Document.objects.filter(
+        project=project,
+        stage=Document.Stage.READY,
+        summary_status=Document.SummaryStatus.PENDING,
+    )
+    documents = waiting.count()
+    if not documents:
+        return None
+    chunks = Chunk.objects.filter(document__in=waiting, summary="").aggregate(
+        count=Count("id"), tokens=Sum("token_count")
+    )
+    passages = chunks["count"] or 0
+    calls = passages + documents
+    prompt = (
+        (chunks["tokens"] or 0)
+        + passages * CHUNK_SUMMARY_TOKENS  # the passage summaries, read again to reduce
+        + calls * SUMMARY_PROMPT_OVERHEAD_TOKENS
+    )
+    output = passages * CHUNK_SUMMARY_TOKENS + documents * DOCUMENT_SUMMARY_TOKENS
+    return PlanCost(
+        route="summaries",
+        documents=documents,
+        model_calls=calls,
+        prompt_tokens=prompt,
+        output_tokens=output,
+    )

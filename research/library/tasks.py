@@ -19,7 +19,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init, worker_ready
 from django.conf import settings
 
-from research.library import pipeline, services
+from research.library import pipeline, services, summary_lane
 from research.models import Document
 from workspace.broker_recovery import lost_messages_restore
 from workspace.health import live_heartbeats, live_workers
@@ -160,7 +160,7 @@ def _chunk_and_index(task: Task, document_id: int, attempt: int) -> None:
     if pipeline.document_chunk(
         document_id=document_id, attempt=attempt, worker=worker
     ) and pipeline.document_index(document_id=document_id, attempt=attempt, worker=worker):
-        summarize_document.delay(document_id, attempt)
+        _summarize_or_defer(document_id, attempt)
         _release(task, document_id, attempt)
 
 
@@ -177,8 +177,15 @@ def chunk_document(self: Task, document_id: int, attempt: int) -> None:
 @shared_task(bind=True, base=DocumentTask, name="research.tasks.index_document")
 def index_document(self: Task, document_id: int, attempt: int) -> None:
     if pipeline.document_index(document_id=document_id, attempt=attempt, worker=_worker(self)):
-        summarize_document.delay(document_id, attempt)
+        _summarize_or_defer(document_id, attempt)
         _release(self, document_id, attempt)
+
+
+def _summarize_or_defer(document_id: int, attempt: int) -> None:
+    """Summarise an indexed document now, or leave it ready for later (its project's
+    summary mode, research/library/summary_lane.py)."""
+    if not summary_lane.document_summary_defer(document_id=document_id, attempt=attempt):
+        summarize_document.delay(document_id, attempt)
 
 
 @shared_task(bind=True, base=DocumentTask, name="research.tasks.summarize_document")
@@ -224,6 +231,12 @@ def resume_stale_documents(self: Task) -> list[int]:
     return services.documents_resume_stale(
         live_workers=live, heartbeats=live_heartbeats(me=me) if live is not None else None
     )
+
+
+@shared_task(bind=True, name="research.tasks.start_idle_summaries")
+def start_idle_summaries(self: Task) -> int:
+    """Start a few waiting summaries of "when idle" projects if the model is idle."""
+    return summary_lane.summaries_start_when_idle()
 
 
 @worker_ready.connect

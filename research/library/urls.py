@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:project_id>/", views.project_detail, name="project_detail"),
     path("<int:project_id>/upload/", views.document_upload, name="document_upload"),
     path("<int:project_id>/import/", views.project_import, name="project_import"),
+    path("<int:project_id>/summaries/", views.project_summaries, name="project_summaries"),
     path("documents/<int:document_id>/", views.document_detail, name="document_detail"),
     path(
         "documents/<int:document_id>/progress/",

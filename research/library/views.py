@@ -14,13 +14,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from research import access
 from research.access import row_for_request
-from research.library import bibliography, selectors, services
+from research.library import bibliography, selectors, services, summary_lane
 from research.library.bibimport import bibliography_import
+from research.library.bulkimport import documents_bulk_upload
 from research.library.forms import (
     BibliographyImportForm,
     DocumentMetadataForm,
     PasswordForm,
     ProjectForm,
+    SummaryModeForm,
     UploadForm,
 )
 from research.models import Document, Page, Project
@@ -79,6 +81,8 @@ def _project_page(
         "documents": documents,
         "form": form,
         "import_form": BibliographyImportForm(),
+        "summary_form": SummaryModeForm(initial={"summary_mode": project.summary_mode}),
+        "summary_cost": selectors.summary_cost_for_project(project=project),
         "threads": qa_selectors.thread_list_for_project(user=request.user, project=project)[:10],
         "study": study_selectors.study_overview(project=project),
         "read_only": _read_only(request, project),
@@ -97,15 +101,13 @@ def document_upload(request: AuthedRequest, project_id: int) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return _project_page(request, project, form, status=400)
-    outcomes = services.document_upload(
+    report = documents_bulk_upload(
         project=project, uploaded_by=request.user, files=form.cleaned_data["uploads"]
     )
-    added = sum(1 for outcome in outcomes if outcome.accepted)
-    if added:
-        messages.success(request, f"Added {added} file{'s' if added != 1 else ''}.")
-    for outcome in outcomes:
-        if not outcome.accepted:
-            messages.warning(request, outcome.message)
+    if report.clean and report.added:
+        messages.success(request, report.summary())
+    else:
+        messages.warning(request, report.summary())
     return redirect("research:project_detail", project_id=project.pk)
 
 
@@ -146,6 +148,32 @@ def project_import(request: AuthedRequest, project_id: int) -> HttpResponse:
         messages.success(request, report.summary())
     else:
         messages.warning(request, report.summary())
+    return redirect("research:project_detail", project_id=project.pk)
+
+
+@require_POST
+def project_summaries(request: AuthedRequest, project_id: int) -> HttpResponse:
+    """Choose when new documents are summarised, or summarise the waiting ones now."""
+    project = access.project_for_request(request, project_id)
+    if request.POST.get("action") == "start":
+        started = summary_lane.project_summaries_start(project=project)
+        messages.success(
+            request,
+            f"Summarising {started} document{'' if started == 1 else 's'}; questions go first."
+            if started
+            else "No document is waiting for a summary.",
+        )
+        return redirect("research:project_detail", project_id=project.pk)
+    form = SummaryModeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose when summaries run: now, when idle, or off.")
+    else:
+        summary_lane.project_set_summary_mode(
+            project=project, mode=form.cleaned_data["summary_mode"]
+        )
+        messages.success(
+            request, f"Summaries of new documents: {project.get_summary_mode_display()}."
+        )
     return redirect("research:project_detail", project_id=project.pk)
 
 

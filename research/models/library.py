@@ -15,12 +15,23 @@ class Project(models.Model):
         RESEARCH = "research", "Research project"
         WORLD = "world", "World documents"
 
+    class SummaryMode(models.TextChoices):
+        NOW = "now", "Now, as each document is read"
+        IDLE = "idle", "When the model is idle"
+        OFF = "off", "Off (only when I ask)"
+
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="projects"
     )
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.RESEARCH)
+    # When new documents get their model summary (research/library/services.py
+    # document_summary_defer): at once, when the model is idle, or only on request. A
+    # document is askable without one (its abstract, or its excerpts, serve).
+    summary_mode = models.CharField(
+        max_length=8, choices=SummaryMode.choices, default=SummaryMode.NOW
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

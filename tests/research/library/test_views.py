@@ -95,7 +95,7 @@ def test_uploading_several_files_reports_each_and_lists_them(
     page = response.content.decode()
     assert "Added 2 files." in page
     assert "“empty.pdf” is empty (0 bytes)." in page
-    assert "“copy.pdf” is already in this project" in page
+    assert "not added again: “copy.pdf” (as “" in page
     assert Document.objects.filter(project=project).count() == 3
     assert page.count('data-testid="document-card"') == 3
 
