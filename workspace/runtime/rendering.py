@@ -157,12 +157,12 @@ def render_prompt(
     """What the model reads, and where its answer stops: the chat format for an
     instruction-tuned model, a continuation for a base model, whose answer also stops
     where it would start the next question or a new top-level section."""
-    if instruction_tuned:
+    if instruction_tuned or structured:
+        # A grammar makes a structured answer JSON from its first token, so a base model
+        # cannot echo there; and in the chat format its JSON stays short (as a continuation
+        # ending "JSON:" it ran on to the output limit).
         return RenderedPrompt(render_gemma_prompt(messages), (END_OF_TURN,))
-    text = render_continuation_prompt(messages, structured=structured)
-    if structured:
-        return RenderedPrompt(text, (END_OF_TURN,))
-    return RenderedPrompt(text, CONTINUATION_STOPS)
+    return RenderedPrompt(render_continuation_prompt(messages), CONTINUATION_STOPS)
 
 
 # --- the echo guard ---------------------------------------------------------------------------
