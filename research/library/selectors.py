@@ -50,7 +50,7 @@ def ready_document_list_for_project(*, project: Project) -> QuerySet[Document]:
 
 
 def page_list_for_document(*, document: Document) -> QuerySet[Page]:
-    return document.pages.order_by("number").only("id", "number", "label", "token_count")
+    return document.pages.order_by("number").only("id", "number", "label", "token_count", "ocr")
 
 
 @dataclass(frozen=True)
