@@ -54,6 +54,7 @@ class PageContent:
     error: str = ""
     ocr: bool = False  # the text was recognized from the page's image (research/library/ocr.py)
     ocr_error: str = ""  # why a scanned page could not be recognized
+    ocr_engine: str = ""  # "tesseract", or "vision" (the model transcribed the page image)
 
     @property
     def scanned(self) -> bool:

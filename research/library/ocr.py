@@ -23,7 +23,10 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import ollama
 from django.conf import settings
+
+from workspace.runtime.types import Message, ModelRuntime
 
 # Largest rendered side in pixels: a page that declares an enormous size is scaled down
 # instead of filling memory (300 dpi on A4 is 2480 x 3508).
@@ -197,3 +200,45 @@ def ocr_page(path: Path | str, *, number: int, password: str = "") -> str:
             "(CARREL_OCR_LANGUAGE) or too blurred."
         )
     return found.text
+
+
+# --- Vision: the active Ollama model reads the page image ------------------------------------
+
+TRANSCRIBE_PROMPT = (
+    "This image is one page of a scanned document. Transcribe all of its text exactly as "
+    "written, in reading order (column by column), one paragraph per line group. Do not "
+    "summarize, translate, explain or add anything; write only the page's text. If the page "
+    "has no text, answer with nothing."
+)
+# A dense page is about 1,500 tokens; the model may not write more than this for one page.
+TRANSCRIBE_MAX_TOKENS = 3000
+# The vision model gets a smaller image than Tesseract: it scales images itself.
+VISION_DPI = 150
+
+
+def model_reads_images(runtime: ModelRuntime) -> bool:
+    """Whether the active model is an Ollama model whose /api/show lists "vision"."""
+    from workspace.runtime.ollama import OllamaRuntime
+
+    if not isinstance(runtime, OllamaRuntime):
+        return False
+    try:
+        client = ollama.Client(host=runtime.host, timeout=10)
+        shown = client.show(runtime.model)
+    except Exception:  # unreachable or unknown model: no vision, Tesseract reads the page
+        return False
+    return "vision" in (shown.capabilities or [])
+
+
+def transcribe_page(
+    runtime: ModelRuntime, path: Path | str, *, number: int, password: str = ""
+) -> str:
+    """The model's transcription of one page image. Raises OcrError (and the runtime's
+    ModelRuntimeError, which the caller turns into a fallback)."""
+    rendered = render_page(path, number=number, password=password, dpi=VISION_DPI)
+    result = runtime.chat(
+        [Message(role="user", content=TRANSCRIBE_PROMPT, images=(rendered.png,))],
+        max_tokens=TRANSCRIBE_MAX_TOKENS,
+        temperature=0.0,
+    )
+    return result.text[:MAX_PAGE_CHARS]

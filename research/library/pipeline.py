@@ -40,7 +40,7 @@ from research.library.metadata import paper_metadata, usable_pdf_title
 from research.library.search import chunk_index_document, chunk_unindex_document
 from research.models import Chunk, Document, ExtractionPart, Page
 from workspace.chunking import PageText, chunk_pages
-from workspace.runtime import ModelRuntime
+from workspace.runtime import ModelRuntime, ModelRuntimeError, get_runtime
 from workspace.runtime.tokenizer import count_tokens
 
 logger = logging.getLogger(__name__)
@@ -250,24 +250,55 @@ def document_start_extraction(
         )
 
 
-def _recognized(content: PageContent, *, path: Path, password: str) -> PageContent:
-    """A scanned page with the text OCR found on its image, or with why it found none."""
-    try:
-        raw = ocr.ocr_page(path, number=content.number, password=password)
-    except ocr.OcrError as error:
+def _vision_runtime() -> ModelRuntime | None:
+    """The active model, when CARREL_OCR_ENGINE is "vision" and it reads images."""
+    if settings.CARREL_OCR_ENGINE != "vision":
+        return None
+    runtime = get_runtime()
+    return runtime if ocr.model_reads_images(runtime) else None
+
+
+def _recognized(
+    content: PageContent, *, path: Path, password: str, vision: ModelRuntime | None = None
+) -> PageContent:
+    """A scanned page with the text OCR found on its image, or with why it found none.
+    With a vision model the model transcribes the page; a page it fails on (an error, or
+    no text) goes to Tesseract when that is installed."""
+
+    def read(text: str, engine: str) -> PageContent:
         return PageContent(
             number=content.number,
             label=content.label,
-            text=content.text,
+            text=normalize_pdf_text(text),
             has_images=True,
-            ocr_error=str(error),
+            ocr=True,
+            ocr_engine=engine,
         )
+
+    if vision is not None:
+        try:
+            transcribed = ocr.transcribe_page(
+                vision, path, number=content.number, password=password
+            )
+        except (ModelRuntimeError, ocr.OcrError) as error:
+            logger.warning("Vision transcription of page %s failed: %s", content.number, error)
+        else:
+            page = read(transcribed, "vision")
+            if page.letters >= MIN_PAGE_CHARS or not ocr.ocr_available():
+                return page
+    if not ocr.ocr_available():
+        error_text = ocr.missing_message()
+    else:
+        try:
+            return read(ocr.ocr_page(path, number=content.number, password=password), "tesseract")
+        except ocr.OcrError as error:
+            error_text = str(error)
     return PageContent(
         number=content.number,
         label=content.label,
-        text=normalize_pdf_text(raw),
+        text=content.text,
         has_images=True,
-        ocr=True,
+        ocr_error=error_text,
     )
 
 
@@ -278,6 +309,9 @@ def _part_notes(pages: Sequence[PageContent]) -> dict[str, Any]:
         "blank": [p.number for p in textless if not p.has_images and not p.error],
         "unreadable": [[p.number, p.error] for p in pages if p.error],
         "ocr": [p.number for p in pages if p.ocr and p.letters >= MIN_PAGE_CHARS],
+        "vision": [
+            p.number for p in pages if p.ocr_engine == "vision" and p.letters >= MIN_PAGE_CHARS
+        ],
         "ocr_errors": [[p.number, p.ocr_error] for p in pages if p.ocr_error],
         "letters": sum(p.letters for p in textless),
     }
@@ -312,23 +346,20 @@ def document_extract_part(
         return False
     pages: list[tuple[PageContent, int]] = []
     is_pdf = document.file_type == Document.FileType.PDF
-    can_ocr = is_pdf and ocr.ocr_available()
+    readers: list[ModelRuntime | None] = []  # the vision model, looked up at the first scan
     for content in _contents(source, part.first_page, part.last_page):
         recognized = False
         if content.scanned and is_pdf:
-            if can_ocr:  # seconds a page: report each one
-                content = _recognized(
-                    content, path=Path(document.file.path), password=document.pdf_password
-                )
-                recognized = True
-            else:
-                content = PageContent(
-                    number=content.number,
-                    label=content.label,
-                    text=content.text,
-                    has_images=True,
-                    ocr_error=ocr.missing_message(),
-                )
+            if not readers:
+                readers.append(_vision_runtime())
+            # seconds a page: report each one
+            content = _recognized(
+                content,
+                path=Path(document.file.path),
+                password=document.pdf_password,
+                vision=readers[0],
+            )
+            recognized = True
         pages.append((content, count_tokens(content.text)))
         beat = recognized or len(pages) % HEARTBEAT_PAGES == 0
         if beat and len(pages) < part.page_total:
@@ -381,7 +412,8 @@ def _extraction_outcome(
     scanned = sorted(n for note in notes for n in note.get("scanned", []))
     blank = sorted(n for note in notes for n in note.get("blank", []))
     unreadable = sorted((n, e) for note in notes for n, e in note.get("unreadable", []))
-    recognized = sorted(n for note in notes for n in note.get("ocr", []))
+    vision = set(n for note in notes for n in note.get("vision", []))
+    recognized = sorted(n for note in notes for n in note.get("ocr", []) if n not in vision)
     ocr_errors = sorted((n, e) for note in notes for n, e in note.get("ocr_errors", []))
     unread = _unread_scans(scanned, ocr_errors)
     textless = len(scanned) + len(blank) + len(unreadable)
@@ -416,6 +448,12 @@ def _extraction_outcome(
             f"{_pages_phrase(recognized)} {'were' if len(recognized) > 1 else 'was'} scanned "
             "(images without a text layer) and read by OCR (Tesseract): the text may have "
             "recognition errors."
+        )
+    if vision:
+        warnings.append(
+            f"{_pages_phrase(sorted(vision))} {'were' if len(vision) > 1 else 'was'} scanned "
+            "(images without a text layer) and transcribed by the model from the page image: "
+            "check quotes against the page."
         )
     if scanned:
         warnings.append(unread)

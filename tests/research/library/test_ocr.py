@@ -5,8 +5,10 @@ rendered to a bitmap and wrapped as an image-only PDF with pypdfium2's page-obje
 
 from __future__ import annotations
 
+import base64
 import io
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -17,8 +19,10 @@ from pypdf import PdfReader, PdfWriter
 from research.library import ocr
 from research.library.search import chunk_search
 from research.models import Chunk, Document, Page
+from tests.fakes.ollama_server import FakeOllama
 from tests.research.ingest_support import by_name, file_of, upload
 from workspace.runtime import use_runtime
+from workspace.runtime.ollama import OllamaRuntime
 from workspace.runtime.scripted import ScriptedRuntime
 
 pytest_plugins = ["tests.research.ingest_fixtures"]  # fixtures: eager_celery, project
@@ -255,3 +259,92 @@ def test_a_page_in_a_script_the_ocr_language_cannot_read_is_refused_not_stored_a
     japanese = shared_data_path / "pdfs-bad" / "malformed-issue-932.pdf"
     with pytest.raises(ocr.OcrError, match=r"OCR was unsure of what it read \(confidence \d+"):
         ocr.ocr_page(japanese, number=1)
+
+
+# --- The vision path: the active Ollama model transcribes the page image ------------------
+
+
+@pytest.fixture
+def vision_ollama(settings) -> Iterator[FakeOllama]:
+    """The Ollama wire-protocol test server with a Gemma 4 model that lists "vision"."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "ocr-fake-ollama",
+        }
+    }
+    settings.CARREL_OCR_ENGINE = "vision"
+    fake = FakeOllama()
+    fake.add_model("gemma4:e4b")
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+def _transcription(body: dict) -> str:
+    """The scripted model: a transcription for a page image, a summary otherwise."""
+    if any(message.get("images") for message in body["messages"]):
+        return "Transcribed by the model: the columns of this scanned page, word for word."
+    return "A passage of the paper [p. 1]."
+
+
+def test_a_vision_model_transcribes_scanned_pages_from_their_images(
+    eager_celery, project, user, multicolumn_scan, vision_ollama, django_capture_on_commit_callbacks
+):
+    vision_ollama.reply = _transcription
+    runtime = OllamaRuntime(host=vision_ollama.url, model="gemma4:e4b", timeout=30)
+    with use_runtime(runtime):
+        upload(
+            project,
+            user,
+            [file_of("scan.pdf", multicolumn_scan)],
+            django_capture_on_commit_callbacks,
+        )
+    document = Document.objects.get(project=project)
+    assert document.stage == Stage.READY, document.error
+    with_images = [
+        message
+        for request in vision_ollama.chat_requests()
+        for message in request["messages"]
+        if message.get("images")
+    ]
+    assert len(with_images) == 3  # one request per page, each with its page image
+    for message in with_images:
+        [image] = message["images"]
+        png = base64.b64decode(image)
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        assert "Transcribe all of its text" in message["content"]
+    pages = list(document.pages.order_by("number"))
+    assert [(page.number, page.ocr) for page in pages] == [(1, True), (2, True), (3, True)]
+    assert all(page.text.startswith("Transcribed by the model") for page in pages)
+    assert document.warnings == [
+        "Pages 1-3 were scanned (images without a text layer) and transcribed by the model "
+        "from the page image: check quotes against the page."
+    ]
+
+
+@needs_tesseract
+def test_a_model_without_vision_leaves_the_scan_to_tesseract(
+    eager_celery, project, user, multicolumn_scan, vision_ollama, django_capture_on_commit_callbacks
+):
+    vision_ollama.models["gemma4:e4b"].capabilities = ("completion",)
+    vision_ollama.reply = _transcription
+    runtime = OllamaRuntime(host=vision_ollama.url, model="gemma4:e4b", timeout=30)
+    with use_runtime(runtime):
+        upload(
+            project,
+            user,
+            [file_of("scan.pdf", multicolumn_scan)],
+            django_capture_on_commit_callbacks,
+        )
+    document = Document.objects.get(project=project)
+    assert document.stage == Stage.READY, document.error
+    assert not any(
+        message.get("images")
+        for request in vision_ollama.chat_requests()
+        for message in request["messages"]
+    )
+    assert "Two-Column Document" in document.pages.get(number=1).text
+    assert document.pages.filter(ocr=True).count() == 3
