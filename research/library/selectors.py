@@ -85,3 +85,12 @@ def page_view_for_user(
 
 def document_summary_pieces(*, document: Document) -> list[Piece]:
     return linked_citations(document.summary, page_count=document.page_count)
+
+
+def ocr_page_numbers(*, document_id: int) -> list[int]:
+    """The pages of a document whose text was recognized by OCR (Page.ocr)."""
+    return list(
+        Page.objects.filter(document_id=document_id, ocr=True)
+        .order_by("number")
+        .values_list("number", flat=True)
+    )

@@ -18,9 +18,10 @@ from pypdf import PdfReader, PdfWriter
 
 from research.library import ocr
 from research.library.search import chunk_search
-from research.models import Chunk, Document, Page
+from research.models import Chunk, Document, Page, Question, Thread
 from tests.fakes.ollama_server import FakeOllama
 from tests.research.ingest_support import by_name, file_of, upload
+from workspace.packing import ContextMap, MapEntry
 from workspace.runtime import use_runtime
 from workspace.runtime.ollama import OllamaRuntime
 from workspace.runtime.scripted import ScriptedRuntime
@@ -119,6 +120,11 @@ def test_a_scanned_paper_is_read_page_by_page_and_its_pages_are_marked_as_ocr(
     assert '<mark class="cited" id="cited">' in body
     detail = client.get(reverse("research:document_detail", args=[document.pk])).content.decode()
     assert detail.count('data-testid="ocr-badge"') == 3
+
+    # The context map of a question marks the packed pages that were read by OCR.
+    question = _question_that_saw(document, pages=[[2, 3]], user=user)
+    shown = client.get(reverse("research:qa:context_map", args=[question.pk])).content.decode()
+    assert 'data-testid="ocr-pages"' in shown and "OCR: p. 2-3" in shown
 
 
 @needs_tesseract
@@ -348,3 +354,24 @@ def test_a_model_without_vision_leaves_the_scan_to_tesseract(
     )
     assert "Two-Column Document" in document.pages.get(number=1).text
     assert document.pages.filter(ocr=True).count() == 3
+
+
+def _question_that_saw(document: Document, *, pages: list[list[int]], user) -> Question:
+    """A question whose stored context map packed `pages` of `document` as an excerpt."""
+    context_map = ContextMap(
+        strategy="fits",
+        reason="test",
+        window=8192,
+        prompt_limit=7000,
+        output_reserve=1024,
+        margin=100,
+        prompt_tokens=900,
+        fixed_tokens=100,
+        source_tokens=800,
+        full_text_tokens=800,
+        entries=[MapEntry(0, document.pk, document.title, "excerpt", 800, pages=pages)],
+    )
+    thread = Thread.objects.create(owner=user, project=document.project, title="Scans")
+    return Question.objects.create(
+        thread=thread, text="What is on page 2?", context_map=context_map.to_dict()
+    )
