@@ -14,7 +14,7 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 LLAMA_VERSION := $(shell sed -n 's/.*"llama-cpp-python==\([^"]*\)".*/\1/p' pyproject.toml)
 LLAMA_WHEELS := $(HOME)/.cache/carrel/llama-cpp-python-$(LLAMA_VERSION)-$(shell printf '%s' '$(LLAMA_CMAKE_ARGS)' | sha1sum | cut -c1-12)
 
-.PHONY: run test check lint typecheck browser-deps bench clean
+.PHONY: run test check lint typecheck browser-deps ocr-deps bench clean
 
 $(VENV)/.installed-run: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Carrel needs Python 3.11 or newer")'
@@ -45,6 +45,16 @@ browser-deps:
 	  else echo "Chromium not found and no root: browser tests will be skipped (apt-get install chromium)."; fi; \
 	fi
 
+# Debian's Tesseract reads scanned PDF pages (research/library/ocr.py); without it those
+# pages are named in the document's warnings and `make run` says how to add it.
+ocr-deps:
+	@if ! tesseract --list-langs 2>/dev/null | grep -qx eng; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	    sudo apt-get update -qq && sudo apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null; \
+	  else echo "Tesseract not found and no root: OCR tests will be skipped (apt-get install tesseract-ocr tesseract-ocr-eng)."; fi; \
+	fi
+
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -55,7 +65,7 @@ typecheck: $(VENV)/.installed-dev
 check: lint typecheck
 
 # The whole suite on SQLite, then on PostgreSQL when it answers at PG_TEST_URL (required in CI).
-test: $(VENV)/.installed-dev browser-deps check
+test: $(VENV)/.installed-dev browser-deps ocr-deps check
 	$(PY) -m pytest $(PYTEST_ARGS)
 	@if $(PY) -m workspace.dbcheck "$(PG_TEST_URL)"; then \
 	  echo "== PostgreSQL pass ($(PG_TEST_URL))"; \

@@ -190,6 +190,16 @@ CARREL_MAX_OPEN_STREAMS = env_count("CARREL_MAX_OPEN_STREAMS", 4)
 # the document is failed instead. research/library/tasks.py, docs/deploy.md.
 CARREL_INGEST_TASK_MINUTES = env_int("CARREL_INGEST_TASK_MINUTES", 15)
 CARREL_INGEST_MAX_RESUMES = env_int("CARREL_INGEST_MAX_RESUMES", 2)
+# OCR of scanned PDF pages (research/library/ocr.py): the engine, the tesseract command
+# (found on PATH when empty), its language data, the rendering resolution, and how long one
+# page may take.
+CARREL_TESSERACT = env_str("CARREL_TESSERACT", "")
+# "vision": when the active Ollama model lists the vision capability, it transcribes scanned
+# pages from their images instead (Tesseract still reads a page the model fails on).
+CARREL_OCR_ENGINE = env_str("CARREL_OCR_ENGINE", "tesseract")
+CARREL_OCR_LANGUAGE = env_str("CARREL_OCR_LANGUAGE", "eng")
+CARREL_OCR_DPI = env_int("CARREL_OCR_DPI", 300)
+CARREL_OCR_PAGE_SECONDS = env_int("CARREL_OCR_PAGE_SECONDS", 120)
 # Imports into stories: a campaign file, and a SillyTavern lorebook (size and entries).
 CARREL_CAMPAIGN_IMPORT_MAX_BYTES = env_int("CARREL_CAMPAIGN_IMPORT_MAX_MB", 50) * 1024**2
 CARREL_LOREBOOK_MAX_BYTES = env_int("CARREL_LOREBOOK_MAX_MB", 5) * 1024**2

@@ -52,6 +52,14 @@ class PageContent:
     text: str
     has_images: bool = False
     error: str = ""
+    ocr: bool = False  # the text was recognized from the page's image (research/library/ocr.py)
+    ocr_error: str = ""  # why a scanned page could not be recognized
+    ocr_engine: str = ""  # "tesseract", or "vision" (the model transcribed the page image)
+
+    @property
+    def scanned(self) -> bool:
+        """No usable text layer, but images: a scan, worth OCR."""
+        return self.has_images and not self.error and self.letters < MIN_PAGE_CHARS
 
     @property
     def letters(self) -> int:

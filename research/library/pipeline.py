@@ -23,12 +23,13 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from research.library import document_summary
+from research.library import document_summary, ocr
 from research.library.extraction import (
     MIN_PAGE_CHARS,
     DocumentInfo,
     ExtractionError,
     PageContent,
+    normalize_pdf_text,
     open_pdf_reused,
     pdf_info,
     pdf_pages,
@@ -39,7 +40,7 @@ from research.library.metadata import paper_metadata, usable_pdf_title
 from research.library.search import chunk_index_document, chunk_unindex_document
 from research.models import Chunk, Document, ExtractionPart, Page
 from workspace.chunking import PageText, chunk_pages
-from workspace.runtime import ModelRuntime
+from workspace.runtime import ModelRuntime, ModelRuntimeError, get_runtime
 from workspace.runtime.tokenizer import count_tokens
 
 logger = logging.getLogger(__name__)
@@ -249,12 +250,69 @@ def document_start_extraction(
         )
 
 
+def _vision_runtime() -> ModelRuntime | None:
+    """The active model, when CARREL_OCR_ENGINE is "vision" and it reads images."""
+    if settings.CARREL_OCR_ENGINE != "vision":
+        return None
+    runtime = get_runtime()
+    return runtime if ocr.model_reads_images(runtime) else None
+
+
+def _recognized(
+    content: PageContent, *, path: Path, password: str, vision: ModelRuntime | None = None
+) -> PageContent:
+    """A scanned page with the text OCR found on its image, or with why it found none.
+    With a vision model the model transcribes the page; a page it fails on (an error, or
+    no text) goes to Tesseract when that is installed."""
+
+    def read(text: str, engine: str) -> PageContent:
+        return PageContent(
+            number=content.number,
+            label=content.label,
+            text=normalize_pdf_text(text),
+            has_images=True,
+            ocr=True,
+            ocr_engine=engine,
+        )
+
+    if vision is not None:
+        try:
+            transcribed = ocr.transcribe_page(
+                vision, path, number=content.number, password=password
+            )
+        except (ModelRuntimeError, ocr.OcrError) as error:
+            logger.warning("Vision transcription of page %s failed: %s", content.number, error)
+        else:
+            page = read(transcribed, "vision")
+            if page.letters >= MIN_PAGE_CHARS or not ocr.ocr_available():
+                return page
+    if not ocr.ocr_available():
+        error_text = ocr.missing_message()
+    else:
+        try:
+            return read(ocr.ocr_page(path, number=content.number, password=password), "tesseract")
+        except ocr.OcrError as error:
+            error_text = str(error)
+    return PageContent(
+        number=content.number,
+        label=content.label,
+        text=content.text,
+        has_images=True,
+        ocr_error=error_text,
+    )
+
+
 def _part_notes(pages: Sequence[PageContent]) -> dict[str, Any]:
     textless = [p for p in pages if p.letters < MIN_PAGE_CHARS]
     return {
         "scanned": [p.number for p in textless if p.has_images],
         "blank": [p.number for p in textless if not p.has_images and not p.error],
         "unreadable": [[p.number, p.error] for p in pages if p.error],
+        "ocr": [p.number for p in pages if p.ocr and p.letters >= MIN_PAGE_CHARS],
+        "vision": [
+            p.number for p in pages if p.ocr_engine == "vision" and p.letters >= MIN_PAGE_CHARS
+        ],
+        "ocr_errors": [[p.number, p.ocr_error] for p in pages if p.ocr_error],
         "letters": sum(p.letters for p in textless),
     }
 
@@ -287,9 +345,24 @@ def document_extract_part(
         _stop_for(error, document_id=document_id, attempt=attempt)
         return False
     pages: list[tuple[PageContent, int]] = []
+    is_pdf = document.file_type == Document.FileType.PDF
+    readers: list[ModelRuntime | None] = []  # the vision model, looked up at the first scan
     for content in _contents(source, part.first_page, part.last_page):
+        recognized = False
+        if content.scanned and is_pdf:
+            if not readers:
+                readers.append(_vision_runtime())
+            # seconds a page: report each one
+            content = _recognized(
+                content,
+                path=Path(document.file.path),
+                password=document.pdf_password,
+                vision=readers[0],
+            )
+            recognized = True
         pages.append((content, count_tokens(content.text)))
-        if len(pages) % HEARTBEAT_PAGES == 0 and len(pages) < part.page_total:
+        beat = recognized or len(pages) % HEARTBEAT_PAGES == 0
+        if beat and len(pages) < part.page_total:
             ExtractionPart.objects.filter(pk=part_id, attempt=attempt).update(pages_done=len(pages))
             alive = Document.fenced(document_id, attempt, Stage.EXTRACTING).update(
                 heartbeat_at=timezone.now(),
@@ -321,6 +394,7 @@ def document_extract_part(
                 label=content.label,
                 text=content.text,
                 token_count=tokens,
+                ocr=content.ocr,
             )
             for content, tokens in pages
         )
@@ -338,6 +412,10 @@ def _extraction_outcome(
     scanned = sorted(n for note in notes for n in note.get("scanned", []))
     blank = sorted(n for note in notes for n in note.get("blank", []))
     unreadable = sorted((n, e) for note in notes for n, e in note.get("unreadable", []))
+    vision = set(n for note in notes for n in note.get("vision", []))
+    recognized = sorted(n for note in notes for n in note.get("ocr", []) if n not in vision)
+    ocr_errors = sorted((n, e) for note in notes for n, e in note.get("ocr_errors", []))
+    unread = _unread_scans(scanned, ocr_errors)
     textless = len(scanned) + len(blank) + len(unreadable)
     pages = document.page_count
     if pages and len(unreadable) == pages:
@@ -349,34 +427,36 @@ def _extraction_outcome(
     letters = sum(note.get("letters", 0) for note in notes)
     if pages and textless >= pages and not letters:
         if scanned:
-            return ExtractionError(
-                ErrorCode.NO_TEXT,
-                "No text layer: this PDF's pages are images, like a scan, so there is no text "
-                "to read. Run OCR on it first (for example `ocrmypdf in.pdf out.pdf`) and "
-                "upload the result.",
-            ), []
+            missing = any(error == ocr.missing_message() for _number, error in ocr_errors)
+            retry = " Then use Retry." if missing else ""
+            return ExtractionError(ErrorCode.NO_TEXT, f"No text layer: {unread}{retry}"), []
         return ExtractionError(
             ErrorCode.NO_TEXT,
             f"No text: none of the {pages} page{'s' if pages != 1 else ''} contains any "
             "text; they are blank or drawn as shapes.",
         ), []
     if pages and textless >= pages:
-        ocr = (
-            " Its pages look scanned (images without a text layer): run OCR on it (for "
-            "example `ocrmypdf in.pdf out.pdf`) and upload the result to read the rest."
-            if scanned
-            else ""
-        )
+        unread_note = f" {unread}" if scanned else ""
         return None, [
             "Very little text: the whole file holds only "
-            f"{'1 letter or digit' if letters == 1 else f'{letters} letters or digits'}.{ocr}"
+            f"{'1 letter or digit' if letters == 1 else f'{letters} letters or digits'}."
+            f"{unread_note}"
         ]
     warnings = []
-    if scanned:
+    if recognized:
         warnings.append(
-            f"Page{'s' if len(scanned) > 1 else ''} {compress_pages(scanned)} "
-            "look scanned (images without a text layer) and were skipped."
+            f"{_pages_phrase(recognized)} {'were' if len(recognized) > 1 else 'was'} scanned "
+            "(images without a text layer) and read by OCR (Tesseract): the text may have "
+            "recognition errors."
         )
+    if vision:
+        warnings.append(
+            f"{_pages_phrase(sorted(vision))} {'were' if len(vision) > 1 else 'was'} scanned "
+            "(images without a text layer) and transcribed by the model from the page image: "
+            "check quotes against the page."
+        )
+    if scanned:
+        warnings.append(unread)
     if blank:
         warnings.append(f"Page{'s' if len(blank) > 1 else ''} {compress_pages(blank)}: no text.")
     for number, error in unreadable[:5]:
@@ -384,6 +464,33 @@ def _extraction_outcome(
     if len(unreadable) > 5:
         warnings.append(f"{len(unreadable) - 5} more pages could not be read.")
     return None, warnings
+
+
+def _pages_phrase(numbers: Sequence[int]) -> str:
+    return f"Page{'s' if len(numbers) > 1 else ''} {compress_pages(numbers)}"
+
+
+def _unread_scans(scanned: Sequence[int], ocr_errors: Sequence[tuple[int, str]]) -> str:
+    """What could not be read of the scanned pages, and why, naming the pages."""
+    if not scanned:
+        return ""
+    were = "were" if len(scanned) > 1 else "was"
+    reasons = {error for number, error in ocr_errors if number in set(scanned)}
+    if reasons == {ocr.missing_message()}:
+        return (
+            f"{_pages_phrase(scanned)} {were} scanned (images without a text layer) and could "
+            f"not be read. {ocr.missing_message()}"
+        )
+    if not reasons:
+        return (
+            f"{_pages_phrase(scanned)} {were} scanned (images without a text layer) and OCR "
+            "found no text on them."
+        )
+    first = sorted(reasons)[0]
+    return (
+        f"{_pages_phrase(scanned)} {were} scanned (images without a text layer) and could "
+        f"not be read: {first}"
+    )
 
 
 def _paper_metadata(document: Document) -> dict[str, Any]:

@@ -52,7 +52,7 @@ def ready_document_list_for_project(*, project: Project) -> QuerySet[Document]:
 
 
 def page_list_for_document(*, document: Document) -> QuerySet[Page]:
-    return document.pages.order_by("number").only("id", "number", "label", "token_count")
+    return document.pages.order_by("number").only("id", "number", "label", "token_count", "ocr")
 
 
 @dataclass(frozen=True)
@@ -123,4 +123,13 @@ def summary_cost_for_project(*, project: Project) -> PlanCost | None:
         model_calls=calls,
         prompt_tokens=prompt,
         output_tokens=output,
+    )
+
+
+def ocr_page_numbers(*, document_id: int) -> list[int]:
+    """The pages of a document whose text was recognized by OCR (Page.ocr)."""
+    return list(
+        Page.objects.filter(document_id=document_id, ocr=True)
+        .order_by("number")
+        .values_list("number", flat=True)
     )

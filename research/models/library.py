@@ -261,6 +261,9 @@ class Page(models.Model):
     label = models.CharField(max_length=200, blank=True)  # "p. 7", "lines 1-80", a heading
     text = models.TextField()
     token_count = models.PositiveIntegerField(default=0)
+    # The page is a scan without a text layer and its text was recognized from its image
+    # (Tesseract, research/library/ocr.py): shown as such in the reader and context map.
+    ocr = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["document", "number"]

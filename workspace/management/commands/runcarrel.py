@@ -31,6 +31,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
+from research.library.ocr import missing_message, ocr_available
 from workspace.local_redis import PrivateRedis, redis_answers, start_private_redis
 from workspace.redact import redact
 
@@ -80,6 +81,8 @@ class Command(BaseCommand):
         processes: dict[str, subprocess.Popen[bytes]] = {}
         try:
             call_command("migrate", interactive=False, verbosity=0)
+            if not ocr_available():
+                self.stdout.write(f"Note: {missing_message()}")
             redis_url = os.environ.get("REDIS_URL")
             if redis_url:
                 if not redis_answers(redis_url, timeout=2):
