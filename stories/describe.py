@@ -53,11 +53,27 @@ def describe_applied(kind: str, p: dict[str, Any], names: Names) -> str:
             + (f" is now {p['status']}" if p.get("status") else "")
             + (f": {p['note']}" if p.get("note") else "")
         ),
+        "check": lambda: roll_line(kind, p, names, shown=p.get("public", True) is not False),
+        "roll": lambda: roll_line(kind, p, names, shown=p.get("public", True) is not False),
     }
     try:
         return describe[kind]()
     except (KeyError, TypeError, ValueError):
         return f"{kind}: {p}"
+
+
+def roll_line(kind: str, p: dict[str, Any], names: Names, *, shown: bool) -> str:
+    """A check or a table roll; `shown` False (a private roll, to someone who may not see
+    it) says only that one was made."""
+    who = _n(names, p["entity"]) if p.get("entity") is not None else str(p.get("who", ""))
+    if not shown:
+        return f"{who} rolled in private"
+    if kind == "check":
+        verdict = "success" if p["success"] else "failure"
+        return f"{who} checks {p['what']}: {p['detail']} against {p['target']}: {verdict}" + (
+            f" ({p['why']})" if p.get("why") else ""
+        )
+    return f"{who} rolled {p['detail']}" + (f" for {p['reason']}" if p.get("reason") else "")
 
 
 def _transfer(p: dict[str, Any], names: Names) -> str:
@@ -102,6 +118,7 @@ def describe_proposed(kind: str, proposed: dict[str, Any]) -> str:
             + (f" at {p['location']}" if p.get("location") else "")
         ),
         "connect": lambda: f"{p['a']} and {p['b']} connected",
+        "check": lambda: f"{p['who']} checks {p['what']} with {p['dice']} against {p['target']}",
         "clock": lambda: f"{p['minutes']} minutes pass",
         "arc": lambda: (
             f"{p['arc']}"

@@ -28,6 +28,9 @@ state (create an entity before using a new one):
 - {"kind": "connect", "a": place, "b": place}
 - {"kind": "clock", "minutes": n}  (how much in-game time passed)
 - {"kind": "arc", "arc": name, "status": "open|resolved|failed" or null, "note": text}
+- {"kind": "check", "who": name, "what": what is attempted, "dice": "1d20+3",
+   "target": number to meet or beat, "why": text}  (when the outcome is uncertain: code
+   rolls the dice and the result is final)
 If nothing changed, answer {"changes": []}."""
 
 SUMMARIZE = """You are the campaign's scribe. Summarize the turns below into a faithful

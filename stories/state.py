@@ -308,6 +308,10 @@ def _arc(state: WorldState, p: dict[str, Any], turn: int) -> None:
     state._touch(p["arc"])
 
 
+def _roll(state: WorldState, p: dict[str, Any], turn: int) -> None:
+    """Checks and table rolls change nothing in the world; the event is the record."""
+
+
 _HANDLERS = {
     "create": _create,
     "edit": _edit,
@@ -323,6 +327,8 @@ _HANDLERS = {
     "disconnect": _disconnect,
     "clock": _clock,
     "arc": _arc,
+    "check": _roll,
+    "roll": _roll,
 }
 EVENT_KINDS = tuple(_HANDLERS)
 

@@ -127,6 +127,18 @@ class ArcProgress(_Change):
     note: Note = ""
 
 
+class Check(_Change):
+    """A check the story calls for: code rolls the dice, the total against the target
+    number decides it (stories.table.checks); the model never chooses the result."""
+
+    kind: Literal["check"]
+    who: Name  # the character (or faction) making the check
+    what: Name  # what is attempted: "pick the lock", "Stealth"
+    dice: Annotated[str, Field(min_length=1, max_length=500)]  # 1d20+5; checked by the table
+    target: int = Field(ge=-100_000, le=100_000)  # the number to meet or beat
+    why: Note = ""
+
+
 Change = Annotated[
     Move
     | Transfer
@@ -139,7 +151,8 @@ Change = Annotated[
     | NewEntity
     | Connect
     | ClockAdvance
-    | ArcProgress,
+    | ArcProgress
+    | Check,
     Field(discriminator="kind"),
 ]
 
