@@ -53,6 +53,8 @@ def describe_applied(kind: str, p: dict[str, Any], names: Names) -> str:
             + (f" is now {p['status']}" if p.get("status") else "")
             + (f": {p['note']}" if p.get("note") else "")
         ),
+        "damage": lambda: _hit_points("lost", p, names),
+        "heal": lambda: _hit_points("regained", p, names),
         "check": lambda: roll_line(kind, p, names, shown=p.get("public", True) is not False),
         "roll": lambda: roll_line(kind, p, names, shown=p.get("public", True) is not False),
     }
@@ -60,6 +62,13 @@ def describe_applied(kind: str, p: dict[str, Any], names: Names) -> str:
         return describe[kind]()
     except (KeyError, TypeError, ValueError):
         return f"{kind}: {p}"
+
+
+def _hit_points(verb: str, p: dict[str, Any], names: Names) -> str:
+    line = f"{_n(names, p['entity'])} {verb} {p['amount']} hp (now {p['hp']})"
+    if p.get("status"):
+        line += f" and is {p['status']}"
+    return line + (f": {p['cause']}" if p.get("cause") else "")
 
 
 def roll_line(kind: str, p: dict[str, Any], names: Names, *, shown: bool) -> str:
@@ -118,6 +127,8 @@ def describe_proposed(kind: str, proposed: dict[str, Any]) -> str:
             + (f" at {p['location']}" if p.get("location") else "")
         ),
         "connect": lambda: f"{p['a']} and {p['b']} connected",
+        "damage": lambda: f"{p['entity']} takes {p['amount']} damage",
+        "heal": lambda: f"{p['entity']} heals {p['amount']}",
         "check": lambda: f"{p['who']} checks {p['what']} with {p['dice']} against {p['target']}",
         "clock": lambda: f"{p['minutes']} minutes pass",
         "arc": lambda: (

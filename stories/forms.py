@@ -60,6 +60,10 @@ class RollsSettingForm(forms.Form):
         required=False,
         help_text="Off: a roll is seen by whoever made it and by the owner and editors.",
     )
+    zero_hp = forms.ChoiceField(
+        label="A character at 0 hit points is",
+        choices=[("unconscious", "Unconscious"), ("dead", "Dead")],
+    )
 
 
 def _lines(value: str) -> list[str]:

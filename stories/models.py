@@ -40,6 +40,12 @@ class Campaign(models.Model):
     # Dice (stories.table): every roll's generator is seeded from this and the roll's event
     # sequence; a branch keeps its original's seed, so it rolls what the original rolled.
     dice_seed = models.CharField(max_length=32, blank=True, editable=False)
+    zero_hp = models.CharField(
+        "At 0 hit points",
+        max_length=16,
+        choices=[("unconscious", "Unconscious"), ("dead", "Dead")],
+        default="unconscious",
+    )
     rolls_public = models.BooleanField(
         default=True,
         help_text="Players see each other's rolls. Off: a roll is seen by whoever made it "

@@ -31,6 +31,7 @@ state (create an entity before using a new one):
 - {"kind": "check", "who": name, "what": what is attempted, "dice": "1d20+3",
    "target": number to meet or beat, "why": text}  (when the outcome is uncertain: code
    rolls the dice and the result is final)
+- {"kind": "damage" or "heal", "entity": name, "amount": n, "cause": text}  (hit points)
 If nothing changed, answer {"changes": []}."""
 
 SUMMARIZE = """You are the campaign's scribe. Summarize the turns below into a faithful

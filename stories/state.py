@@ -312,6 +312,16 @@ def _roll(state: WorldState, p: dict[str, Any], turn: int) -> None:
     """Checks and table rolls change nothing in the world; the event is the record."""
 
 
+def _hit_points(state: WorldState, p: dict[str, Any], turn: int) -> None:
+    entity = state.entities[p["entity"]]
+    entity.stats["hp"] = p["hp"]
+    if p.get("status"):
+        entity.status = p["status"]
+        if p["status"] == "dead":
+            entity.log.append({"turn": turn, "note": f"Died. {p.get('cause', '')}".strip()})
+    state._touch(p["entity"])
+
+
 _HANDLERS = {
     "create": _create,
     "edit": _edit,
@@ -329,6 +339,8 @@ _HANDLERS = {
     "arc": _arc,
     "check": _roll,
     "roll": _roll,
+    "damage": _hit_points,
+    "heal": _hit_points,
 }
 EVENT_KINDS = tuple(_HANDLERS)
 

@@ -583,6 +583,7 @@ def _apply(
             campaign_seed=campaign.dice_seed,
             last_sequence=campaign.last_sequence,
             public=campaign.rolls_public,
+            zero_hp=campaign.zero_hp,
         )
         verdicts = validate_and_apply(
             state, list(changes.changes) if changes else [], turn=number, dice=dice

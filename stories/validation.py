@@ -23,7 +23,7 @@ from stories.state import (
     apply_event,
     name_key,
 )
-from stories.table.checks import CheckRejected, DiceSource, check_resolve
+from stories.table.checks import CheckRejected, DiceSource, check_resolve, hit_points_resolve
 
 
 @dataclass(frozen=True)
@@ -221,6 +221,9 @@ def validate_change(
     try:
         if isinstance(change, world.Check):
             payload = check_resolve(state, change, dice=dice, position=position)
+        elif isinstance(change, world.Damage | world.Heal):
+            rule = dice.zero_hp if dice is not None else "unconscious"
+            payload = hit_points_resolve(state, change, zero_hp=rule)
         else:
             payload = _resolve(state, change)
     except (Rejected, CheckRejected) as exc:

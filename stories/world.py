@@ -139,6 +139,25 @@ class Check(_Change):
     why: Note = ""
 
 
+class Damage(_Change):
+    """Hit points lost (the entity's `hp` stat); at 0 the campaign's rule applies:
+    unconscious or dead (stories.table.checks)."""
+
+    kind: Literal["damage"]
+    entity: Name
+    amount: int = Field(ge=1, le=1_000_000)
+    cause: Note = ""
+
+
+class Heal(_Change):
+    """Hit points regained; an unconscious character above 0 wakes."""
+
+    kind: Literal["heal"]
+    entity: Name
+    amount: int = Field(ge=1, le=1_000_000)
+    cause: Note = ""
+
+
 Change = Annotated[
     Move
     | Transfer
@@ -152,7 +171,9 @@ Change = Annotated[
     | Connect
     | ClockAdvance
     | ArcProgress
-    | Check,
+    | Check
+    | Damage
+    | Heal,
     Field(discriminator="kind"),
 ]
 

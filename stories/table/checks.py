@@ -30,6 +30,7 @@ class DiceSource:
     campaign_seed: str
     last_sequence: int
     public: bool = True
+    zero_hp: str = "unconscious"  # the campaign's rule for a character at 0 hit points
 
     def seed_for(self, position: int) -> tuple[int, int]:
         """(event sequence, generator seed) of the verdict at `position` in the set."""
@@ -98,3 +99,43 @@ def roll_replayed(*, campaign_seed: str, payload: dict[str, Any]) -> int:
     """Roll a recorded check or roll again from its seed: the total it must have had."""
     seed = roll_seed(campaign_seed=campaign_seed, sequence=int(payload["sequence"]))
     return dice_roll(str(payload["dice"]), seed=seed).total
+
+
+HP = "hp"
+KNOCKED_OUT = "unconscious"
+
+
+def hit_points_resolve(
+    state: WorldState, change: world.Damage | world.Heal, *, zero_hp: str
+) -> dict[str, Any]:
+    """Damage or healing on the entity's `hp` stat (never below 0); a character brought to
+    0 follows the campaign's rule (`zero_hp`: unconscious or dead), and an unconscious one
+    healed above 0 wakes. The payload says every effect, so applying it is plain."""
+    number = state.find(change.entity)
+    if number is None:
+        raise CheckRejected(f"No entity named {change.entity!r} exists.")
+    entity = state.entities[number]
+    if HP not in entity.stats:
+        raise CheckRejected(f"{entity.name} has no hit points (no {HP} stat).")
+    if entity.status == "dead":
+        raise CheckRejected(f"{entity.name} is dead.")
+    before = entity.stats[HP]
+    if isinstance(change, world.Damage):
+        after = max(0, before - change.amount)
+        status = None
+        if after == 0 and entity.kind == "character":
+            status = "dead" if zero_hp == "dead" else KNOCKED_OUT
+            if status == entity.status:
+                status = None
+    else:
+        after = before + change.amount
+        status = "alive" if entity.status == KNOCKED_OUT and after > 0 else None
+    return {
+        "entity": number,
+        "amount": change.amount,
+        "hp_before": before,
+        "hp": after,
+        "status": status,
+        "previous": entity.status,
+        "cause": change.cause.strip(),
+    }

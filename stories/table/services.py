@@ -1,4 +1,4 @@
-"""Writes for the table: a roll made from the campaign page, and the owner's rolls setting."""
+"""Writes for the table: a roll made from the campaign page, and the owner's table rules."""
 
 from __future__ import annotations
 
@@ -63,7 +63,9 @@ def roll_make(*, member: CampaignMember, expression: str, reason: str = "") -> E
     return event
 
 
-def rolls_public_set(*, campaign: Campaign, public: bool) -> None:
-    """The owner's choice: whether players see each other's rolls (from now on)."""
-    campaign.rolls_public = public
-    campaign.save(update_fields=["rolls_public", "updated_at"])
+def table_rules_set(*, campaign: Campaign, rolls_public: bool, zero_hp: str) -> None:
+    """The owner's choices, from now on: whether players see each other's rolls, and what
+    0 hit points means (unconscious or dead)."""
+    campaign.rolls_public = rolls_public
+    campaign.zero_hp = zero_hp
+    campaign.save(update_fields=["rolls_public", "zero_hp", "updated_at"])

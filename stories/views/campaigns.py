@@ -99,7 +99,9 @@ def campaign_settings(request: AuthedRequest, pk: int) -> HttpResponse:
         member_form=forms.MemberForm(characters=page.characters),
         lorebook_form=forms.LorebookForm(),
         card_form=forms.CharacterCardForm(),
-        rolls_form=forms.RollsSettingForm(initial={"rolls_public": campaign.rolls_public}),
+        rolls_form=forms.RollsSettingForm(
+            initial={"rolls_public": campaign.rolls_public, "zero_hp": campaign.zero_hp}
+        ),
     )
 
 

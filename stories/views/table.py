@@ -46,12 +46,10 @@ def roll_create(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def rolls_setting(request: AuthedRequest, pk: int) -> HttpResponse:
-    """Only the owner (the game master) decides whether rolls are public."""
+    """Only the owner (the game master) decides whether rolls are public and what 0 HP means."""
     member = member_for(request, pk, "manage")
     form = forms.RollsSettingForm(request.POST)
     if form.is_valid():
-        services.rolls_public_set(
-            campaign=member.campaign, public=form.cleaned_data["rolls_public"]
-        )
-        messages.success(request, "Dice setting saved.")
+        services.table_rules_set(campaign=member.campaign, **form.cleaned_data)
+        messages.success(request, "Table rules saved.")
     return redirect("stories:campaign_settings", pk=pk)

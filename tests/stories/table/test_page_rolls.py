@@ -83,9 +83,9 @@ def test_private_rolls_are_hidden_from_other_players_but_not_the_roller_or_the_o
 ):
     client.force_login(user)
     setting = reverse("stories:rolls_setting", args=[campaign.pk])
-    assert client.post(setting, {}).status_code == 302  # unticked: private
+    assert client.post(setting, {"zero_hp": "dead"}).status_code == 302  # unticked: private
     campaign.refresh_from_db()
-    assert campaign.rolls_public is False
+    assert campaign.rolls_public is False and campaign.zero_hp == "dead"
 
     client.force_login(players["pia"])
     _roll(client, campaign, "3d1000", "sneaking past the guard")
@@ -110,6 +110,6 @@ def test_private_rolls_are_hidden_from_other_players_but_not_the_roller_or_the_o
 def test_only_the_owner_sets_whether_rolls_are_public(client, campaign, players):
     client.force_login(players["pia"])
     setting = reverse("stories:rolls_setting", args=[campaign.pk])
-    assert client.post(setting, {}).status_code == 403
+    assert client.post(setting, {"zero_hp": "dead"}).status_code == 403
     campaign.refresh_from_db()
-    assert campaign.rolls_public is True
+    assert campaign.rolls_public is True and campaign.zero_hp == "unconscious"
