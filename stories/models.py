@@ -55,6 +55,7 @@ class Campaign(models.Model):
     head_turn = models.PositiveIntegerField(default=0)  # the last live, finished turn
     last_sequence = models.PositiveBigIntegerField(default=0)  # the last event's sequence
     clock_minutes = models.BigIntegerField(default=0)  # projection of clock events
+    encounter = models.JSONField(null=True, blank=True)  # projection: the fight under way
     summarized_through = models.PositiveIntegerField(default=0)  # turns <= this are summarized
     history_version = models.PositiveIntegerField(default=0)  # bumped by undo
 

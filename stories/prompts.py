@@ -32,6 +32,10 @@ state (create an entity before using a new one):
    "target": number to meet or beat, "why": text}  (when the outcome is uncertain: code
    rolls the dice and the result is final)
 - {"kind": "damage" or "heal", "entity": name, "amount": n, "cause": text}  (hit points)
+- {"kind": "encounter", "action": "start", "participants": [names]}  (a fight begins;
+   code rolls initiative), then {"kind": "encounter", "action": "next"} as each
+   combatant's turn passes, and {"kind": "encounter", "action": "end"} when it is over
+- {"kind": "condition", "entity": name, "add": [...], "remove": [...]}  (in a fight)
 If nothing changed, answer {"changes": []}."""
 
 SUMMARIZE = """You are the campaign's scribe. Summarize the turns below into a faithful

@@ -146,12 +146,51 @@ class RelationRow:
 
 
 @dataclass
+class CombatantRow:
+    number: int
+    name: str
+    initiative: int
+    hp: int | None
+    status: str
+    conditions: list[str]
+    current: bool
+
+
+@dataclass
+class EncounterView:
+    round: int
+    combatants: list[CombatantRow]  # in initiative order
+
+
+@dataclass
 class WorldView:
     clock: str
     groups: list[tuple[str, str, list[EntityRow]]]  # (kind, title, rows)
     relationships: list[RelationRow]
     entity_count: int
     names: dict[int, str]
+    encounter: EncounterView | None = None
+
+
+def _encounter_view(state: WorldState) -> EncounterView | None:
+    encounter = state.encounter
+    if encounter is None:
+        return None
+    rows = []
+    for index, p in enumerate(encounter["order"]):
+        entity = state.entities.get(p["entity"])
+        rows.append(
+            CombatantRow(
+                number=p["entity"],
+                name=entity.name if entity else f"#{p['entity']}",
+                initiative=p["initiative"],
+                hp=entity.stats.get("hp") if entity else None,
+                status=entity.status if entity else "",
+                conditions=list(p["conditions"]),
+                current=index == encounter["turn"],
+            )
+        )
+    return EncounterView(round=encounter["round"], combatants=rows)
 
 
 def _names(state: WorldState) -> dict[int, str]:
@@ -199,6 +238,7 @@ def _world_view_of(state: WorldState, *, changed: set[int] | None = None) -> Wor
         relationships=relationships,
         entity_count=len(state.entities),
         names=names,
+        encounter=_encounter_view(state),
     )
 
 

@@ -24,6 +24,7 @@ from stories.state import (
     name_key,
 )
 from stories.table.checks import CheckRejected, DiceSource, check_resolve, hit_points_resolve
+from stories.table.combat import condition_resolve, encounter_resolve
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,10 @@ def validate_change(
     try:
         if isinstance(change, world.Check):
             payload = check_resolve(state, change, dice=dice, position=position)
+        elif isinstance(change, world.Encounter):
+            payload = encounter_resolve(state, change, dice=dice, position=position)
+        elif isinstance(change, world.Condition):
+            payload = condition_resolve(state, change)
         elif isinstance(change, world.Damage | world.Heal):
             rule = dice.zero_hp if dice is not None else "unconscious"
             payload = hit_points_resolve(state, change, zero_hp=rule)

@@ -158,6 +158,25 @@ class Heal(_Change):
     cause: Note = ""
 
 
+class Encounter(_Change):
+    """A fight: start (the participants; code rolls initiative), next (whose turn it is
+    moves on, the round with it), end."""
+
+    kind: Literal["encounter"]
+    action: Literal["start", "next", "end"]
+    participants: list[Name] = Field(default_factory=list, max_length=30)
+    note: Note = ""
+
+
+class Condition(_Change):
+    """Conditions on a participant of the encounter (prone, poisoned, grappled...)."""
+
+    kind: Literal["condition"]
+    entity: Name
+    add: list[Tag] = Field(default_factory=list, max_length=10)
+    remove: list[Tag] = Field(default_factory=list, max_length=10)
+
+
 Change = Annotated[
     Move
     | Transfer
@@ -173,7 +192,9 @@ Change = Annotated[
     | ArcProgress
     | Check
     | Damage
-    | Heal,
+    | Heal
+    | Encounter
+    | Condition,
     Field(discriminator="kind"),
 ]
 
