@@ -128,3 +128,26 @@ def condition_resolve(state: WorldState, change: world.Condition) -> dict[str, A
         "remove": list(change.remove),
         "after": after,
     }
+
+
+def encounter_line(state: WorldState) -> str:
+    """The fight under way, for the dungeon master's prompt ("" when there is none)."""
+    encounter = state.encounter
+    if encounter is None:
+        return ""
+    parts = []
+    for p in encounter["order"]:
+        entity = state.entities.get(p["entity"])
+        if entity is None:
+            continue
+        notes = [f"hp {entity.stats['hp']}"] if "hp" in entity.stats else []
+        if entity.status not in ("", "alive", "active"):
+            notes.append(entity.status)
+        notes += p["conditions"]
+        parts.append(f"{entity.name} ({'; '.join(notes)})" if notes else entity.name)
+    current = state.entities.get(encounter["order"][encounter["turn"]]["entity"])
+    whose = f" It is {current.name}'s turn." if current else ""
+    return (
+        f"A fight is under way, round {encounter['round']}. "
+        f"Initiative order: {', '.join(parts)}.{whose}"
+    )

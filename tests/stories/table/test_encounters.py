@@ -7,11 +7,13 @@ import pytest
 from django.urls import reverse
 
 from stories import services, world
+from stories.cards import world_heading
+from stories.context import pack_turn
 from stories.history import campaign_branch
-from stories.models import Campaign
+from stories.models import Campaign, Turn
 from stories.projection import load_state
 from stories.replay import state_at
-from stories.turns import turn_play
+from stories.turns import turn_play, turn_request
 
 pytestmark = pytest.mark.django_db
 
@@ -67,6 +69,35 @@ def test_an_encounter_rolls_initiative_and_keeps_whose_turn_and_the_round(
     assert encounter["round"] == 2 and encounter["turn"] == 0
     _play(campaign, owner_member, script, NEXT)
     assert _encounter(campaign)["turn"] == 1
+
+
+def test_the_dungeon_master_is_told_the_fight_order_and_whose_turn_it_is(
+    campaign, owner_member, script, cutthroat
+):
+    _play(
+        campaign,
+        owner_member,
+        script,
+        START,
+        {"kind": "condition", "entity": "Cutthroat", "add": ["prone"]},
+        NEXT,
+    )
+    encounter = _encounter(campaign)
+    state = load_state(campaign)
+    second = state.entities[encounter["order"][1]["entity"]].name
+    heading = world_heading(state)
+    assert "A fight is under way, round 1." in heading
+    assert f"It is {second}'s turn." in heading
+    assert "Cutthroat (hp 3; prone)" in heading
+    # The next turn's prompt carries it.
+    campaign.refresh_from_db()
+    turn = Turn.objects.create(campaign=campaign, actor_label="Ada", action="I strike.")
+    packed = pack_turn(
+        turn_request(
+            campaign=campaign, state=state, turn=turn, number=campaign.head_turn + 1, window=8192
+        )
+    )
+    assert any(f"It is {second}'s turn." in m.content for m in packed.messages)
 
 
 def test_the_fight_is_shown_beside_the_story_while_it_lasts(
