@@ -211,6 +211,10 @@ class Bookkeeper:
                 return False
             self.links.add(pair)
             return True
+        if k == "check":  # rolled by code; only a living character may make one
+            return (
+                self.kind.get(change["who"]) == "character" and self.status[change["who"]] != "dead"
+            )
         if k == "arc":
             arc, status = change["arc"], change["status"]
             if self.kind.get(arc) != "quest" or self.status[arc] == status:
@@ -337,6 +341,12 @@ def scripted_changes(rng: random.Random, book: Bookkeeper, turn: int) -> list[di
         changes.append({"kind": "death", "entity": rng.choice(people)})
     if turn in (60, 130, 190):
         changes.append({"kind": "arc", "arc": QUESTS[(turn // 60) % 3], "status": "resolved"})
+    if turn % 5 == 0:  # a check (no draw from rng, so the rest of the script is unchanged)
+        who = "Nobody" if turn % 45 == 0 else people[turn % len(people)]
+        dice = "2d20kh1+3" if turn % 2 else "3d6"
+        changes.append(
+            {"kind": "check", "who": who, "what": "a risky thing", "dice": dice, "target": 12}
+        )
     return changes
 
 
@@ -345,9 +355,11 @@ def exactness(turns: int) -> bool:
 
     from stories import services, world
     from stories.history import campaign_branch, campaign_undo
+    from stories.models import Event
     from stories.projection import load_state
     from stories.replay import state_at
     from stories.scripting import StoryScript
+    from stories.table.checks import roll_replayed
     from stories.turns import turn_play
     from workspace.runtime import use_runtime
     from workspace.runtime.scripted import ScriptedRuntime
@@ -450,9 +462,35 @@ def exactness(turns: int) -> bool:
             all(state_at(campaign, t).as_dict() == worlds[t] for t in range(turns + 1)),
         )
     )
+    rolls = list(
+        Event.objects.filter(campaign=campaign, kind="check", applied=True).order_by("sequence")
+    )
+    checks.append(
+        (
+            f"every one of {len(rolls)} checks re-rolls the same from the campaign's seed",
+            bool(rolls)
+            and all(
+                roll_replayed(campaign_seed=campaign.dice_seed, payload=e.payload)
+                == e.payload["total"]
+                for e in rolls
+            ),
+        )
+    )
     branch = campaign_branch(campaign=campaign, user=user, at_turn=100)
     checks.append(
         ("branch at 100 == turn 100's world", load_state(branch).as_dict() == worlds[100])
+    )
+    checks.append(
+        (
+            "branch at 100 keeps every roll up to turn 100",
+            [e.payload for e in rolls if e.turn_number <= 100]
+            == [
+                e.payload
+                for e in Event.objects.filter(campaign=branch, kind="check", applied=True).order_by(
+                    "sequence"
+                )
+            ],
+        )
     )
     checks.append(
         (

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from stories.state import WorldState, format_clock
+from stories.table.combat import encounter_line
 
 _RELATIONS_SHOWN = 8
 _HOLDINGS_SHOWN = 12
@@ -89,7 +90,9 @@ def entity_card(state: WorldState, number: int) -> str:
 
 
 def world_heading(state: WorldState) -> str:
-    return f"World state (in-game time: {format_clock(state.clock)})"
+    heading = f"World state (in-game time: {format_clock(state.clock)})"
+    fight = encounter_line(state)  # a fight under way: order, HP, whose turn
+    return f"{heading}\n\n{fight}" if fight else heading
 
 
 def _mentioned(state: WorldState, text: str) -> list[int]:

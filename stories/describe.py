@@ -53,11 +53,54 @@ def describe_applied(kind: str, p: dict[str, Any], names: Names) -> str:
             + (f" is now {p['status']}" if p.get("status") else "")
             + (f": {p['note']}" if p.get("note") else "")
         ),
+        "encounter": lambda: _encounter(p, names),
+        "condition": lambda: (
+            f"{_n(names, p['entity'])}"
+            + (f" is now {', '.join(p['add'])}" if p.get("add") else "")
+            + (" and" if p.get("add") and p.get("remove") else "")
+            + (f" is no longer {', '.join(p['remove'])}" if p.get("remove") else "")
+        ),
+        "damage": lambda: _hit_points("lost", p, names),
+        "heal": lambda: _hit_points("regained", p, names),
+        "check": lambda: roll_line(kind, p, names, shown=p.get("public", True) is not False),
+        "roll": lambda: roll_line(kind, p, names, shown=p.get("public", True) is not False),
     }
     try:
         return describe[kind]()
     except (KeyError, TypeError, ValueError):
         return f"{kind}: {p}"
+
+
+def _encounter(p: dict[str, Any], names: Names) -> str:
+    after: dict[str, Any] = p.get("after") or {}
+    if p["action"] == "end":
+        return f"The encounter ended after {p['round']} rounds"
+    current = _n(names, after["order"][after["turn"]]["entity"])
+    if p["action"] == "start":
+        order = ", ".join(f"{_n(names, x['entity'])} {x['initiative']}" for x in after["order"])
+        return f"An encounter began; initiative: {order}. {current} acts first"
+    return f"Round {after['round']}: {current}'s turn"
+
+
+def _hit_points(verb: str, p: dict[str, Any], names: Names) -> str:
+    line = f"{_n(names, p['entity'])} {verb} {p['amount']} hp (now {p['hp']})"
+    if p.get("status"):
+        line += f" and is {p['status']}"
+    return line + (f": {p['cause']}" if p.get("cause") else "")
+
+
+def roll_line(kind: str, p: dict[str, Any], names: Names, *, shown: bool) -> str:
+    """A check or a table roll; `shown` False (a private roll, to someone who may not see
+    it) says only that one was made."""
+    who = _n(names, p["entity"]) if p.get("entity") is not None else str(p.get("who", ""))
+    if not shown:
+        return f"{who} rolled in private"
+    if kind == "check":
+        verdict = "success" if p["success"] else "failure"
+        return f"{who} checks {p['what']}: {p['detail']} against {p['target']}: {verdict}" + (
+            f" ({p['why']})" if p.get("why") else ""
+        )
+    return f"{who} rolled {p['detail']}" + (f" for {p['reason']}" if p.get("reason") else "")
 
 
 def _transfer(p: dict[str, Any], names: Names) -> str:
@@ -102,6 +145,16 @@ def describe_proposed(kind: str, proposed: dict[str, Any]) -> str:
             + (f" at {p['location']}" if p.get("location") else "")
         ),
         "connect": lambda: f"{p['a']} and {p['b']} connected",
+        "encounter": lambda: (
+            f"Encounter {p['action']}"
+            + (f" with {', '.join(p['participants'])}" if p.get("participants") else "")
+        ),
+        "condition": lambda: (
+            f"{p['entity']}: conditions +{p.get('add', [])} -{p.get('remove', [])}"
+        ),
+        "damage": lambda: f"{p['entity']} takes {p['amount']} damage",
+        "heal": lambda: f"{p['entity']} heals {p['amount']}",
+        "check": lambda: f"{p['who']} checks {p['what']} with {p['dice']} against {p['target']}",
         "clock": lambda: f"{p['minutes']} minutes pass",
         "arc": lambda: (
             f"{p['arc']}"

@@ -45,6 +45,27 @@ class TurnForm(forms.Form):
     )
 
 
+class RollForm(forms.Form):
+    dice = forms.CharField(
+        label="Dice",
+        max_length=100,
+        help_text="For example 1d20+3, or 2d20kh1 for advantage.",
+    )
+    reason = forms.CharField(label="For", max_length=200, required=False)
+
+
+class RollsSettingForm(forms.Form):
+    rolls_public = forms.BooleanField(
+        label="Players see each other's rolls",
+        required=False,
+        help_text="Off: a roll is seen by whoever made it and by the owner and editors.",
+    )
+    zero_hp = forms.ChoiceField(
+        label="A character at 0 hit points is",
+        choices=[("unconscious", "Unconscious"), ("dead", "Dead")],
+    )
+
+
 def _lines(value: str) -> list[str]:
     return [line.strip() for line in value.splitlines() if line.strip()]
 

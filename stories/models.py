@@ -10,6 +10,8 @@ branching and import rebuild the projection from the events.
 
 from __future__ import annotations
 
+from secrets import token_hex
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -35,10 +37,25 @@ class Campaign(models.Model):
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="branches"
     )
     branched_at_turn = models.PositiveIntegerField(null=True, blank=True)
+    # Dice (stories.table): every roll's generator is seeded from this and the roll's event
+    # sequence; a branch keeps its original's seed, so it rolls what the original rolled.
+    dice_seed = models.CharField(max_length=32, blank=True, editable=False)
+    zero_hp = models.CharField(
+        "At 0 hit points",
+        max_length=16,
+        choices=[("unconscious", "Unconscious"), ("dead", "Dead")],
+        default="unconscious",
+    )
+    rolls_public = models.BooleanField(
+        default=True,
+        help_text="Players see each other's rolls. Off: a roll is seen by whoever made it "
+        "and by the owner and editors.",
+    )
 
     head_turn = models.PositiveIntegerField(default=0)  # the last live, finished turn
     last_sequence = models.PositiveBigIntegerField(default=0)  # the last event's sequence
     clock_minutes = models.BigIntegerField(default=0)  # projection of clock events
+    encounter = models.JSONField(null=True, blank=True)  # projection: the fight under way
     summarized_through = models.PositiveIntegerField(default=0)  # turns <= this are summarized
     history_version = models.PositiveIntegerField(default=0)  # bumped by undo
 
@@ -56,6 +73,12 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args, **kwargs) -> None:
+        if not self.dice_seed:
+            origin = self.branched_from
+            self.dice_seed = origin.dice_seed if origin and origin.dice_seed else token_hex(16)
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("stories:campaign_detail", args=[self.pk])
@@ -236,6 +259,7 @@ class Event(models.Model):
         USER = "user", "Hand edit"
         IMPORT = "import", "Import"
         PROPOSAL = "proposal", "Accepted proposal"
+        ROLL = "roll", "Dice rolled at the table"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="events")
     sequence = models.PositiveBigIntegerField()

@@ -73,8 +73,10 @@ def _rows(
 
 
 def load_state(campaign: Campaign) -> WorldState:
-    clock = Campaign.objects.filter(pk=campaign.pk).values_list("clock_minutes", flat=True).first()
-    state = WorldState(clock=clock or 0)
+    clock, encounter = Campaign.objects.filter(pk=campaign.pk).values_list(
+        "clock_minutes", "encounter"
+    ).first() or (0, None)
+    state = WorldState(clock=clock or 0, encounter=encounter)
     pk_to_number: dict[int, int] = {}
     locations: dict[int, int | None] = {}
     for pk, number, location_id, *values in _rows(
@@ -167,6 +169,9 @@ def write_touched(campaign: Campaign, state: WorldState) -> None:
     if state.clock_touched:
         Campaign.objects.filter(pk=campaign.pk).update(clock_minutes=state.clock)
         campaign.clock_minutes = state.clock
+    if state.encounter_touched:
+        Campaign.objects.filter(pk=campaign.pk).update(encounter=state.encounter)
+        campaign.encounter = state.encounter
     state.clear_touched()
 
 
@@ -214,6 +219,9 @@ def rebuild(campaign: Campaign, state: WorldState) -> None:
         ],
         batch_size=500,
     )
-    Campaign.objects.filter(pk=campaign.pk).update(clock_minutes=state.clock)
+    Campaign.objects.filter(pk=campaign.pk).update(
+        clock_minutes=state.clock, encounter=state.encounter
+    )
     campaign.clock_minutes = state.clock
+    campaign.encounter = state.encounter
     state.clear_touched()

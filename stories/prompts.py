@@ -28,6 +28,14 @@ state (create an entity before using a new one):
 - {"kind": "connect", "a": place, "b": place}
 - {"kind": "clock", "minutes": n}  (how much in-game time passed)
 - {"kind": "arc", "arc": name, "status": "open|resolved|failed" or null, "note": text}
+- {"kind": "check", "who": name, "what": what is attempted, "dice": "1d20+3",
+   "target": number to meet or beat, "why": text}  (when the outcome is uncertain: code
+   rolls the dice and the result is final)
+- {"kind": "damage" or "heal", "entity": name, "amount": n, "cause": text}  (hit points)
+- {"kind": "encounter", "action": "start", "participants": [names]}  (a fight begins;
+   code rolls initiative), then {"kind": "encounter", "action": "next"} as each
+   combatant's turn passes, and {"kind": "encounter", "action": "end"} when it is over
+- {"kind": "condition", "entity": name, "add": [...], "remove": [...]}  (in a fight)
 If nothing changed, answer {"changes": []}."""
 
 SUMMARIZE = """You are the campaign's scribe. Summarize the turns below into a faithful

@@ -22,7 +22,7 @@ from research.access import (
     project_readable_by_user,
     project_writable_for_user,
 )
-from stories.describe import describe_event
+from stories.describe import describe_event, roll_line
 from stories.models import (
     Campaign,
     CampaignMember,
@@ -35,6 +35,7 @@ from stories.models import (
 from stories.projection import load_state
 from stories.replay import state_at
 from stories.state import EntityState, WorldState, format_clock
+from stories.table.selectors import ROLL_KINDS, RollLine, roll_list_for_member, roll_visible
 from stories.turns import RUNNING, turn_is_stuck
 from stories.world import ENTITY_KINDS
 from stories.world_map import WorldMap, world_map
@@ -150,12 +151,51 @@ class RelationRow:
 
 
 @dataclass
+class CombatantRow:
+    number: int
+    name: str
+    initiative: int
+    hp: int | None
+    status: str
+    conditions: list[str]
+    current: bool
+
+
+@dataclass
+class EncounterView:
+    round: int
+    combatants: list[CombatantRow]  # in initiative order
+
+
+@dataclass
 class WorldView:
     clock: str
     groups: list[tuple[str, str, list[EntityRow]]]  # (kind, title, rows)
     relationships: list[RelationRow]
     entity_count: int
     names: dict[int, str]
+    encounter: EncounterView | None = None
+
+
+def _encounter_view(state: WorldState) -> EncounterView | None:
+    encounter = state.encounter
+    if encounter is None:
+        return None
+    rows = []
+    for index, p in enumerate(encounter["order"]):
+        entity = state.entities.get(p["entity"])
+        rows.append(
+            CombatantRow(
+                number=p["entity"],
+                name=entity.name if entity else f"#{p['entity']}",
+                initiative=p["initiative"],
+                hp=entity.stats.get("hp") if entity else None,
+                status=entity.status if entity else "",
+                conditions=list(p["conditions"]),
+                current=index == encounter["turn"],
+            )
+        )
+    return EncounterView(round=encounter["round"], combatants=rows)
 
 
 def _names(state: WorldState) -> dict[int, str]:
@@ -203,6 +243,7 @@ def _world_view_of(state: WorldState, *, changed: set[int] | None = None) -> Wor
         relationships=relationships,
         entity_count=len(state.entities),
         names=names,
+        encounter=_encounter_view(state),
     )
 
 
@@ -252,8 +293,17 @@ class TurnView:
     may_act: bool = False  # the member may run, retry or discard it (its player, an editor)
 
 
-def _change_lines(events: list[Event], names: dict[int, str]) -> list[ChangeLine]:
-    return [ChangeLine(describe_event(e, names), e.applied, e.reason, e.kind) for e in events]
+def _change_lines(
+    events: list[Event], names: dict[int, str], member: CampaignMember | None = None
+) -> list[ChangeLine]:
+    """Each event in a line; a private roll in full only to its roller and the game masters."""
+    lines = []
+    for e in events:
+        text = describe_event(e, names)
+        if e.applied and e.kind in ROLL_KINDS and roll_visible(event=e, member=member):
+            text = roll_line(e.kind, e.payload, names, shown=True)
+        lines.append(ChangeLine(text, e.applied, e.reason, e.kind))
+    return lines
 
 
 def turn_may_act(*, member: CampaignMember | None, turn: Turn) -> bool:
@@ -276,7 +326,7 @@ def _turn_views(
     return [
         TurnView(
             t,
-            _change_lines(events_by_turn.get(t.pk, []), names),
+            _change_lines(events_by_turn.get(t.pk, []), names, member),
             stuck=t.campaign_id in leases and turn_is_stuck(turn=t, campaign=leases[t.campaign_id]),
             may_act=turn_may_act(member=member, turn=t),
         )
@@ -344,6 +394,7 @@ def world_panel_view(*, campaign: Campaign) -> WorldPanelView:
 class StoryView(WorldPanelView):
     turns: list[TurnView]
     character: EntityState | None  # the one the member plays
+    rolls: list[RollLine] = field(default_factory=list)  # the table's last rolls, as seen
 
 
 def story_view(*, campaign: Campaign, member: CampaignMember) -> StoryView:
@@ -354,6 +405,14 @@ def story_view(*, campaign: Campaign, member: CampaignMember) -> StoryView:
         last=_turn_last(campaign=campaign),
         turns=_story_turns(campaign, view.names, member),
         character=state.entities.get(number) if number is not None else None,
+        rolls=roll_list_for_member(campaign_id=campaign.pk, member=member, names=view.names),
+    )
+
+
+def rolls_view(*, campaign: Campaign, member: CampaignMember) -> list[RollLine]:
+    """The table's last rolls as `member` sees them (the rolls panel after a roll)."""
+    return roll_list_for_member(
+        campaign_id=campaign.pk, member=member, names=_names(load_state(campaign))
     )
 
 

@@ -86,6 +86,7 @@ class WorldState:
     holdings: dict[tuple[int, int], int] = field(default_factory=dict)
     relationships: dict[RelKey, RelationshipState] = field(default_factory=dict)
     clock: int = 0
+    encounter: dict[str, Any] | None = None  # the fight under way (stories.table.combat)
     # Bookkeeping that is not part of the world's identity:
     pks: dict[int, int] = field(default_factory=dict)  # entity number -> projection row id
     touched_entities: set[int] = field(default_factory=set)
@@ -93,6 +94,7 @@ class WorldState:
     touched_holdings: set[tuple[int, int]] = field(default_factory=set)
     touched_relationships: set[RelKey] = field(default_factory=set)
     clock_touched: bool = False
+    encounter_touched: bool = False
     renamed: set[int] = field(default_factory=set)
     _names: dict[str, int] | None = None
     _aliases: dict[str, list[int]] | None = None
@@ -135,7 +137,7 @@ class WorldState:
 
     def as_dict(self) -> dict[str, Any]:
         """The canonical, JSON-ready form: equal worlds give equal dicts."""
-        return {
+        data = {
             "clock": self.clock,
             "entities": {str(n): self.entities[n].as_dict() for n in sorted(self.entities)},
             "links": [list(link) for link in sorted(self.links)],
@@ -145,10 +147,14 @@ class WorldState:
                 for (s, t, r), rel in sorted(self.relationships.items())
             ],
         }
+        if self.encounter is not None:  # absent, not null: older snapshots and files match
+            data["encounter"] = copy.deepcopy(self.encounter)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WorldState:
         state = cls(clock=int(data.get("clock", 0)))
+        state.encounter = copy.deepcopy(data.get("encounter"))
         for number, raw in data.get("entities", {}).items():
             state.entities[int(number)] = EntityState(**copy.deepcopy(raw))
         state.links = {(int(a), int(b)) for a, b in data.get("links", [])}
@@ -170,6 +176,7 @@ class WorldState:
         self.touched_holdings.clear()
         self.touched_relationships.clear()
         self.clock_touched = False
+        self.encounter_touched = False
         self.renamed.clear()
 
     # -- writing ---------------------------------------------------------------------
@@ -308,6 +315,25 @@ def _arc(state: WorldState, p: dict[str, Any], turn: int) -> None:
     state._touch(p["arc"])
 
 
+def _roll(state: WorldState, p: dict[str, Any], turn: int) -> None:
+    """Checks and table rolls change nothing in the world; the event is the record."""
+
+
+def _hit_points(state: WorldState, p: dict[str, Any], turn: int) -> None:
+    entity = state.entities[p["entity"]]
+    entity.stats["hp"] = p["hp"]
+    if p.get("status"):
+        entity.status = p["status"]
+        if p["status"] == "dead":
+            entity.log.append({"turn": turn, "note": f"Died. {p.get('cause', '')}".strip()})
+    state._touch(p["entity"])
+
+
+def _encounter(state: WorldState, p: dict[str, Any], turn: int) -> None:
+    state.encounter = copy.deepcopy(p["after"])
+    state.encounter_touched = True
+
+
 _HANDLERS = {
     "create": _create,
     "edit": _edit,
@@ -323,6 +349,12 @@ _HANDLERS = {
     "disconnect": _disconnect,
     "clock": _clock,
     "arc": _arc,
+    "check": _roll,
+    "roll": _roll,
+    "damage": _hit_points,
+    "heal": _hit_points,
+    "encounter": _encounter,
+    "condition": _encounter,
 }
 EVENT_KINDS = tuple(_HANDLERS)
 

@@ -61,6 +61,7 @@ from stories.models import Campaign, CampaignMember, Event, Summary, Turn
 from stories.projection import load_state
 from stories.state import WorldState
 from stories.summaries import summaries_maybe_request
+from stories.table.checks import DiceSource
 from stories.validation import validate_and_apply
 from stories.world import ChangeSet
 from workspace.jobs import enqueue_on_commit, task_signature
@@ -578,7 +579,15 @@ def _apply(
         if campaign.last_sequence != seen_sequence:
             state = load_state(campaign)
         turn = Turn.objects.get(pk=turn_id)
-        verdicts = validate_and_apply(state, list(changes.changes) if changes else [], turn=number)
+        dice = DiceSource(
+            campaign_seed=campaign.dice_seed,
+            last_sequence=campaign.last_sequence,
+            public=campaign.rolls_public,
+            zero_hp=campaign.zero_hp,
+        )
+        verdicts = validate_and_apply(
+            state, list(changes.changes) if changes else [], turn=number, dice=dice
+        )
         events_record(
             campaign=campaign,
             state=state,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from stories.views import campaigns, entities, files, history, proposals, turns, world_map
+from stories.views import campaigns, entities, files, history, proposals, table, turns, world_map
 
 app_name = "stories"
 
@@ -28,6 +28,9 @@ urlpatterns = [
     path(f"{turn}/retry/", turns.turn_retry, name="turn_retry"),
     path(f"{turn}/discard/", turns.turn_discard, name="turn_discard"),
     path(f"{turn}/context/", turns.context_map, name="context_map"),
+    # the table: dice
+    path("<int:pk>/rolls/", table.roll_create, name="roll_create"),
+    path("<int:pk>/rolls/setting/", table.rolls_setting, name="rolls_setting"),
     # history
     path("<int:pk>/timeline/", history.campaign_timeline, name="campaign_timeline"),
     path("<int:pk>/state/", history.state_as_of, name="state_as_of"),

@@ -23,6 +23,8 @@ from stories.state import (
     apply_event,
     name_key,
 )
+from stories.table.checks import CheckRejected, DiceSource, check_resolve, hit_points_resolve
+from stories.table.combat import condition_resolve, encounter_resolve
 
 
 @dataclass(frozen=True)
@@ -211,20 +213,37 @@ def _resolve_create(
     }
 
 
-def validate_change(state: WorldState, change: Any) -> Verdict:
+def validate_change(
+    state: WorldState, change: Any, *, dice: DiceSource | None = None, position: int = 0
+) -> Verdict:
+    """`dice` rolls checks (none: a check is rejected); `position` is the change's place in
+    its set, which fixes the event sequence its roll is seeded with."""
     proposed = change.model_dump(mode="json")
     try:
-        payload = _resolve(state, change)
-    except Rejected as exc:
+        if isinstance(change, world.Check):
+            payload = check_resolve(state, change, dice=dice, position=position)
+        elif isinstance(change, world.Encounter):
+            payload = encounter_resolve(state, change, dice=dice, position=position)
+        elif isinstance(change, world.Condition):
+            payload = condition_resolve(state, change)
+        elif isinstance(change, world.Damage | world.Heal):
+            rule = dice.zero_hp if dice is not None else "unconscious"
+            payload = hit_points_resolve(state, change, zero_hp=rule)
+        else:
+            payload = _resolve(state, change)
+    except (Rejected, CheckRejected) as exc:
         return Verdict(change.kind, proposed, accepted=False, reason=exc.reason, proposed=proposed)
     return Verdict(change.kind, payload, accepted=True, proposed=proposed)
 
 
-def validate_and_apply(state: WorldState, changes: list[Any], *, turn: int) -> list[Verdict]:
-    """Validate each change against the state left by the previous ones, applying the valid."""
+def validate_and_apply(
+    state: WorldState, changes: list[Any], *, turn: int, dice: DiceSource | None = None
+) -> list[Verdict]:
+    """Validate each change against the state left by the previous ones, applying the valid.
+    Every verdict becomes one event, in order (checks are seeded by that order)."""
     verdicts = []
-    for change in changes:
-        verdict = validate_change(state, change)
+    for position, change in enumerate(changes):
+        verdict = validate_change(state, change, dice=dice, position=position)
         if verdict.accepted:
             apply_event(state, verdict.kind, verdict.payload, turn)
         verdicts.append(verdict)

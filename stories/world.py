@@ -127,6 +127,56 @@ class ArcProgress(_Change):
     note: Note = ""
 
 
+class Check(_Change):
+    """A check the story calls for: code rolls the dice, the total against the target
+    number decides it (stories.table.checks); the model never chooses the result."""
+
+    kind: Literal["check"]
+    who: Name  # the character (or faction) making the check
+    what: Name  # what is attempted: "pick the lock", "Stealth"
+    dice: Annotated[str, Field(min_length=1, max_length=500)]  # 1d20+5; checked by the table
+    target: int = Field(ge=-100_000, le=100_000)  # the number to meet or beat
+    why: Note = ""
+
+
+class Damage(_Change):
+    """Hit points lost (the entity's `hp` stat); at 0 the campaign's rule applies:
+    unconscious or dead (stories.table.checks)."""
+
+    kind: Literal["damage"]
+    entity: Name
+    amount: int = Field(ge=1, le=1_000_000)
+    cause: Note = ""
+
+
+class Heal(_Change):
+    """Hit points regained; an unconscious character above 0 wakes."""
+
+    kind: Literal["heal"]
+    entity: Name
+    amount: int = Field(ge=1, le=1_000_000)
+    cause: Note = ""
+
+
+class Encounter(_Change):
+    """A fight: start (the participants; code rolls initiative), next (whose turn it is
+    moves on, the round with it), end."""
+
+    kind: Literal["encounter"]
+    action: Literal["start", "next", "end"]
+    participants: list[Name] = Field(default_factory=list, max_length=30)
+    note: Note = ""
+
+
+class Condition(_Change):
+    """Conditions on a participant of the encounter (prone, poisoned, grappled...)."""
+
+    kind: Literal["condition"]
+    entity: Name
+    add: list[Tag] = Field(default_factory=list, max_length=10)
+    remove: list[Tag] = Field(default_factory=list, max_length=10)
+
+
 Change = Annotated[
     Move
     | Transfer
@@ -139,7 +189,12 @@ Change = Annotated[
     | NewEntity
     | Connect
     | ClockAdvance
-    | ArcProgress,
+    | ArcProgress
+    | Check
+    | Damage
+    | Heal
+    | Encounter
+    | Condition,
     Field(discriminator="kind"),
 ]
 

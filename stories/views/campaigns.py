@@ -50,6 +50,7 @@ def campaign_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         member,
         selectors.story_view(campaign=campaign, member=member),
         turn_form=forms.TurnForm(),
+        roll_form=forms.RollForm(),
         undo_form=forms.UndoForm(initial={"to_turn": max(0, campaign.head_turn - 1)}),
     )
 
@@ -98,6 +99,9 @@ def campaign_settings(request: AuthedRequest, pk: int) -> HttpResponse:
         member_form=forms.MemberForm(characters=page.characters),
         lorebook_form=forms.LorebookForm(),
         card_form=forms.CharacterCardForm(),
+        rolls_form=forms.RollsSettingForm(
+            initial={"rolls_public": campaign.rolls_public, "zero_hp": campaign.zero_hp}
+        ),
     )
 
 

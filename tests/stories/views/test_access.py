@@ -32,7 +32,12 @@ NOT_ABOUT_ONE_CAMPAIGN = {
     "stories:campaign_create",
     "stories:campaign_import",
 }
-OWNER_ONLY_POST = {"stories:member_add", "stories:member_character", "stories:member_remove"}
+OWNER_ONLY_POST = {
+    "stories:member_add",
+    "stories:member_character",
+    "stories:member_remove",
+    "stories:rolls_setting",
+}
 # Forms that only the owner and editors may even open.
 EDITOR_FORMS = {"stories:entity_create", "stories:entity_edit"}
 
