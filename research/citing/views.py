@@ -9,10 +9,16 @@ from django.http import Http404, HttpResponse
 from django.views.decorators.http import require_GET
 
 from research.access import row_for_request
-from research.library.bibliography import CitedWork, bibtex_for_documents, cited_markdown
-from research.models import Answer, Digest
+from research.library.bibliography import (
+    CitedWork,
+    TableCell,
+    bibtex_for_documents,
+    cited_markdown,
+    cited_table_markdown,
+)
+from research.models import Answer, Comparison, Digest
 from research.qa.selectors import question_get_for_user
-from research.study.selectors import digest_get_for_user
+from research.study.selectors import comparison_get_for_user, comparison_table, digest_get_for_user
 from workspace.http import AuthedRequest, attachment
 
 MARKDOWN = "text/markdown; charset=utf-8"
@@ -64,3 +70,43 @@ def digest_bibtex(request: AuthedRequest, digest_id: int) -> HttpResponse:
     digest, work = _digest(request, digest_id)
     text = bibtex_for_documents(project_id=digest.project_id, document_ids=work.document_ids)
     return attachment(text, filename=f"summary-{digest.pk}.bib", content_type=BIBTEX)
+
+
+def _comparison(request: AuthedRequest, comparison_id: int) -> tuple[Comparison, CitedWork]:
+    comparison = row_for_request(
+        request, comparison_get_for_user, "comparison", comparison_id=comparison_id
+    )
+    documents, rows = comparison_table(comparison=comparison)
+    table = [
+        (
+            row.aspect,
+            [
+                TableCell(document.pk, cell.text, tuple(cell.pages))
+                if cell is not None
+                else TableCell(document.pk, "", ())
+                for document, cell in zip(documents, row.cells, strict=True)
+            ],
+        )
+        for row in rows
+    ]
+    work = cited_table_markdown(
+        heading=comparison.title,
+        project_id=comparison.project_id,
+        document_ids=[document.pk for document in documents],
+        rows=table,
+    )
+    return comparison, work
+
+
+@require_GET
+def comparison_markdown(request: AuthedRequest, comparison_id: int) -> HttpResponse:
+    comparison, work = _comparison(request, comparison_id)
+    filename = f"comparison-{comparison.pk}.md"
+    return attachment(work.markdown, filename=filename, content_type=MARKDOWN)
+
+
+@require_GET
+def comparison_bibtex(request: AuthedRequest, comparison_id: int) -> HttpResponse:
+    comparison, work = _comparison(request, comparison_id)
+    text = bibtex_for_documents(project_id=comparison.project_id, document_ids=work.document_ids)
+    return attachment(text, filename=f"comparison-{comparison.pk}.bib", content_type=BIBTEX)

@@ -314,3 +314,60 @@ def cited_markdown(*, heading: str, text: str, project_id: int) -> CitedWork:
             f"{pages}. [@{keys[doc_id]}, {pages}]"
         )
     return CitedWork(markdown="\n".join(lines).rstrip() + "\n", document_ids=order)
+
+
+@dataclass(frozen=True)
+class TableCell:
+    """One cell of a comparison: the text one document gives on one aspect, and its pages."""
+
+    document_id: int
+    text: str
+    pages: tuple[int, ...]
+
+
+def _page_list(pages: tuple[int, ...]) -> str:
+    return ("p. " if len(pages) == 1 else "pp. ") + ", ".join(str(page) for page in pages)
+
+
+def cited_table_markdown(
+    *,
+    heading: str,
+    project_id: int,
+    document_ids: list[int],
+    rows: list[tuple[str, list[TableCell]]],
+) -> CitedWork:
+    """A comparison as a Markdown table whose columns are headed by "Author Year" and whose
+    cells carry a footnote reference per document and pages, the notes written as in
+    `cited_markdown` (label, title, pages, and a Pandoc citation with the .bib key)."""
+    cited = _project_cited(project_id)
+    labels = labels_for(cited)
+    keys = keys_for(cited)
+    titles = {item.id: item.title for item in cited}
+    notes: dict[tuple[int, tuple[int, ...]], int] = {}
+
+    def cell_text(cell: TableCell) -> str:
+        text = markdown_line(cell.text).replace("|", "\\|")
+        if not cell.pages or cell.document_id not in titles:
+            return text
+        note = (cell.document_id, cell.pages)
+        notes.setdefault(note, len(notes) + 1)
+        return f"{text}[^{notes[note]}]"
+
+    def column(doc_id: int) -> str:
+        return markdown_line(labels.get(doc_id) or titles.get(doc_id, "")).replace("|", "\\|")
+
+    lines = [f"# {markdown_line(heading)}", ""]
+    lines.append("| Aspect | " + " | ".join(column(doc_id) for doc_id in document_ids) + " |")
+    lines.append("|" + "---|" * (len(document_ids) + 1))
+    for aspect, cells in rows:
+        aspect_text = markdown_line(aspect).replace("|", "\\|")
+        lines.append(f"| {aspect_text} | " + " | ".join(cell_text(c) for c in cells) + " |")
+    lines.append("")
+    for (doc_id, pages), number in notes.items():
+        where = _page_list(pages)
+        lines.append(
+            f"[^{number}]: {markdown_line(labels[doc_id])}, “{markdown_line(titles[doc_id])}”, "
+            f"{where}. [@{keys[doc_id]}, {where}]"
+        )
+    cited_ids = [doc_id for doc_id in document_ids if doc_id in titles]
+    return CitedWork(markdown="\n".join(lines).rstrip() + "\n", document_ids=cited_ids)

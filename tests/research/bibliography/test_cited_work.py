@@ -1,5 +1,5 @@
-"""An answer or a summary out as Markdown with footnote references and a BibTeX file of
-the documents it cites, under keys that stay the same from one export to the next."""
+"""An answer, a comparison or a summary out as Markdown with footnote references and a
+BibTeX file of the documents it cites, under keys that stay the same from one export to the next."""
 
 from __future__ import annotations
 
@@ -10,7 +10,17 @@ import bibtexparser
 import pytest
 
 from research.library.bibliography import cited_markdown
-from research.models import Answer, Digest, Document, Project, ProjectShare, Question, Thread
+from research.models import (
+    Answer,
+    Comparison,
+    ComparisonCell,
+    Digest,
+    Document,
+    Project,
+    ProjectShare,
+    Question,
+    Thread,
+)
 
 pytestmark = pytest.mark.django_db
 _numbers = itertools.count()
@@ -111,3 +121,44 @@ def test_a_summary_exports_with_footnotes_and_a_stranger_gets_nothing(
     assert client.get(f"/research/digests/{digest.pk}/cited.md").status_code == 404
     ProjectShare.objects.create(project=project, user=other_user, role="viewer")
     assert client.get(f"/research/digests/{digest.pk}/cited.bib").status_code == 200
+
+
+def test_a_comparison_exports_as_a_table_headed_by_author_year_with_a_footnote_per_cell(
+    library, signed_in_client, client, other_user
+):
+    project, first, _second, third = library
+    comparison = Comparison.objects.create(
+        project=project,
+        title="Engines | compared",
+        document_ids=[first.pk, third.pk],
+        aspects=["Method", "Data"],
+    )
+    ComparisonCell.objects.create(
+        comparison=comparison, document=first, aspect="Method", text="Cards | looms", pages=[2]
+    )
+    ComparisonCell.objects.create(
+        comparison=comparison, document=third, aspect="Method", text="Gears", pages=[3, 5]
+    )
+    ComparisonCell.objects.create(
+        comparison=comparison, document=first, aspect="Data", text="Not stated", pages=[]
+    )
+    page = signed_in_client.get(f"/research/comparisons/{comparison.pk}/").content.decode()
+    assert f'href="/research/comparisons/{comparison.pk}/cited.md"' in page
+
+    text = signed_in_client.get(f"/research/comparisons/{comparison.pk}/cited.md").content.decode()
+    assert text == (
+        "# Engines | compared\n\n"
+        "| Aspect | Lovelace 1843a | Notes without authors |\n"
+        "|---|---|---|\n"
+        "| Method | Cards \\| looms[^1] | Gears[^2] |\n"
+        "| Data | Not stated |  |\n\n"
+        "[^1]: Lovelace 1843a, “Sketch of the Analytical Engine”, p. 2. "
+        "[@lovelace1843sketch, p. 2]\n"
+        "[^2]: Notes without authors, “Notes without authors”, pp. 3, 5. "
+        "[@anonndnotes, pp. 3, 5]\n"
+    )
+    bib = signed_in_client.get(f"/research/comparisons/{comparison.pk}/cited.bib").content.decode()
+    keys = [entry.key for entry in bibtexparser.parse_string(bib).entries]
+    assert keys == ["lovelace1843sketch", "anonndnotes"]
+    client.force_login(other_user)
+    assert client.get(f"/research/comparisons/{comparison.pk}/cited.md").status_code == 404
