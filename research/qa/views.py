@@ -10,7 +10,7 @@ shows the saved answer. Map-reduce progress is polled.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import redis
 from django.conf import settings
@@ -125,9 +125,15 @@ def retry(request: AuthedRequest, question_id: int) -> HttpResponse:
     item = row_for_request(
         request, selectors.question_get_for_user, "question", question_id=question_id
     )
+    return _send(request, item, lambda: services.question_retry(question=item))
+
+
+def _send(request: AuthedRequest, item: Question, ready: Callable[[], bool]) -> HttpResponse:
+    """Enqueue the question when `ready()` says it may go (a retry, or a route chosen), unless
+    its asker is at the in-flight limit; answer with the question's partial or the thread."""
     refusal = ""
     try:
-        if services.question_retry(question=item):
+        if ready():
             services.question_enqueue(question=item)
     except QuestionLimitReached as refused:
         refusal = str(refused)
@@ -148,18 +154,9 @@ def choose_route(request: AuthedRequest, question_id: int) -> HttpResponse:
     choice = request.POST.get("choice", "")
     if choice not in services.ROUTE_CHOICES:
         return HttpResponseBadRequest("Choose to run it or to answer from one prompt.")
-    refusal = ""
-    try:
-        if services.question_choose_route(question=item, choice=choice):
-            services.question_enqueue(question=item)
-    except QuestionLimitReached as refused:
-        refusal = str(refused)
-    if request.htmx:
-        view = selectors.question_view(question=item)
-        return render(request, QUESTION_PARTIAL, {"view": view, "refusal": refusal})
-    if refusal:
-        messages.error(request, refusal)
-    return redirect(_thread_url(item))
+    return _send(
+        request, item, lambda: services.question_choose_route(question=item, choice=choice)
+    )
 
 
 @require_POST
