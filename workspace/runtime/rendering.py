@@ -9,7 +9,8 @@ Two renders:
   and was never taught turns: shown a chat prompt, it continues the document it sees, by
   copying the user turn (issue 17). It gets a document it can complete instead: the
   material first, then the instructions under a `# Task` heading, then the request, then a
-  short cue (`Answer:`, `Summary:`, `JSON:`) that the answer naturally follows.
+  short cue (`Answer:`, `Summary:`) that the answer naturally follows. A structured call
+  keeps the chat format on any model: its grammar makes the answer JSON from the start.
 
 `render_prompt` picks one from `instruction_tuned`, with the stop strings that go with it.
 
@@ -34,7 +35,6 @@ TASK_HEADING = "# Task\n"
 QUESTION_LABEL = "Question:"
 ANSWER_CUE = "Answer:"
 SUMMARY_CUE = "Summary:"
-JSON_CUE = "JSON:"
 
 
 def render_gemma_prompt(messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
@@ -84,14 +84,12 @@ def is_short_request(content: str) -> bool:
     return len(content) <= SHORT_REQUEST_CHARS and "\n\n" not in content
 
 
-def continuation_cue(instructions: str, *, structured: bool = False) -> str:
+def continuation_cue(instructions: str) -> str:
     """The words that end a base model's prompt, which its answer follows."""
-    if structured:
-        return JSON_CUE
     return SUMMARY_CUE if "summar" in instructions.lower() else ANSWER_CUE
 
 
-def render_continuation_prompt(messages: Sequence[Message], *, structured: bool = False) -> str:
+def render_continuation_prompt(messages: Sequence[Message]) -> str:
     """A document for a base model to complete:
 
     <the first user message's material>
@@ -102,7 +100,7 @@ def render_continuation_prompt(messages: Sequence[Message], *, structured: bool 
     Question: <the first request, if any>
     Answer: <an earlier answer>      (a conversation continues as questions and answers)
     Question: <a later user message>
-    Answer:                          (or Summary: / JSON:)
+    Answer:                          (or Summary:)
     """
     system = "\n\n".join(m.content.strip() for m in messages if m.role == "system")
     turns = [m for m in messages if m.role != "system"]
@@ -123,12 +121,12 @@ def render_continuation_prompt(messages: Sequence[Message], *, structured: bool 
     requests = [first_request] + [m.content for m in turns if m.role == "user"]
     # what is asked: the last request, or the system text when there is none (its task)
     asked = requests[-1] if requests[-1].strip() else system
-    cue = continuation_cue(asked, structured=structured)
+    cue = continuation_cue(asked)
     for message in turns:
         label = QUESTION_LABEL if message.role == "user" else ANSWER_CUE
         exchange.append(f"{label} {message.content.strip()}\n")
     if exchange and cue != ANSWER_CUE and exchange[-1].startswith(QUESTION_LABEL):
-        # the last request was a summary or JSON: say it as the task, then cue it
+        # the last request was a summary: say it as the task, then cue it
         exchange[-1] = exchange[-1].removeprefix(QUESTION_LABEL).lstrip()
     lines.extend(exchange)
     lines.append(cue)
