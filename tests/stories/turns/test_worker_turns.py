@@ -4,10 +4,13 @@ offers to retry (and the retry, on a new worker, tells it)."""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from stories.models import Campaign, Turn
@@ -34,6 +37,25 @@ def wait_for(condition, seconds: float = 60.0) -> None:
         time.sleep(0.2)
 
 
+def read_to_the_end(chunks: Iterator[bytes], seconds: float, why: Callable[[], str]) -> bytes:
+    """The rest of a stream, read in a thread so that a turn that never ends fails the test
+    in `seconds` saying why (`why()`: the turn's state and the worker's log), instead of
+    hanging until the suite's own timeout."""
+    read: list[bytes] = []
+
+    def read_all() -> None:
+        try:
+            read.extend(chunks)
+        finally:
+            connections.close_all()  # this thread's own database connection
+
+    reader = threading.Thread(target=read_all, daemon=True)
+    reader.start()
+    reader.join(seconds)
+    assert not reader.is_alive(), why()
+    return b"".join(read)
+
+
 def test_a_worker_run_turn_streams_its_narration_to_the_sse_view(
     celery_worker_factory, client, user, campaign
 ):
@@ -46,8 +68,13 @@ def test_a_worker_run_turn_streams_its_narration_to_the_sse_view(
     stream = client.get(url("turn_stream", campaign.pk, turn.pk))
     chunks = iter(stream.streaming_content)
     connected = next(chunks)  # listening while the turn waits
-    celery_worker_factory(queues="model")
-    body = (connected + b"".join(chunks)).decode()
+    worker = celery_worker_factory(queues="model")
+
+    def why() -> str:
+        state = Turn.objects.filter(pk=turn.pk).values("status", "error").first()
+        return f"the stream did not end; turn {state}\n{worker.log.read_text()[-4000:]}"
+
+    body = (connected + read_to_the_end(chunks, 240, why)).decode()
     turn.refresh_from_db()
     assert turn.status == Turn.Status.DONE and turn.number == 1
     assert turn.narration.startswith("Scripted answer to:")
