@@ -22,7 +22,6 @@ import argparse
 import io
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import setup_django
+from bench.harness import Workers, database_url
 
 PAPERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "papers"
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def raw_pypdf(paths: Sequence[Path]) -> int:
@@ -49,56 +48,6 @@ def raw_pypdf(paths: Sequence[Path]) -> int:
             page.extract_text()
             pages += 1
     return pages
-
-
-def database_url() -> str:
-    from django.db import connection
-
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-class Workers:
-    """`celery worker` subprocesses on the ingest queue, one process each."""
-
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env = env
-        self.logs = logs
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    def start(self) -> None:
-        from workspace.celery import app
-
-        name = f"bench{len(self.processes)}-{os.getpid()}@%h"
-        log = (self.logs / f"{len(self.processes)}.log").open("wb")
-        command = [
-            sys.executable, "-m", "celery", "-A", "workspace", "worker", "-Q", "ingest,carrel",
-            "--concurrency=1", "--pool=prefork", "-n", name, "--without-gossip",
-            "--without-mingle", "--without-heartbeat", "--loglevel=WARNING",
-        ]  # fmt: skip
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        self.processes.append(process)
-        wanted = name.replace("%h", "")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            replies = app.control.ping(timeout=0.5) or []
-            if any(wanted in key for reply in replies for key in reply):
-                return
-        raise RuntimeError(f"worker {wanted} did not start; see {self.logs}")
-
-    def stop(self) -> None:
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def ingest(files: Sequence[tuple[str, bytes]], *, label: str) -> tuple[int, float]:

@@ -299,6 +299,8 @@ CACHES = {
 # The model runtime (workspace/runtime). CARREL_BACKEND=auto uses Ollama when it answers
 # and has the model, otherwise the embedded llama.cpp demo model.
 CARREL_BACKEND = env_str("CARREL_BACKEND", "auto")
+# The scripted backend (tests, benchmarks) takes this long per call, like a model server.
+CARREL_SCRIPTED_DELAY_MS = env_int("CARREL_SCRIPTED_DELAY_MS", 0)
 OLLAMA_HOST = env_str("OLLAMA_HOST", "http://127.0.0.1:11434")
 OLLAMA_MODEL = env_str("CARREL_MODEL", "gemma4:e4b")
 OLLAMA_TIMEOUT = env_float("OLLAMA_TIMEOUT", 600.0)

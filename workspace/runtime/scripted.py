@@ -7,6 +7,7 @@ a script instead of a model. Select it with CARREL_BACKEND=scripted or `use_runt
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 
 from workspace.runtime.errors import PromptTooLong
@@ -24,15 +25,17 @@ class ScriptedRuntime:
         *,
         context_window: int = 128 * 1024,
         model: str = "scripted",
+        delay: float = 0.0,
     ) -> None:
         self._queue = list(replies) if isinstance(replies, list) else None
         self._reply = replies if callable(replies) else None
         self.context_window = context_window
         self.model = model
+        self.delay = delay  # seconds each call takes, as a model server's would (benchmarks)
         self.calls: list[list[Message]] = []
 
     @classmethod
-    def echo(cls) -> ScriptedRuntime:
+    def echo(cls, *, delay: float = 0.0) -> ScriptedRuntime:
         """Answers quoting the question, citing the first [source, p. N] marker it was shown."""
 
         def reply(messages: Sequence[Message]) -> str:
@@ -42,7 +45,7 @@ class ScriptedRuntime:
             citation = f" [{cite.group(1)}, p. {cite.group(2)}]" if cite else ""
             return f"Scripted answer to: {question[:200]}{citation}"
 
-        return cls(reply)
+        return cls(reply, delay=delay)
 
     def facts(self) -> ModelFacts:
         return ModelFacts(
@@ -60,6 +63,8 @@ class ScriptedRuntime:
 
     def _next(self, messages: Sequence[Message]) -> str:
         self.calls.append(list(messages))
+        if self.delay:
+            time.sleep(self.delay)
         if self._reply is not None:
             return self._reply(messages)
         assert self._queue is not None

@@ -65,7 +65,7 @@ def _build(name: str) -> ModelRuntime:
     if name == "scripted":
         from workspace.runtime.scripted import ScriptedRuntime
 
-        return ScriptedRuntime.echo()
+        return ScriptedRuntime.echo(delay=settings.CARREL_SCRIPTED_DELAY_MS / 1000)
     raise ModelRuntimeError(
         f"Unknown CARREL_BACKEND {name!r}: use auto, ollama, embedded or scripted"
     )
