@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from workspace.packing import (
@@ -124,6 +124,25 @@ def included_tags(prompt: str, all_sources: list[Source]) -> set[int]:
     strategy=st.sampled_from([None, None, "near_edge", "fits"]),
     kind=st.sampled_from([None, "lookup", "global"]),
     route=st.sampled_from([None, None, None, "lookup", "summaries", "map_reduce"]),
+)
+@example(  # found by hypothesis: every summary was let in up to the budget, heading aside
+    library=[
+        Source(id=1, title="the the the the x² x² the 🙂", pieces=(), summary="the"),
+        Source(id=2, title="the", pieces=(), summary=""),
+    ],
+    budget=Budget(
+        window=214,
+        output_reserve=132,
+        margin=40,
+        edge_share=1.0,
+        summary_share=0.0,
+        far_factor=5.0,
+    ),
+    question="the tide the",
+    history=[],
+    strategy="near_edge",
+    kind="global",
+    route=None,
 )
 def test_a_packed_prompt_never_exceeds_its_budget_and_never_cuts_a_piece(
     library: list[Source],

@@ -265,8 +265,8 @@ def pack_excerpts(
         rank_of.setdefault(piece_id, rank)
 
     # Summaries: every one for the summaries route; otherwise those of the most relevant
-    # documents, within their share.
-    cap = available if every_summary else int(share * available)
+    # documents, within their share. Either way after the sources heading, which they follow.
+    cap = min(available if every_summary else int(share * available), available - heading)
     used = counter.count(SUMMARIES_HEADING)
     chosen: list[Source] = []
     seen_summaries: set[str] = set()
