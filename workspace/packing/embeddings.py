@@ -52,17 +52,17 @@ class OllamaEmbedder:
 
         keys = [hashlib.sha1(text.encode()).hexdigest() for text in texts]
         with self._lock:
-            missing = sorted({i for i, key in enumerate(keys) if key not in self._cache})
+            found = {key: self._cache[key] for key in keys if key in self._cache}
+        missing = sorted({i for i, key in enumerate(keys) if key not in found})
         if missing:
             with _ollama_errors(host=self.host, model=self.model, timeout=60.0):
                 response = self._client.embed(model=self.model, input=[texts[i] for i in missing])
             with self._lock:
                 for i, vector in zip(missing, response.embeddings, strict=True):
-                    self._cache[keys[i]] = list(vector)
+                    found[keys[i]] = self._cache[keys[i]] = list(vector)
                 while len(self._cache) > self._size:
                     self._cache.popitem(last=False)
-        with self._lock:
-            return [self._cache[key] for key in keys]
+        return [found[key] for key in keys]
 
 
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:
