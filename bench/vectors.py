@@ -32,6 +32,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from bench import setup_django
 
@@ -51,16 +52,13 @@ def load_papers(count: int) -> list[tuple[str, str]]:
 
 
 def build_library(papers: Sequence[tuple[str, str]]) -> list[int]:
-    """Documents, pages (one per paragraph block), chunks and the full-text index."""
-    import hashlib
-
+    """Documents, pages (eight paragraphs each), 400-token chunks and the full-text index,
+    as the Q&A tests build them."""
     from django.contrib.auth.models import User
-    from django.utils import timezone
 
-    from research.library.search import chunk_index_document
-    from research.models import Chunk, Document, Page, Project
-    from workspace.chunking import PageText, chunk_pages
-    from workspace.runtime.tokenizer import count_tokens
+    from research.models import Project
+    from tests.research.qa.test_views import add_document
+    from workspace.chunking import DEFAULT_CHUNK_TOKENS
 
     owner = User.objects.create(username="bench")
     project = Project.objects.create(owner=owner, title="Library")
@@ -68,34 +66,7 @@ def build_library(papers: Sequence[tuple[str, str]]) -> list[int]:
     for title, text in papers:
         paragraphs = [p.strip() for p in text.split("\n") if p.strip()]
         pages = ["\n\n".join(paragraphs[i : i + 8]) for i in range(0, len(paragraphs), 8)]
-        document = Document.objects.create(
-            project=project,
-            title=title,
-            original_name=f"{title[:50]}.txt",
-            file_type=Document.FileType.TEXT,
-            content_hash=hashlib.sha256(text.encode()).hexdigest(),
-            stage=Document.Stage.READY,
-            page_count=len(pages),
-            indexed_at=timezone.now(),
-        )
-        Page.objects.bulk_create(
-            Page(document=document, number=n + 1, text=page, token_count=count_tokens(page))
-            for n, page in enumerate(pages)
-        )
-        drafts = chunk_pages([PageText(n + 1, page) for n, page in enumerate(pages)])
-        Chunk.objects.bulk_create(
-            Chunk(
-                document=document,
-                ordinal=d.ordinal,
-                text=d.text,
-                token_count=d.token_count,
-                page_start=d.page_start,
-                page_end=d.page_end,
-            )
-            for d in drafts
-        )
-        chunk_index_document(document_id=document.pk)
-        ids.append(document.pk)
+        ids.append(add_document(project, title, pages, target=DEFAULT_CHUNK_TOKENS).pk)
     return ids
 
 
@@ -119,6 +90,35 @@ def per_question(retriever: Callable, questions: Sequence[str], pieces: Sequence
         retriever(question, pieces, len(pieces))
         timings.append(time.perf_counter() - start)
     return timings
+
+
+class Measure:
+    """Rows of (method, median seconds per question, texts sent to /api/embed per question)."""
+
+    def __init__(self, fake: Any, questions: Sequence[str], pieces: Sequence) -> None:
+        self.fake, self.questions, self.pieces = fake, questions, pieces
+        self.rows: list[tuple[str, float, float]] = []
+
+    def sent(self) -> int:
+        return sum(len(body["input"]) for body in self.fake.embed_requests())
+
+    def __call__(
+        self, name: str, retriever: Callable, before: Callable[[], None] = lambda: None
+    ) -> None:
+        texts = self.sent()
+        timings = per_question(retriever, self.questions, self.pieces, before)
+        embedded = (self.sent() - texts) / len(self.questions)
+        self.rows.append((name, statistics.median(timings), embedded))
+
+    def report(self) -> None:
+        """Each row as a ratio of the first (keyword) and of the second (stored)."""
+        base, stored = self.rows[0][1], self.rows[1][1]
+        print(f"{'method':<22}{'ms/question':>12}{'texts/q':>9}{'x keyword':>11}{'x stored':>10}")
+        for name, seconds, texts in self.rows:
+            print(
+                f"{name:<22}{seconds * 1000:>12.1f}{texts:>9.1f}"
+                f"{seconds / base:>11.2f}{seconds / stored:>10.2f}"
+            )
 
 
 def run(papers: int, questions_count: int, embed_ms: Sequence[float]) -> None:
@@ -166,31 +166,14 @@ def run(papers: int, questions_count: int, embed_ms: Sequence[float]) -> None:
             stored = vectors.chunk_retriever()
             old_embedder = OllamaEmbedder(host=fake.url, model=MODEL)
             old = HybridRetriever(FusedRetriever(DatabaseRetriever(), old_embedder))
-
-            def sent() -> int:
-                return sum(len(body["input"]) for body in fake.embed_requests())
-
-            rows = []
-            for name, retriever, before in (
-                ("keyword", keyword, lambda: None),
-                ("stored", stored, lambda: None),
-                ("per question (cold)", old, old_embedder._cache.clear),
-                ("per question (warm)", old, lambda: None),
-            ):
-                texts = sent()
-                timings = per_question(retriever, questions, pieces, before)
-                rows.append((name, statistics.median(timings), (sent() - texts) / len(questions)))
-            base = rows[0][1]
-            stored_time = rows[1][1]
+            measure = Measure(fake, questions, pieces)
+            measure("keyword", keyword)
+            measure("stored", stored)
+            measure("per question (cold)", old, old_embedder._cache.clear)
+            per_question(old, questions, pieces)  # every pool in the cache: the warm case
+            measure("per question (warm)", old)
             print(f"\n--embed-ms {delay:g} (fake model time per embedded text)")
-            print(
-                f"{'method':<22}{'ms/question':>12}{'texts/q':>9}{'x keyword':>11}{'x stored':>10}"
-            )
-            for name, seconds, texts_per_question in rows:
-                print(
-                    f"{name:<22}{seconds * 1000:>12.1f}{texts_per_question:>9.1f}"
-                    f"{seconds / base:>11.2f}{seconds / stored_time:>10.2f}"
-                )
+            measure.report()
     finally:
         fake.stop()
         reset_runtime_cache()

@@ -43,11 +43,10 @@ def timed_out_message(stage: str) -> str:
     )
 
 
-class DocumentTask(ModelJobTask):
-    """A pipeline task (workspace/jobs/tasks.py). Only the summary steps call the model: while
-    it may come back they wait with exponential backoff (the card says when the next try
-    is), then the summary fails; any unexpected exception fails the document with the
-    error's words."""
+class _DocumentStepTask(ModelJobTask):
+    """What every task on a document shares (workspace/jobs/tasks.py): redelivered when its
+    worker dies, and a model error retried with exponential backoff while the model may
+    come back."""
 
     reject_on_worker_lost = True
     # A dropped database connection (PostgreSQL restarted or its backend terminated) is
@@ -57,10 +56,17 @@ class DocumentTask(ModelJobTask):
     retry_backoff = 2
     retry_backoff_max = 60
     retry_jitter = False
-    model_max_retries = 8
     model_retry_backoff = 10
     model_retry_backoff_max = 600
     id_arg = "document_id"
+
+
+class DocumentTask(_DocumentStepTask):
+    """A pipeline task. Only the summary steps call the model: while it may come back they
+    wait with exponential backoff (the card says when the next try is), then the summary
+    fails; any unexpected exception fails the document with the error's words."""
+
+    model_max_retries = 8
     # CARREL_INGEST_TASK_MINUTES: a step that runs longer is interrupted where it stands
     # (SoftTimeLimitExceeded) and its document failed with a message (on_failure).
     soft_time_limit = settings.CARREL_INGEST_TASK_MINUTES * 60 or None
@@ -227,21 +233,13 @@ def summarize_reduce(self: Task, document_id: int, attempt: int) -> None:
     )
 
 
-class VectorTask(ModelJobTask):
+class VectorTask(_DocumentStepTask):
     """Embedding a document's chunks (vectors.document_vectors_embed): retried with backoff
-    while Ollama may come back; when it does not, the document stays keyword-only until
-    embed_missing_vectors sends it again."""
+    while Ollama may come back; when it does not, the failure is logged and the document
+    stays keyword-only (its card and its questions unaffected) until embed_missing_vectors
+    sends it again."""
 
-    reject_on_worker_lost = True
-    autoretry_for = DATABASE_CONNECTION_ERRORS
-    max_retries = 5
-    retry_backoff = 2
-    retry_backoff_max = 60
-    retry_jitter = False
     model_max_retries = 5
-    model_retry_backoff = 10
-    model_retry_backoff_max = 600
-    id_arg = "document_id"
 
 
 @shared_task(bind=True, base=VectorTask, name="research.tasks.embed_document")

@@ -1,9 +1,11 @@
 """Optional: keyword ranking fused with embeddings from Ollama, when an embedding model is
 configured (settings.CARREL_EMBED_MODEL, e.g. "embeddinggemma") and Ollama has it.
 
-Carrel stores no vectors: the question and a pool of candidates — the keyword ranking's
-best, topped up in reading order when few pieces match — are embedded per question (each
-piece's vector is cached in memory), ranked by cosine similarity, and fused with the
+This path stores no vectors (the research side stores them beside their chunks and embeds
+only the question: research/library/vectors.py; this one serves `default_retriever()`
+elsewhere): the question and a pool of candidates — the keyword ranking's best, topped up
+in reading order when few pieces match — are embedded per question (each piece's vector is
+cached in memory), ranked by cosine similarity, and fused with the
 keyword ranking by reciprocal rank fusion. A piece outside the pool can only be found by
 keywords. Any embedding failure falls back to the keyword ranking: embeddings only refine.
 """
