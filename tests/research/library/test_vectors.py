@@ -180,6 +180,10 @@ def test_a_changed_embedding_model_re_embeds_in_the_background_and_drops_the_old
     assert vectors.documents_missing_vectors(model="other-embed:latest") == [
         (document.pk, document.attempt)
     ]
+    busy = add_document(project, "Glacial erosion", GLACIER_PAGES)
+    Document.objects.filter(pk=busy.pk).update(stage=Document.Stage.SUMMARIZING)
+    assert tasks.embed_missing_vectors.apply().get() == 0, "not while the batch lane summarises"
+    Document.objects.filter(pk=busy.pk).delete()
     assert tasks.embed_missing_vectors.apply().get() == 1
     models = set(
         ChunkVector.objects.filter(chunk__document=document).values_list("model", flat=True)
