@@ -267,6 +267,8 @@ CELERY_TASK_ROUTES = {
     "research.tasks.resume_stale_documents": {"queue": "carrel"},
     "research.tasks.start_idle_summaries": {"queue": "carrel"},
     "research.tasks.summarize_*": {"queue": "batch", "priority": SUMMARY_PRIORITY},
+    "research.tasks.embed_missing_vectors": {"queue": "carrel"},
+    "research.tasks.embed_document": {"queue": "batch", "priority": SUMMARY_PRIORITY},
     "research.tasks.*": {"queue": "ingest"},
     "research.qa_tasks.*": {"queue": "model"},
     "research.study_tasks.*": {"queue": "batch"},
@@ -282,6 +284,8 @@ CELERY_BEAT_SCHEDULE = {
     "resume-stale-documents": {"task": "research.tasks.resume_stale_documents", "schedule": 60.0},
     # Projects whose summaries run "when idle" (research/library/summary_lane.py).
     "start-idle-summaries": {"task": "research.tasks.start_idle_summaries", "schedule": 60.0},
+    # Documents whose chunks lack vectors of CARREL_EMBED_MODEL (research/library/vectors.py).
+    "embed-missing-vectors": {"task": "research.tasks.embed_missing_vectors", "schedule": 300.0},
 }
 
 # Redis is always there (runcarrel starts a private one), so the cache is shared by the web
@@ -314,6 +318,10 @@ EMBEDDED_GGUF_PATH = env_optional("CARREL_GGUF_PATH")
 EMBEDDED_N_CTX = env_int("CARREL_EMBEDDED_N_CTX", 8192)
 EMBEDDED_THREADS = env_int("CARREL_EMBEDDED_THREADS", 0)
 TOKENIZER_GGUF_PATH = env_optional("CARREL_TOKENIZER_GGUF")
+# An Ollama embedding model (e.g. "embeddinggemma"): when Ollama has it, chunks are embedded
+# on the batch lane once indexed and questions fuse the stored vectors' similarity with the
+# full-text ranking (research/library/vectors.py). Empty: the full-text ranking alone.
+CARREL_EMBED_MODEL = env_str("CARREL_EMBED_MODEL", "").strip()
 
 # Security: strict by default, strictest in production.
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -19,7 +19,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init, worker_ready
 from django.conf import settings
 
-from research.library import pipeline, services, summary_lane
+from research.library import pipeline, services, summary_lane, vectors
 from research.models import Document
 from workspace.broker_recovery import lost_messages_restore
 from workspace.health import live_heartbeats, live_workers
@@ -43,11 +43,10 @@ def timed_out_message(stage: str) -> str:
     )
 
 
-class DocumentTask(ModelJobTask):
-    """A pipeline task (workspace/jobs/tasks.py). Only the summary steps call the model: while
-    it may come back they wait with exponential backoff (the card says when the next try
-    is), then the summary fails; any unexpected exception fails the document with the
-    error's words."""
+class _DocumentStepTask(ModelJobTask):
+    """What every task on a document shares (workspace/jobs/tasks.py): redelivered when its
+    worker dies, and a model error retried with exponential backoff while the model may
+    come back."""
 
     reject_on_worker_lost = True
     # A dropped database connection (PostgreSQL restarted or its backend terminated) is
@@ -57,10 +56,17 @@ class DocumentTask(ModelJobTask):
     retry_backoff = 2
     retry_backoff_max = 60
     retry_jitter = False
-    model_max_retries = 8
     model_retry_backoff = 10
     model_retry_backoff_max = 600
     id_arg = "document_id"
+
+
+class DocumentTask(_DocumentStepTask):
+    """A pipeline task. Only the summary steps call the model: while it may come back they
+    wait with exponential backoff (the card says when the next try is), then the summary
+    fails; any unexpected exception fails the document with the error's words."""
+
+    model_max_retries = 8
     # CARREL_INGEST_TASK_MINUTES: a step that runs longer is interrupted where it stands
     # (SoftTimeLimitExceeded) and its document failed with a message (on_failure).
     soft_time_limit = settings.CARREL_INGEST_TASK_MINUTES * 60 or None
@@ -183,7 +189,13 @@ def index_document(self: Task, document_id: int, attempt: int) -> None:
 
 def _summarize_or_defer(document_id: int, attempt: int) -> None:
     """Summarise an indexed document now, or leave it ready for later (its project's
-    summary mode, research/library/summary_lane.py)."""
+    summary mode, research/library/summary_lane.py); embed its chunks on the batch lane
+    when an embedding model is configured (research/library/vectors.py)."""
+    if vectors.embed_model_name():
+        try:
+            embed_document.delay(document_id, attempt)
+        except Exception:  # the broker is down: embed_missing_vectors sends it later
+            logger.exception("Could not queue embed_document for document %s", document_id)
     if not summary_lane.document_summary_defer(document_id=document_id, attempt=attempt):
         summarize_document.delay(document_id, attempt)
 
@@ -219,6 +231,39 @@ def summarize_reduce(self: Task, document_id: int, attempt: int) -> None:
     pipeline.document_summary_reduce(
         document_id=document_id, attempt=attempt, runtime=get_runtime(), worker=_worker(self)
     )
+
+
+class VectorTask(_DocumentStepTask):
+    """Embedding a document's chunks (vectors.document_vectors_embed): retried with backoff
+    while Ollama may come back; when it does not, the failure is logged and the document
+    stays keyword-only (its card and its questions unaffected) until embed_missing_vectors
+    sends it again."""
+
+    model_max_retries = 5
+
+
+@shared_task(bind=True, base=VectorTask, name="research.tasks.embed_document")
+def embed_document(self: Task, document_id: int, attempt: int) -> int:
+    model = vectors.embed_model_name()
+    embedder = vectors.ollama_embedder(model=model, cache=0) if model else None
+    if embedder is None:  # not configured, or Ollama lacks it now: the sweep tries later
+        return 0
+    return vectors.document_vectors_embed(
+        document_id=document_id, attempt=attempt, embedder=embedder, model=model
+    )
+
+
+@shared_task(bind=True, name="research.tasks.embed_missing_vectors")
+def embed_missing_vectors(self: Task) -> int:
+    """Send embed_document for documents whose chunks lack vectors of the configured model
+    (a changed model, or Ollama was away at ingest); a few at a time."""
+    model = vectors.embed_model_name()
+    if not model or vectors.ollama_embedder(model=model) is None:
+        return 0
+    documents = vectors.documents_missing_vectors(model=model)
+    for document_id, attempt in documents:
+        embed_document.delay(document_id, attempt)
+    return len(documents)
 
 
 @shared_task(bind=True, name="research.tasks.resume_stale_documents")

@@ -1,6 +1,6 @@
 """Research's models, one module per feature, all under the app label "research"."""
 
-from research.models.library import Chunk, Document, ExtractionPart, Page, Project
+from research.models.library import Chunk, ChunkVector, Document, ExtractionPart, Page, Project
 from research.models.qa import Answer, MapNote, Question, Thread
 from research.models.sharing import ProjectShare
 from research.models.study import (
@@ -18,6 +18,7 @@ from research.models.study import (
 __all__ = [
     "Answer",
     "Chunk",
+    "ChunkVector",
     "Comparison",
     "ComparisonCell",
     "Digest",

@@ -164,6 +164,9 @@ class Document(Claimable):
     summary_retries = models.PositiveIntegerField(default=0)
     summary_retry_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When a worker claimed the embedding of this document's chunks (research/library/
+    # vectors.py); None while nobody embeds it. A claim older than VECTOR_CLAIM_STALE is free.
+    vectors_claimed_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -299,3 +302,27 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"chunk {self.ordinal} (pp. {self.page_start}-{self.page_end})"
+
+
+class ChunkVector(models.Model):
+    """A chunk's embedding by one model, stored beside the chunk (research/library/vectors.py).
+
+    The vector is float32 little-endian bytes, L2-normalised (sqlite-vec's format, readable
+    on SQLite and PostgreSQL alike); a question's retrieval scores the vectors of the
+    full-text prefilter's pool in the worker. One row per chunk and model, so a changed
+    embedding model adds rows beside the old ones until they are cleared.
+    """
+
+    chunk = models.ForeignKey(Chunk, on_delete=models.CASCADE, related_name="vectors")
+    model = models.CharField(max_length=200)
+    dims = models.PositiveIntegerField()
+    vector = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["chunk", "model"], name="unique_chunk_vector_model")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} vector of chunk {self.chunk_id}"

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from research.citations import Citation, check_citations
 from research.library.search import query_terms
+from research.library.vectors import chunk_retriever
 from research.models import Answer, MapNote, Page, Project, Question, Thread
 from research.qa.selectors import (
     document_list_for_thread,
@@ -56,7 +57,6 @@ from workspace.packing import (
     PackingError,
     Source,
     batch_notes,
-    default_retriever,
     map_prompt,
     pack,
     reduce_prompt,
@@ -322,7 +322,7 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
             system=QA_RULES,
             history=history,
             query=query,
-            retriever=default_retriever(),
+            retriever=chunk_retriever(),
             map_system=QA_MAP_RULES,
             route="map_reduce" if choice == RUN_MAP_REDUCE else None,
             strategy="near_edge" if choice == ONE_PROMPT else None,

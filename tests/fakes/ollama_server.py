@@ -1,8 +1,8 @@
 """A local HTTP server that speaks Ollama's wire protocol, for tests (fixture: fake_ollama).
 
 Shapes follow Ollama's API reference (docs/api.md in ollama/ollama, docs.ollama.com/api):
-POST /api/chat as an NDJSON stream or one object, GET /api/tags, POST /api/show,
-GET /api/version, and errors as {"error": "..."} with 400/404/500 statuses (an error that
+POST /api/chat as an NDJSON stream or one object, POST /api/embed, GET /api/tags, POST
+/api/show, GET /api/version, and errors as {"error": "..."} with 400/404/500 statuses (an error that
 happens mid-stream is an {"error": ...} line, the status already sent).
 
 It behaves like Ollama where Carrel depends on it:
@@ -16,6 +16,13 @@ It behaves like Ollama where Carrel depends on it:
   answer evaluates only the rest, so prompt_eval_count excludes the reused tokens; a
   request with another num_ctx reloads the model (`loads`) and empties the cache;
 - options.num_predict caps thinking + answer tokens; done_reason is "length" when hit.
+
+/api/embed takes {"model", "input": str | [str]} and answers {"model", "embeddings": [[...]],
+"total_duration", "load_duration", "prompt_eval_count"}, one L2-normalised vector per input
+(Ollama normalises them): `embed_dims` buckets of the input's words, a word counting in
+the bucket `embed_concepts` gives it (so "car" and "automobile" can embed alike), else in
+one picked by its hash. `embed_error` makes it answer that (status, error) instead;
+`embed_delay` is spent per input text.
 
 Script it per test through its attributes (reply, thinking, delay, chunk_delay, error,
 stream_error, garbage, garbage_replies, gate, prompt_eval_count, ...); every request is
@@ -114,6 +121,10 @@ class FakeOllama:
         self.image_tokens = 256
         self.cache_prompts = True
         self.default_num_ctx = DEFAULT_NUM_CTX
+        self.embed_dims = 32
+        self.embed_concepts: dict[str, int] = {}
+        self.embed_error: tuple[int, str] | None = None
+        self.embed_delay = 0.0  # seconds per input text (a model's compute), for benchmarks
         # state
         self.loads: dict[str, int] = {}
         self._kv: dict[str, tuple[int, list[int]]] = {}
@@ -134,6 +145,19 @@ class FakeOllama:
 
     def chat_requests(self) -> list[dict[str, Any]]:
         return [r.body for r in self.requests if r.path == "/api/chat"]
+
+    def embed_requests(self) -> list[dict[str, Any]]:
+        return [r.body for r in self.requests if r.path == "/api/embed"]
+
+    def embed(self, text: str) -> list[float]:
+        vector = [0.0] * self.embed_dims
+        for word in re.findall(r"\w+", text.lower()):
+            bucket = self.embed_concepts.get(word)
+            if bucket is None:
+                bucket = int(hashlib.sha1(word.encode()).hexdigest(), 16) % self.embed_dims
+            vector[bucket] += 1.0
+        norm = sum(x * x for x in vector) ** 0.5 or 1.0
+        return [x / norm for x in vector]
 
     @staticmethod
     def _canonical(name: str) -> str:
@@ -360,6 +384,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm
+    # and the client's delayed ACK add about 40 ms to every reply, which Ollama does not.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -399,6 +426,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._show(body)
         elif self.path == "/api/chat":
             self._chat(body)
+        elif self.path == "/api/embed":
+            self._embed(body)
         else:
             self._send_bytes(404, b"404 page not found", "text/plain")
 
@@ -416,6 +445,31 @@ class _Handler(BaseHTTPRequestHandler):
         model = self._model(body)
         if model is not None:
             self._send_json(200, self.fake.show(model))
+
+    def _embed(self, body: dict[str, Any]) -> None:
+        fake = self.fake
+        model = self._model(body)
+        if model is None:
+            return
+        if fake.embed_error is not None:
+            self._send_json(fake.embed_error[0], {"error": fake.embed_error[1]})
+            return
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else texts
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            self._send_json(400, {"error": "invalid input type"})
+            return
+        fake.wait(fake.embed_delay * len(texts))
+        self._send_json(
+            200,
+            {
+                "model": model.name,
+                "embeddings": [fake.embed(text) for text in texts],
+                "total_duration": 14_143_917,
+                "load_duration": 1_019_500,
+                "prompt_eval_count": sum(len(text.split()) for text in texts),
+            },
+        )
 
     def _chat(self, body: dict[str, Any]) -> None:
         fake = self.fake

@@ -24,6 +24,7 @@ BATCH = {
     "research.tasks.summarize_document",
     "research.tasks.summarize_chunk",
     "research.tasks.summarize_reduce",
+    "research.tasks.embed_document",
     "research.study_tasks.study_generate",
     "stories.tasks.summarize_campaign",
     "stories.tasks.propose_entities",

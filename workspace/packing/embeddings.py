@@ -1,9 +1,11 @@
 """Optional: keyword ranking fused with embeddings from Ollama, when an embedding model is
 configured (settings.CARREL_EMBED_MODEL, e.g. "embeddinggemma") and Ollama has it.
 
-Carrel stores no vectors: the question and a pool of candidates — the keyword ranking's
-best, topped up in reading order when few pieces match — are embedded per question (each
-piece's vector is cached in memory), ranked by cosine similarity, and fused with the
+This path stores no vectors (the research side stores them beside their chunks and embeds
+only the question: research/library/vectors.py; this one serves `default_retriever()`
+elsewhere): the question and a pool of candidates — the keyword ranking's best, topped up
+in reading order when few pieces match — are embedded per question (each piece's vector is
+cached in memory), ranked by cosine similarity, and fused with the
 keyword ranking by reciprocal rank fusion. A piece outside the pool can only be found by
 keywords. Any embedding failure falls back to the keyword ranking: embeddings only refine.
 """
@@ -52,17 +54,17 @@ class OllamaEmbedder:
 
         keys = [hashlib.sha1(text.encode()).hexdigest() for text in texts]
         with self._lock:
-            missing = sorted({i for i, key in enumerate(keys) if key not in self._cache})
+            found = {key: self._cache[key] for key in keys if key in self._cache}
+        missing = sorted({i for i, key in enumerate(keys) if key not in found})
         if missing:
             with _ollama_errors(host=self.host, model=self.model, timeout=60.0):
                 response = self._client.embed(model=self.model, input=[texts[i] for i in missing])
             with self._lock:
                 for i, vector in zip(missing, response.embeddings, strict=True):
-                    self._cache[keys[i]] = list(vector)
+                    found[keys[i]] = self._cache[keys[i]] = list(vector)
                 while len(self._cache) > self._size:
                     self._cache.popitem(last=False)
-        with self._lock:
-            return [self._cache[key] for key in keys]
+        return [found[key] for key in keys]
 
 
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:

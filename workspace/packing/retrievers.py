@@ -5,7 +5,8 @@ a function from (query, candidate pieces, k) to ranked piece ids, so it stays pu
 - DatabaseRetriever: the database's full-text index via research.library.search.chunk_search
   (FTS5 on SQLite, full-text search on PostgreSQL).
 - FusedRetriever (workspace/packing/embeddings.py): keyword ranking fused with embeddings
-  from Ollama, when configured.
+  from Ollama, when configured, embedded per question. Questions on the research side use
+  research.library.vectors.chunk_retriever() instead: vectors stored beside their chunks.
 """
 
 from __future__ import annotations

@@ -67,8 +67,7 @@ class HybridRetriever:
             vector = self.embedder.embed_query(query)
             candidates = pieces
             if self.prefilter is not None:
-                by_id = {piece.id: piece for piece in pieces}
-                candidates = [by_id[r.piece_id] for r in keyword[: self.prefilter]]
+                candidates = prefilter_pool(keyword, pieces, self.prefilter)
             dense = self.vectors(vector, candidates, min(k, self.dense_depth))
         except Exception as exc:  # vectors only refine: keep the keyword ranking
             logger.warning("Vector search unavailable, keyword ranking only: %s", exc)
@@ -80,6 +79,18 @@ class HybridRetriever:
         )
         order = sorted(fused, key=lambda piece_id: -fused[piece_id])[:k]
         return [Ranked(piece_id, fused[piece_id]) for piece_id in order]
+
+
+def prefilter_pool(ranked: Sequence[Ranked], pieces: Sequence[Piece], size: int) -> list[Piece]:
+    """The pieces vectors score after a full-text prefilter: the keyword ranking's best
+    `size`, topped up in reading order when fewer match (so a question that shares no word
+    with the text can still be answered by meaning)."""
+    by_id = {piece.id: piece for piece in pieces}
+    pool = [by_id[r.piece_id] for r in ranked[:size] if r.piece_id in by_id]
+    if len(pool) < size:
+        taken = {piece.id for piece in pool}
+        pool += [piece for piece in pieces if piece.id not in taken][: size - len(pool)]
+    return pool
 
 
 def with_context(ranked: list[Ranked], pieces: Sequence[Piece], weight: float) -> list[Ranked]:

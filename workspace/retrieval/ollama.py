@@ -28,8 +28,11 @@ class OllamaVectors:
         query_prefix: str = QUERY_PREFIX,
         passage_prefix: str = PASSAGE_PREFIX,
         timeout: float = 60.0,
+        cache: int = 20000,
     ) -> None:
-        self._client = OllamaEmbedder(host=host, model=model, timeout=timeout)
+        """`cache`: texts whose vectors are kept in memory (0: none, as at ingest, where
+        each vector is stored once and never asked for again)."""
+        self._client = OllamaEmbedder(host=host, model=model, timeout=timeout, cache=cache)
         self.name = self._client.name
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
