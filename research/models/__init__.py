@@ -1,6 +1,13 @@
 """Research's models, one module per feature, all under the app label "research"."""
 
-from research.models.library import Chunk, Document, ExtractionPart, Page, Project
+from research.models.library import (
+    Chunk,
+    Document,
+    ExtractionPart,
+    ImportBatch,
+    Page,
+    Project,
+)
 from research.models.qa import Answer, MapNote, Question, Thread
 from research.models.sharing import ProjectShare
 from research.models.study import (
@@ -24,6 +31,7 @@ __all__ = [
     "Document",
     "EventSource",
     "ExtractionPart",
+    "ImportBatch",
     "Flashcard",
     "MapNote",
     "Page",

@@ -22,6 +22,7 @@ from research.library.selectors import ready_document_list_for_project
 from research.models import Answer, Chunk, Document, Project, Question, Thread
 from workspace.packing import LEFT_OUT_REASONS, ContextMap, Piece, Source
 from workspace.packing.cost import PlanCost, plan_cost
+from workspace.runtime.speed import plan_cost_timed
 
 Viewer = User | AnonymousUser
 
@@ -260,7 +261,7 @@ def question_view(*, question: Question) -> QuestionView:
     stale = question.is_active and question.updated_at < timezone.now() - STALE_AFTER
     cost = None
     if question.status == Question.Status.CONFIRM and question.context_map:
-        cost = plan_cost(ContextMap.from_dict(question.context_map))
+        cost = plan_cost_timed(plan_cost(ContextMap.from_dict(question.context_map)))
     return QuestionView(
         question=question,
         answer=answer,

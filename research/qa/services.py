@@ -64,6 +64,7 @@ from workspace.packing import (
 )
 from workspace.runtime import get_runtime
 from workspace.runtime.errors import ModelRuntimeError
+from workspace.runtime.speed import model_speed_record
 from workspace.runtime.types import ChatResult, Message, ModelRuntime
 
 logger = logging.getLogger(__name__)
@@ -394,6 +395,7 @@ def answer_save(
     *, question_id: int, attempt: int, result: ChatResult, context_map: ContextMap
 ) -> Answer | None:
     """Store the answer with its checked citations; None if the attempt is no longer current."""
+    model_speed_record(result=result)
     citations = check_citations(result.text, context_map)
     _attach_passages(result.text, citations)
     with transaction.atomic():
@@ -528,6 +530,7 @@ def map_step_run(*, question_id: int, attempt: int, index: int) -> None:
         )
         return
     result = runtime.chat(prompt.messages, max_tokens=NOTE_TOKENS, temperature=0.0)
+    model_speed_record(result=result)
     try:
         with transaction.atomic():
             MapNote.objects.create(
