@@ -294,9 +294,7 @@ def document_cancel(*, document: Document) -> bool:
     return bool(_cancel(running))
 
 
-def import_batch_create(
-    *, project: Project, created_by: User | None
-) -> ImportBatch:
+def import_batch_create(*, project: Project, created_by: User | None) -> ImportBatch:
     return ImportBatch.objects.create(project=project, created_by=created_by)
 
 

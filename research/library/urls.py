@@ -17,9 +17,7 @@ urlpatterns = [
         views.import_batch_progress,
         name="import_batch_progress",
     ),
-    path(
-        "imports/<int:batch_id>/cancel/", views.import_batch_cancel, name="import_batch_cancel"
-    ),
+    path("imports/<int:batch_id>/cancel/", views.import_batch_cancel, name="import_batch_cancel"),
     path("documents/<int:document_id>/", views.document_detail, name="document_detail"),
     path(
         "documents/<int:document_id>/progress/",

@@ -3,30 +3,19 @@ and "cancel the rest" for the documents no worker has started."""
 
 from __future__ import annotations
 
-import io
-import zipfile
-
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from research.library import pipeline, services
 from research.library.bulkimport import documents_bulk_upload
 from research.models import Document, ImportBatch, ProjectShare
 from tests.research.ingest_support import file_of
+from tests.research.library.test_bulk_import import zip_of
 
 pytest_plugins = ["tests.research.ingest_fixtures"]  # fixtures: eager_celery, project
 pytestmark = pytest.mark.django_db
 
 Stage = Document.Stage
-
-
-def zip_of(name: str, members: dict[str, bytes]) -> SimpleUploadedFile:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for member, data in members.items():
-            archive.writestr(member, data)
-    return SimpleUploadedFile(name, out.getvalue(), content_type="application/zip")
 
 
 def notes(count: int) -> dict[str, bytes]:
@@ -85,9 +74,7 @@ def test_the_batch_page_lists_each_failure_with_its_message_including_a_refused_
     assert '<span data-testid="count-queued">2</span>' in page
 
 
-def test_duplicates_of_a_batch_are_listed_apart_from_its_failures(
-    signed_in_client, project, user
-):
+def test_duplicates_of_a_batch_are_listed_apart_from_its_failures(signed_in_client, project, user):
     same = b"# Same\n\nThe same text."
     batch = batch_of(project, user, [file_of("a.md", same), file_of("b.md", same)])
     page = signed_in_client.get(reverse("research:import_batch", args=[batch.pk])).content
@@ -105,6 +92,7 @@ def test_cancel_the_rest_cancels_only_documents_not_yet_started(signed_in_client
     elsewhere = services.document_upload(
         project=project, uploaded_by=user, files=[file_of("alone.md", b"# Alone\n\nText.")]
     )[0].document
+    assert elsewhere is not None
     response = signed_in_client.post(reverse("research:import_batch_cancel", args=[batch.pk]))
     assert response.status_code == 302
     stages = dict(Document.objects.values_list("original_name", "stage"))
@@ -118,7 +106,7 @@ def test_cancel_the_rest_cancels_only_documents_not_yet_started(signed_in_client
 
 def test_a_worker_skips_a_document_cancelled_with_the_rest(project, user):
     batch = batch_of(project, user, [zip_of("notes.zip", notes(2))])
-    document = Document.objects.filter(batch=batch).first()
+    document = Document.objects.filter(batch=batch).earliest("id")
     sent_attempt = document.attempt  # the ingest task carries the attempt it was sent for
     assert services.import_batch_cancel_rest(batch=batch) == 2
     assert pipeline.document_start_extraction(document_id=document.pk, attempt=sent_attempt) is None
