@@ -325,7 +325,7 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
             query=query,
             retriever=default_retriever(),
             map_system=QA_MAP_RULES,
-            route="map_reduce" if choice == RUN_MAP_REDUCE else None,
+            route="map_reduce" if choice in (RUN_MAP_REDUCE, WHOLE_LIBRARY) else None,
             strategy="near_edge" if choice == ONE_PROMPT else None,
         )
     except PackingError as exc:
@@ -356,6 +356,20 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
 RUN_MAP_REDUCE = "map_reduce"
 ONE_PROMPT = "one_prompt"
 ROUTE_CHOICES = (RUN_MAP_REDUCE, ONE_PROMPT)
+# Asked again to read the whole library (the excerpts did not hold the answer): packed as
+# map-reduce, then it waits for the asker's choice with its cost, like any map-reduce.
+WHOLE_LIBRARY = "whole_library"
+
+
+def question_ask_whole_library(*, question: Question) -> Question:
+    """Ask `question` again in its thread, to be answered by reading the whole library
+    (map-reduce, its cost shown first). The caller sends it (question_enqueue);
+    QuestionLimitReached when the asker has too many questions in flight."""
+    with transaction.atomic():
+        again = question_ask(thread=question.thread, text=question.text)
+        Question.objects.filter(pk=again.pk).update(route_choice=WHOLE_LIBRARY)
+    again.route_choice = WHOLE_LIBRARY
+    return again
 
 
 def question_choose_route(*, question: Question, choice: str) -> bool:
