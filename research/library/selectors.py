@@ -50,6 +50,11 @@ def import_batch_get_for_user(
     return access.object_for_user(batches, user=user, pk=batch_id, through="project", write=write)
 
 
+def import_batch_list_for_project(*, project: Project) -> QuerySet[ImportBatch]:
+    """The project's multi-file uploads, newest first."""
+    return project.import_batches.order_by("-created_at", "-id")
+
+
 @dataclass(frozen=True)
 class StageCount:
     stage: str

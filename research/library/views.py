@@ -83,6 +83,7 @@ def _project_page(
         "import_form": BibliographyImportForm(),
         "summary_form": SummaryModeForm(initial={"summary_mode": project.summary_mode}),
         "summary_cost": selectors.summary_cost_for_project(project=project),
+        "import_batches": selectors.import_batch_list_for_project(project=project)[:3],
         "threads": qa_selectors.thread_list_for_project(user=request.user, project=project)[:10],
         "study": study_selectors.study_overview(project=project),
         "read_only": _read_only(request, project),

@@ -65,9 +65,7 @@ def test_a_zip_lands_on_its_batch_page_where_the_rest_is_cancelled_or_followed_t
     expect(batch.get_by_test_id("batch-failure")).to_contain_text("“e.md” is empty (0 bytes).")
     screenshot(page, "batch-queued")
     batch.get_by_test_id("cancel-rest").click()
-    expect(page.get_by_test_id("batch-note")).to_have_text(
-        "Cancelled 4 documents not started yet."
-    )
+    expect(page.get_by_test_id("batch-note")).to_have_text("Cancelled 4 documents not started yet.")
     expect(page.get_by_test_id("count-cancelled")).to_have_text("4")
     expect(page.get_by_test_id("import-batch")).to_have_attribute("data-finished", "true")
     assert Document.objects.filter(stage=Document.Stage.CANCELLED).count() == 4

@@ -40,6 +40,8 @@ def test_a_zip_upload_lands_on_its_batch_page_with_every_document_counted_as_que
     assert response["Location"] == reverse("research:import_batch", args=[batch.pk])
     page = signed_in_client.get(response["Location"]).content.decode()
     assert "Added 4 files." in page
+    project_page = signed_in_client.get(reverse("research:project_detail", args=[project.pk]))
+    assert reverse("research:import_batch", args=[batch.pk]) in project_page.content.decode()
     assert '<span data-testid="count-queued">4</span>' in page
     assert "0 of 4 documents finished" in page
     assert "Cancel the rest (4 not started)" in page
