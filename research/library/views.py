@@ -133,9 +133,10 @@ def import_batch(request: AuthedRequest, batch_id: int) -> HttpResponse:
 @require_GET
 def import_batch_progress(request: AuthedRequest, batch_id: int) -> HttpResponse:
     """The batch's progress fragment, polled while any of its documents is active."""
+    context = _batch_context(request, batch_id)  # a 404 for a stranger, even without htmx
     if not request.htmx:
         return redirect("research:import_batch", batch_id=batch_id)
-    return render(request, BATCH_PARTIAL, _batch_context(request, batch_id))
+    return render(request, BATCH_PARTIAL, context)
 
 
 @require_POST
