@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from research.library import pipeline, services
+from research.library import pipeline, selectors, services
 from research.library.bulkimport import documents_bulk_upload
 from research.models import Document, ImportBatch, ProjectShare
 from tests.research.ingest_support import file_of
@@ -156,3 +156,31 @@ def test_a_viewer_sees_the_batch_but_cannot_cancel_it_and_a_stranger_sees_nothin
     client.force_login(stranger)
     assert client.get(reverse("research:import_batch", args=[batch.pk])).status_code == 404
     assert Document.objects.filter(stage=Stage.QUEUED).count() == 2
+
+
+def test_the_progress_of_a_large_batch_is_read_in_two_queries(
+    project, user, django_assert_num_queries
+):
+    batch = services.import_batch_create(project=project, created_by=user)
+    Document.objects.bulk_create(
+        Document(
+            project=project,
+            batch=batch,
+            title=f"Paper {n}",
+            original_name=f"paper-{n}.md",
+            file_type=Document.FileType.MARKDOWN,
+            content_hash=f"hash-{n}",
+            stage=(Stage.QUEUED, Stage.READY, Stage.FAILED)[n % 3],
+            error=f"Problem {n}" if n % 3 == 2 else "",
+        )
+        for n in range(300)
+    )
+    with django_assert_num_queries(2):
+        progress = selectors.import_batch_progress(batch=batch)
+        assert [(row.stage, row.count) for row in progress.counts] == [
+            (Stage.QUEUED, 100),
+            (Stage.READY, 100),
+            (Stage.FAILED, 100),
+        ]
+        assert (progress.total, progress.waiting, progress.done) == (300, 100, 200)
+        assert len(progress.failures) == 100 and progress.failures[0].error == "Problem 2"
