@@ -97,3 +97,26 @@ class Generated(models.Model):
 
     class Meta:
         abstract = True
+
+
+class ModelSpeed(models.Model):
+    """How fast one backend's model runs on this installation, measured from its completed
+    calls (workspace/runtime/speed.py): prompt tokens evaluated and tokens generated per
+    second, each a running average. The cost line before a map-reduce estimates its time
+    from these; with no measurement yet, it says so instead of guessing."""
+
+    backend = models.CharField(max_length=32)  # "ollama", "embedded"
+    model = models.CharField(max_length=200)  # an Ollama tag or a GGUF file name
+    prompt_tokens_per_second = models.FloatField(null=True, blank=True)
+    output_tokens_per_second = models.FloatField(null=True, blank=True)
+    prompt_samples = models.PositiveIntegerField(default=0)
+    output_samples = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["backend", "model"], name="unique_model_speed")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.backend} {self.model}"

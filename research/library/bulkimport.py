@@ -48,6 +48,15 @@ class BulkReport:
     refused: list[str] = field(default_factory=list)  # one message a file or a refused .zip
     document_ids: list[int] = field(default_factory=list)  # the documents this upload added
     problem: str = ""  # the whole upload was refused: nothing stored
+    # Refusals that made no document row (a refused .zip, an unreadable member, the quota):
+    # a refused file's row carries its own message.
+    without_row: list[str] = field(default_factory=list)
+    batch_id: int | None = None  # the ImportBatch of a multi-file or .zip upload
+
+    def refuse(self, message: str, *, has_row: bool = False) -> None:
+        self.refused.append(message)
+        if not has_row:
+            self.without_row.append(message)
 
     def summary(self) -> str:
         """One grouped message: added, duplicates, refused with their reasons."""
@@ -134,17 +143,17 @@ class _Batch:
             try:
                 file = member_file(self.zip, info, min(limit, self.budget))
             except ARCHIVE_ERRORS as error:
-                report.refused.append(f"“{shown}” could not be read from the .zip ({error}).")
+                report.refuse(f"“{shown}” could not be read from the .zip ({error}).")
                 continue
             if file is None and self.budget < limit:
-                report.refused.append(
+                report.refuse(
                     f"“{shown}” was not read: the .zip unpacks to more than "
                     f"{filesizeformat(settings.CARREL_BULK_ZIP_MAX_BYTES)} "
                     "(CARREL_BULK_ZIP_MAX_MB), more than its files declare."
                 )
                 continue
             if file is None:
-                report.refused.append(
+                report.refuse(
                     f"“{shown}” is over the limit of {filesizeformat(limit)} per file "
                     "(CARREL_MAX_UPLOAD_MB)."
                 )
@@ -169,13 +178,15 @@ def _record(report: BulkReport, shown: str, outcome: services.UploadOutcome) -> 
         report.added.append(shown)
         report.document_ids.append(outcome.document.pk)
     else:
-        report.refused.append(outcome.message)
+        report.refuse(outcome.message, has_row=outcome.document is not None)
 
 
 def documents_bulk_upload(
     *, project: Project, uploaded_by: User | None, files: Sequence[File]
 ) -> BulkReport:
-    """Add every file, and every member of every .zip, to `project`; one report for all."""
+    """Add every file, and every member of every .zip, to `project`; one report for all.
+    More than one file, or any .zip, makes an import batch (ImportBatch):
+    its documents are followed, and the ones not started yet cancelled, on one page."""
     report = BulkReport()
     plain = [upload for upload in files if not _is_archive(upload)]
     batches: list[_Batch] = []
@@ -185,7 +196,7 @@ def documents_bulk_upload(
         try:
             batches.append(_Batch(upload))
         except ArchiveRefused as refused:
-            report.refused.append(str(refused))
+            report.refuse(str(refused))
     total = len(plain) + sum(len(batch.members) for batch in batches)
     limit = settings.CARREL_BULK_MAX_FILES
     if total > limit:
@@ -194,10 +205,16 @@ def documents_bulk_upload(
             "(CARREL_BULK_MAX_FILES). Nothing was added: upload them in smaller groups."
         )
         return report
+    group = None
+    if len(files) > 1 or len(plain) < len(files):
+        group = services.import_batch_create(project=project, created_by=uploaded_by)
+        report.batch_id = group.pk
     if plain:
         for upload, outcome in zip(
             plain,
-            services.document_upload(project=project, uploaded_by=uploaded_by, files=plain),
+            services.document_upload(
+                project=project, uploaded_by=uploaded_by, files=plain, batch=group
+            ),
             strict=True,
         ):
             _record(report, outcome.name or str(upload.name), outcome)
@@ -205,9 +222,13 @@ def documents_bulk_upload(
         for shown, file in batch.files(report):
             try:
                 (outcome,) = services.document_upload(
-                    project=project, uploaded_by=uploaded_by, files=[file]
+                    project=project, uploaded_by=uploaded_by, files=[file], batch=group
                 )
             finally:
                 file.close()
             _record(report, shown, outcome)
+    if group is not None:
+        services.import_batch_note(
+            batch=group, refused=report.without_row, duplicates=report.duplicates
+        )
     return report

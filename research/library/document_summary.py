@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from workspace.runtime import Message, ModelRuntime
 from workspace.runtime.errors import InvalidModelOutput, ModelRuntimeError
 from workspace.runtime.rendering import TASK_HEADING
+from workspace.runtime.speed import model_speed_record
 
 CHUNK_SUMMARY_TOKENS = 200
 DOCUMENT_SUMMARY_TOKENS = 700
@@ -69,6 +70,7 @@ def mark_pages(text: str, *, page_start: int, page_end: int, page_texts: Mapping
 
 def _reply(runtime: ModelRuntime, messages: list[Message], *, max_tokens: int) -> str:
     result = runtime.chat(messages, max_tokens=max_tokens, temperature=0.2)
+    model_speed_record(result=result)  # what a question's cost line estimates time from
     text = result.text.strip()
     if not text:
         raise InvalidModelOutput("The model returned an empty summary.", result.text)

@@ -11,8 +11,9 @@ from django.db.models import Count, QuerySet, Sum
 from research import access
 from research.library.document_summary import CHUNK_SUMMARY_TOKENS, DOCUMENT_SUMMARY_TOKENS
 from research.library.reading import Piece, highlight, linked_citations
-from research.models import Chunk, Document, Page, Project
+from research.models import Chunk, Document, ImportBatch, Page, Project
 from workspace.packing.cost import PlanCost
+from workspace.runtime.speed import plan_cost_timed
 
 
 def project_list_for_user(*, user: User | AnonymousUser, write: bool = False) -> QuerySet[Project]:
@@ -37,6 +38,84 @@ def document_get_for_user(
     documents = Document.objects.select_related("project")
     return access.object_for_user(
         documents, user=user, pk=document_id, through="project", write=write
+    )
+
+
+def import_batch_get_for_user(
+    *, user: User | AnonymousUser, batch_id: int, write: bool = False
+) -> ImportBatch | None:
+    """None if the user may not read its project; PermissionDenied for a viewer asking to
+    write (cancel the rest)."""
+    batches = ImportBatch.objects.select_related("project")
+    return access.object_for_user(batches, user=user, pk=batch_id, through="project", write=write)
+
+
+def import_batch_list_for_project(*, project: Project) -> QuerySet[ImportBatch]:
+    """The project's multi-file uploads, newest first."""
+    return project.import_batches.order_by("-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class StageCount:
+    stage: str
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """One import batch as its page shows it: how many documents are in each state, the
+    failures with their messages, and whether any is still waiting for a worker."""
+
+    batch: ImportBatch
+    counts: list[StageCount]
+    failures: list[Document]
+    total: int
+    waiting: int  # queued: not started, so "cancel the rest" would stop them
+    active: int  # queued or being read
+
+    @property
+    def finished(self) -> bool:
+        return self.active == 0
+
+    @property
+    def done(self) -> int:
+        return self.total - self.active
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+
+# The most failures the page lists; the count says how many there are.
+BATCH_FAILURES_SHOWN = 200
+
+
+def import_batch_progress(*, batch: ImportBatch) -> BatchProgress:
+    rows = dict(
+        Document.objects.filter(batch=batch)
+        .order_by()
+        .values_list("stage")
+        .annotate(n=Count("id"))
+        .values_list("stage", "n")
+    )
+    counts = [
+        StageCount(stage, str(label), rows[stage])
+        for stage, label in Document.Stage.choices
+        if rows.get(stage)
+    ]
+    failures = list(
+        Document.objects.filter(
+            batch=batch, stage__in=[Document.Stage.FAILED, Document.Stage.NEEDS_PASSWORD]
+        ).order_by("created_at", "id")[:BATCH_FAILURES_SHOWN]
+    )
+    return BatchProgress(
+        batch=batch,
+        counts=counts,
+        failures=failures,
+        total=sum(rows.values()),
+        waiting=rows.get(Document.Stage.QUEUED, 0),
+        active=sum(rows.get(stage, 0) for stage in Document.ACTIVE),
     )
 
 
@@ -117,13 +196,14 @@ def summary_cost_for_project(*, project: Project) -> PlanCost | None:
         + calls * SUMMARY_PROMPT_OVERHEAD_TOKENS
     )
     output = passages * CHUNK_SUMMARY_TOKENS + documents * DOCUMENT_SUMMARY_TOKENS
-    return PlanCost(
+    cost = PlanCost(
         route="summaries",
         documents=documents,
         model_calls=calls,
         prompt_tokens=prompt,
         output_tokens=output,
     )
+    return plan_cost_timed(cost)
 
 
 def ocr_page_numbers(*, document_id: int) -> list[int]:

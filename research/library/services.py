@@ -18,13 +18,13 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Exists, F, OuterRef, Q, Sum, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Sum, Value, When
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from research.library.extraction import SNIFF_BYTES, ExtractionError, file_type_for
 from research.library.search import chunk_index_document, chunk_unindex_document
-from research.models import Chunk, Document, ExtractionPart, Page, Project
+from research.models import Chunk, Document, ExtractionPart, ImportBatch, Page, Project
 from workspace.heartbeat import claim_is_alive
 from workspace.jobs import enqueue_on_commit, task_signature
 
@@ -99,7 +99,7 @@ def _sha256(file: File) -> str:
 
 def _refuse(
     *, project: Project, uploaded_by: User | None, name: str, size: int,
-    error: ExtractionError,
+    error: ExtractionError, batch: ImportBatch | None = None,
 ) -> Document:  # fmt: skip
     """A document row that only carries the reason its file was refused (no file is kept)."""
     suffix = PurePath(name).suffix.lower()
@@ -112,6 +112,7 @@ def _refuse(
     }.get(suffix, Document.FileType.OTHER)
     return Document.objects.create(
         project=project,
+        batch=batch,
         uploaded_by=uploaded_by,
         title=PurePath(name).stem or name,
         original_name=name,
@@ -160,7 +161,9 @@ def storage_quota_check(*, user: User | None, name: str, size: int) -> str | Non
     )
 
 
-def _add_file(*, project: Project, uploaded_by: User | None, file: File) -> UploadOutcome:
+def _add_file(
+    *, project: Project, uploaded_by: User | None, file: File, batch: ImportBatch | None
+) -> UploadOutcome:
     name = PurePath(file.name or "unnamed").name[:300]
     size = file.size or 0
     refuse = None
@@ -183,7 +186,12 @@ def _add_file(*, project: Project, uploaded_by: User | None, file: File) -> Uplo
             refuse = error
     if refuse is not None:
         document = _refuse(
-            project=project, uploaded_by=uploaded_by, name=name, size=size, error=refuse
+            project=project,
+            uploaded_by=uploaded_by,
+            name=name,
+            size=size,
+            error=refuse,
+            batch=batch,
         )
         return UploadOutcome(name=name, document=document)
 
@@ -198,6 +206,7 @@ def _add_file(*, project: Project, uploaded_by: User | None, file: File) -> Uplo
                 raise _OverQuota(refusal)
             document = Document.objects.create(
                 project=project,
+                batch=batch,
                 uploaded_by=uploaded_by,
                 title=PurePath(name).stem or name,
                 original_name=name,
@@ -217,14 +226,22 @@ def _add_file(*, project: Project, uploaded_by: User | None, file: File) -> Uplo
 
 
 def document_upload(
-    *, project: Project, uploaded_by: User | None, files: Sequence[File]
+    *,
+    project: Project,
+    uploaded_by: User | None,
+    files: Sequence[File],
+    batch: ImportBatch | None = None,
 ) -> list[UploadOutcome]:
-    """Add files to a project and queue each for ingestion.
+    """Add files to a project and queue each for ingestion (as part of `batch`, when
+    they came in a multi-file or .zip upload).
 
     Each file stands alone: an empty, oversized, mistyped or duplicate file gets its own
     message (on a refused document row, or as a duplicate) and the others go ahead.
     """
-    outcomes = [_add_file(project=project, uploaded_by=uploaded_by, file=file) for file in files]
+    outcomes = [
+        _add_file(project=project, uploaded_by=uploaded_by, file=file, batch=batch)
+        for file in files
+    ]
     Project.objects.filter(pk=project.pk).update(updated_at=timezone.now())
     return outcomes
 
@@ -246,11 +263,11 @@ def _restart_stage(document: Document) -> str:
     return Stage.QUEUED
 
 
-def document_cancel(*, document: Document) -> bool:
-    """Stop a queued or running document; tasks already sent become no-ops."""
-    cancelled = Document.objects.filter(
-        pk=document.pk, stage__in=[Stage.QUEUED, *Document.RUNNING_STAGES]
-    ).update(
+def _cancel(documents: QuerySet[Document]) -> int:
+    """Cancel these documents in one conditional UPDATE (the caller's filter on the stage
+    is the condition): the attempt moves on, so tasks already sent for them, and a worker
+    about to claim one, find nothing to do."""
+    return documents.update(
         halted_stage=F("stage"),
         stage=Stage.CANCELLED,
         attempt=F("attempt") + 1,
@@ -267,7 +284,36 @@ def document_cancel(*, document: Document) -> bool:
         summary_retry_at=None,
         finished_at=timezone.now(),
     )
-    return bool(cancelled)
+
+
+def document_cancel(*, document: Document) -> bool:
+    """Stop a queued or running document; tasks already sent become no-ops."""
+    running = Document.objects.filter(
+        pk=document.pk, stage__in=[Stage.QUEUED, *Document.RUNNING_STAGES]
+    )
+    return bool(_cancel(running))
+
+
+def import_batch_create(*, project: Project, created_by: User | None) -> ImportBatch:
+    return ImportBatch.objects.create(project=project, created_by=created_by)
+
+
+def import_batch_note(
+    *, batch: ImportBatch, refused: Sequence[str], duplicates: Sequence[str]
+) -> None:
+    """Keep what the upload refused without making a document row, and the duplicates it
+    skipped, for the batch's page (at most CARREL_BULK_MAX_FILES of each, 500 characters)."""
+    limit = settings.CARREL_BULK_MAX_FILES
+    ImportBatch.objects.filter(pk=batch.pk).update(
+        refused=[message[:500] for message in refused[:limit]],
+        duplicates=[message[:500] for message in duplicates[:limit]],
+    )
+
+
+def import_batch_cancel_rest(*, batch: ImportBatch) -> int:
+    """Cancel the documents of the batch that no worker has started yet (still queued);
+    those already being read go on. Returns how many were cancelled."""
+    return _cancel(Document.objects.filter(batch=batch, stage=Stage.QUEUED))
 
 
 def document_retry(*, document: Document) -> bool:

@@ -11,6 +11,13 @@ urlpatterns = [
     path("<int:project_id>/upload/", views.document_upload, name="document_upload"),
     path("<int:project_id>/import/", views.project_import, name="project_import"),
     path("<int:project_id>/summaries/", views.project_summaries, name="project_summaries"),
+    path("imports/<int:batch_id>/", views.import_batch, name="import_batch"),
+    path(
+        "imports/<int:batch_id>/progress/",
+        views.import_batch_progress,
+        name="import_batch_progress",
+    ),
+    path("imports/<int:batch_id>/cancel/", views.import_batch_cancel, name="import_batch_cancel"),
     path("documents/<int:document_id>/", views.document_detail, name="document_detail"),
     path(
         "documents/<int:document_id>/progress/",

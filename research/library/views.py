@@ -83,6 +83,7 @@ def _project_page(
         "import_form": BibliographyImportForm(),
         "summary_form": SummaryModeForm(initial={"summary_mode": project.summary_mode}),
         "summary_cost": selectors.summary_cost_for_project(project=project),
+        "import_batches": selectors.import_batch_list_for_project(project=project)[:3],
         "threads": qa_selectors.thread_list_for_project(user=request.user, project=project)[:10],
         "study": study_selectors.study_overview(project=project),
         "read_only": _read_only(request, project),
@@ -108,7 +109,56 @@ def document_upload(request: AuthedRequest, project_id: int) -> HttpResponse:
         messages.success(request, report.summary())
     else:
         messages.warning(request, report.summary())
+    if report.batch_id is not None:  # several files or a .zip: follow them on one page
+        return redirect("research:import_batch", batch_id=report.batch_id)
     return redirect("research:project_detail", project_id=project.pk)
+
+
+def _batch_context(request: AuthedRequest, batch_id: int) -> dict[str, object]:
+    batch = row_for_request(
+        request, selectors.import_batch_get_for_user, "import", batch_id=batch_id
+    )
+    return {
+        "progress": selectors.import_batch_progress(batch=batch),
+        "read_only": _read_only(request, batch.project),
+    }
+
+
+@require_GET
+def import_batch(request: AuthedRequest, batch_id: int) -> HttpResponse:
+    """One upload of many files: counts by state, the failures, cancel the rest."""
+    return render(request, "research/library/import_batch.html", _batch_context(request, batch_id))
+
+
+@require_GET
+def import_batch_progress(request: AuthedRequest, batch_id: int) -> HttpResponse:
+    """The batch's progress fragment, polled while any of its documents is active."""
+    context = _batch_context(request, batch_id)  # a 404 for a stranger, even without htmx
+    if not request.htmx:
+        return redirect("research:import_batch", batch_id=batch_id)
+    return render(request, BATCH_PARTIAL, context)
+
+
+@require_POST
+def import_batch_cancel(request: AuthedRequest, batch_id: int) -> HttpResponse:
+    """Cancel the batch's documents no worker has started; those being read go on."""
+    batch = row_for_request(
+        request, selectors.import_batch_get_for_user, "import", batch_id=batch_id
+    )
+    cancelled = services.import_batch_cancel_rest(batch=batch)
+    note = (
+        f"Cancelled {cancelled} document{'' if cancelled == 1 else 's'} not started yet."
+        if cancelled
+        else "No document of this upload was still waiting to start."
+    )
+    if request.htmx:
+        context = _batch_context(request, batch_id) | {"note": note}
+        return render(request, BATCH_PARTIAL, context)
+    messages.info(request, note)
+    return redirect("research:import_batch", batch_id=batch.pk)
+
+
+BATCH_PARTIAL = "research/library/partials/import_batch_progress.html"
 
 
 def _document_page(

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('research', '0016_page_read_by_ocr'),
+        ('research', '0018_import_batch'),
     ]
 
     operations = [

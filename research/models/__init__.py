@@ -1,6 +1,14 @@
 """Research's models, one module per feature, all under the app label "research"."""
 
-from research.models.library import Chunk, ChunkVector, Document, ExtractionPart, Page, Project
+from research.models.library import (
+    Chunk,
+    ChunkVector,
+    Document,
+    ExtractionPart,
+    ImportBatch,
+    Page,
+    Project,
+)
 from research.models.qa import Answer, MapNote, Question, Thread
 from research.models.sharing import ProjectShare
 from research.models.study import (
@@ -26,6 +34,7 @@ __all__ = [
     "EventSource",
     "ExtractionPart",
     "Flashcard",
+    "ImportBatch",
     "MapNote",
     "Page",
     "Project",

@@ -42,6 +42,27 @@ class Project(models.Model):
         return self.title
 
 
+class ImportBatch(models.Model):
+    """One multi-file or .zip upload: its documents (Document.batch) are followed on one
+    progress page, and the ones not started yet can be cancelled together. What the upload
+    refused before any document row was made (a refused .zip, an unreadable member, the
+    storage quota) and the duplicates it skipped are kept here, for that page."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_batches")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    refused = models.JSONField(default=list, blank=True)  # messages, at most one a file
+    duplicates = models.JSONField(default=list, blank=True)  # "“name” (as “Title”)"
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} into project {self.project_id}"
+
+
 class Document(Claimable):
     """One uploaded file and where it is in the ingestion pipeline.
 
@@ -111,6 +132,10 @@ class Document(Claimable):
     )
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="documents")
+    # The multi-file or .zip upload it came in with (None for a single upload).
+    batch = models.ForeignKey(
+        ImportBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="documents"
+    )
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )

@@ -20,8 +20,10 @@ from research.citations import Citation, citations_from_json
 from research.library.bibliography import citation_labels_for_project
 from research.library.selectors import ready_document_list_for_project
 from research.models import Answer, Chunk, Document, Project, Question, Thread
+from research.qa.noanswer import answer_says_not_found
 from workspace.packing import LEFT_OUT_REASONS, ContextMap, Piece, Source
 from workspace.packing.cost import PlanCost, plan_cost
+from workspace.runtime.speed import plan_cost_timed
 
 Viewer = User | AnonymousUser
 
@@ -215,6 +217,9 @@ class QuestionView:
     flagged: list[Citation]
     can_retry: bool
     cost: PlanCost | None = None  # what a map-reduce would cost, while the asker chooses
+    # The answer says the excerpts it was given did not hold the answer: offer to read the
+    # whole library (a new question routed to map-reduce, cost shown first).
+    offers_whole_library: bool = False
 
     @property
     def status(self) -> str:
@@ -260,7 +265,7 @@ def question_view(*, question: Question) -> QuestionView:
     stale = question.is_active and question.updated_at < timezone.now() - STALE_AFTER
     cost = None
     if question.status == Question.Status.CONFIRM and question.context_map:
-        cost = plan_cost(ContextMap.from_dict(question.context_map))
+        cost = plan_cost_timed(plan_cost(ContextMap.from_dict(question.context_map)))
     return QuestionView(
         question=question,
         answer=answer,
@@ -268,7 +273,15 @@ def question_view(*, question: Question) -> QuestionView:
         flagged=[citation for citation in citations if citation.flagged],
         can_retry=question.status == Question.Status.FAILED or stale,
         cost=cost,
+        offers_whole_library=answer is not None
+        and question.strategy in READ_PART_OF_THE_LIBRARY
+        and answer_says_not_found(answer.text, citations),
     )
+
+
+# Strategies whose prompt held only part of the library (summaries and excerpts): full
+# text ("fits") and map-reduce read everything already.
+READ_PART_OF_THE_LIBRARY = ("near_edge",)
 
 
 def question_views(*, thread: Thread) -> list[QuestionView]:

@@ -64,6 +64,7 @@ from workspace.packing import (
 )
 from workspace.runtime import get_runtime
 from workspace.runtime.errors import ModelRuntimeError
+from workspace.runtime.speed import model_speed_record
 from workspace.runtime.types import ChatResult, Message, ModelRuntime
 
 logger = logging.getLogger(__name__)
@@ -324,7 +325,7 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
             query=query,
             retriever=chunk_retriever(),
             map_system=QA_MAP_RULES,
-            route="map_reduce" if choice == RUN_MAP_REDUCE else None,
+            route="map_reduce" if choice in (RUN_MAP_REDUCE, WHOLE_LIBRARY) else None,
             strategy="near_edge" if choice == ONE_PROMPT else None,
         )
     except PackingError as exc:
@@ -355,6 +356,20 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
 RUN_MAP_REDUCE = "map_reduce"
 ONE_PROMPT = "one_prompt"
 ROUTE_CHOICES = (RUN_MAP_REDUCE, ONE_PROMPT)
+# Asked again to read the whole library (the excerpts did not hold the answer): packed as
+# map-reduce, then it waits for the asker's choice with its cost, like any map-reduce.
+WHOLE_LIBRARY = "whole_library"
+
+
+def question_ask_whole_library(*, question: Question) -> Question:
+    """Ask `question` again in its thread, to be answered by reading the whole library
+    (map-reduce, its cost shown first). The caller sends it (question_enqueue);
+    QuestionLimitReached when the asker has too many questions in flight."""
+    with transaction.atomic():
+        again = question_ask(thread=question.thread, text=question.text)
+        Question.objects.filter(pk=again.pk).update(route_choice=WHOLE_LIBRARY)
+    again.route_choice = WHOLE_LIBRARY
+    return again
 
 
 def question_choose_route(*, question: Question, choice: str) -> bool:
@@ -394,6 +409,7 @@ def answer_save(
     *, question_id: int, attempt: int, result: ChatResult, context_map: ContextMap
 ) -> Answer | None:
     """Store the answer with its checked citations; None if the attempt is no longer current."""
+    model_speed_record(result=result)
     citations = check_citations(result.text, context_map)
     _attach_passages(result.text, citations)
     with transaction.atomic():
@@ -528,6 +544,7 @@ def map_step_run(*, question_id: int, attempt: int, index: int) -> None:
         )
         return
     result = runtime.chat(prompt.messages, max_tokens=NOTE_TOKENS, temperature=0.0)
+    model_speed_record(result=result)
     try:
         with transaction.atomic():
             MapNote.objects.create(

@@ -160,6 +160,22 @@ def choose_route(request: AuthedRequest, question_id: int) -> HttpResponse:
 
 
 @require_POST
+def whole_library(request: AuthedRequest, question_id: int) -> HttpResponse:
+    """Ask again, reading the whole library (the excerpts did not hold the answer): a new
+    question of the thread, which shows its map-reduce cost before anything runs."""
+    item = row_for_request(
+        request, selectors.question_get_for_user, "question", question_id=question_id
+    )
+    try:
+        again = services.question_ask_whole_library(question=item)
+    except QuestionLimitReached as refused:
+        messages.error(request, str(refused))
+        return redirect(_thread_url(item))
+    services.question_enqueue(question=again)
+    return redirect(_thread_url(again))
+
+
+@require_POST
 def cancel(request: AuthedRequest, question_id: int) -> HttpResponse:
     """Stop a queued or running question (its asker only): it fails as cancelled."""
     item = row_for_request(

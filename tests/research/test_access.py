@@ -32,6 +32,7 @@ from research.models import (
     Digest,
     Document,
     Flashcard,
+    ImportBatch,
     Page,
     Project,
     ProjectShare,
@@ -70,12 +71,14 @@ EDITOR_FORMS = {
 }
 # Asking starts the reader's own thread: a viewer may.
 READER_MAY_POST = {"research:qa:ask"}
-# A follow-up, a retry, a cancel or a route choice changes a thread: its asker's alone.
+# A follow-up, a retry, a cancel, a route choice or reading the whole library changes a
+# thread: its asker's alone.
 ASKER_ONLY_POST = {
     "research:qa:thread",
     "research:qa:retry",
     "research:qa:cancel",
     "research:qa:choose_route",
+    "research:qa:whole_library",
 }
 
 _hashes = itertools.count()
@@ -172,6 +175,8 @@ def world(user, other_user) -> World:
         label="Glacial erosion",
         status=StudyJob.Status.FAILED,
     )
+    batch = ImportBatch.objects.create(project=project, created_by=user)
+    Document.objects.filter(pk=document.pk).update(batch=batch)
     people = {
         "stranger": other_user,
         "viewer": make_user("vera"),
@@ -200,6 +205,7 @@ def world(user, other_user) -> World:
         "cell_id": cell.pk,
         "digest_id": digest.pk,
         "share_id": share.pk,
+        "batch_id": batch.pk,
         "fmt": "csv",
     }
     return World(user, project, document, ids, people)

@@ -67,3 +67,19 @@ def test_notes_that_overflow_one_reduce_prompt_add_reduce_rounds() -> None:
     assert notes_per_reduce < 40
     assert cost.model_calls > 40 + 1, "intermediate reduce rounds are counted"
     assert cost.documents == 40
+
+
+def test_without_both_measured_speeds_the_cost_gives_no_time_and_says_so() -> None:
+    budget = Budget(window=1500, output_reserve=100, margin=0)
+    result = pack(
+        question="How do honey bees dance?",
+        sources=big_library(),
+        budget=budget,
+        route="map_reduce",
+    )
+    cost = plan_cost(result.context_map, prompt_tokens_per_second=1000.0)
+    assert cost.seconds is None, "prompt speed cannot stand in for generation speed"
+    assert cost.describe().endswith(", time unknown until the first answer")
+    timed = cost.timed(prompt_tokens_per_second=1000.0, output_tokens_per_second=10.0)
+    assert timed.seconds == cost.prompt_tokens / 1000 + cost.output_tokens / 10
+    assert timed.describe().endswith("at the measured speed")

@@ -9,7 +9,7 @@ map-reduce starts, so the person can run it or take the one-prompt answer.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from workspace.packing.contextmap import ContextMap
 
@@ -24,7 +24,7 @@ class PlanCost:
     model_calls: int
     prompt_tokens: int
     output_tokens: int
-    seconds: float | None = None  # None unless a speed was given
+    seconds: float | None = None  # None unless both speeds were given
 
     @property
     def model_tokens(self) -> int:
@@ -40,7 +40,28 @@ class PlanCost:
         )
         if self.seconds is not None:
             text += f", about {_duration(self.seconds)} at the measured speed"
+        else:
+            text += ", time unknown until the first answer"
         return text
+
+    def timed(
+        self, *, prompt_tokens_per_second: float | None, output_tokens_per_second: float | None
+    ) -> PlanCost:
+        """This cost with its time at the given measured speeds (both, or no time)."""
+        return replace(
+            self, seconds=_seconds(
+                self.prompt_tokens, self.output_tokens,
+                prompt_tokens_per_second, output_tokens_per_second,
+            ),
+        )  # fmt: skip
+
+
+def _seconds(
+    prompt: int, output: int, prompt_per_second: float | None, output_per_second: float | None
+) -> float | None:
+    if not prompt_per_second or not output_per_second:
+        return None
+    return prompt / prompt_per_second + output / output_per_second
 
 
 def _duration(seconds: float) -> str:
@@ -78,7 +99,9 @@ def plan_cost(
 ) -> PlanCost:
     """The cost of answering with this plan. `answer_tokens` defaults to the budget's output
     reserve; speeds are the active backend's measured prompt-processing and generation
-    rates (tokens per second); with only the first, it is used for both."""
+    rates (tokens per second, workspace/runtime/speed.py): without both, no time is given
+    (prompt processing is many times faster than generation: one cannot stand for the
+    other)."""
     answer = context_map.output_reserve if answer_tokens is None else answer_tokens
     route = context_map.route or context_map.strategy
     if context_map.strategy != "map_reduce":
@@ -99,8 +122,5 @@ def plan_cost(
             more_prompt + context_map.fixed_tokens + left * (note_tokens + NOTE_HEADING_TOKENS)
         )
         output += more_output
-    seconds = None
-    if prompt_tokens_per_second:
-        generation = output_tokens_per_second or prompt_tokens_per_second
-        seconds = prompt / prompt_tokens_per_second + output / generation
+    seconds = _seconds(prompt, output, prompt_tokens_per_second, output_tokens_per_second)
     return PlanCost(route, documents, calls, prompt, output, seconds)

@@ -32,7 +32,14 @@ from workspace.runtime.llama_process import ModelProcess
 from workspace.runtime.rendering import EchoGuard, RenderedPrompt, echo_guard, render_prompt
 from workspace.runtime.structured import grammar_candidates, parse_structured
 from workspace.runtime.tokenizer import default_gguf_path, get_tokenizer
-from workspace.runtime.types import ChatChunk, ChatResult, Message, ModelFacts, SchemaT
+from workspace.runtime.types import (
+    ChatChunk,
+    ChatResult,
+    Message,
+    ModelFacts,
+    SchemaT,
+    Timing,
+)
 
 # Model processes that may generate at once on one machine under `runcarrel`: the pool
 # processes of both workers and the web server. llama.cpp's threads spin while they wait
@@ -123,6 +130,21 @@ def gguf_context_length(path: Path) -> int:
 def default_threads() -> int:
     """Threads per model process: the cores shared among the processes that may run one."""
     return max(1, (os.cpu_count() or 1) // CONCURRENT_MODEL_PROCESSES)
+
+
+def _timing(final: dict[str, Any], model: str) -> Timing | None:
+    """The model process's own clock (llama_child.py): prompt evaluation up to the first
+    generated token, then the tokens after it."""
+    if "prompt_seconds" not in final:
+        return None
+    return Timing(
+        backend="embedded",
+        model=model,
+        prompt_tokens=final["prompt_evaluated"],
+        prompt_seconds=final["prompt_seconds"],
+        output_tokens=max(0, final["output_tokens"] - 1),
+        output_seconds=final["output_seconds"],
+    )
 
 
 class EmbeddedRuntime:
@@ -268,6 +290,7 @@ class EmbeddedRuntime:
             output_tokens=final["output_tokens"],
             done_reason="length" if final["finish_reason"] == "length" else "stop",
             model=self.path.name,
+            timing=_timing(final, self.path.name),
         )
 
     def _complete(self, payload: dict[str, Any], *, expected: int) -> ChatResult:

@@ -77,10 +77,26 @@ def _grammar(llama: Any, candidates: list[str]) -> Any:
     return None
 
 
+def _reused_prefix(llama: Any, tokens: list[int]) -> int:
+    """How many of the prompt's first tokens llama.cpp keeps from the last call instead of
+    evaluating them again (as Llama.generate decides: at least the last one is evaluated)."""
+    try:
+        previous = llama.input_ids[: llama.n_tokens].tolist()
+    except AttributeError:  # another llama-cpp-python: count every token as evaluated
+        return 0
+    shared = 0
+    for old, new in zip(previous, tokens[:-1], strict=False):
+        if old != new:
+            break
+        shared += 1
+    return shared
+
+
 def _complete(conn: Connection, llama: Any, request: dict[str, Any]) -> dict[str, Any]:
     prompt: str = request["prompt"]
     max_tokens: int = request["max_tokens"]
-    prompt_tokens = len(llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+    tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+    prompt_tokens = len(tokens)
     if prompt_tokens + max_tokens > llama.n_ctx():
         return {
             "kind": "error",
@@ -108,10 +124,13 @@ def _complete(conn: Connection, llama: Any, request: dict[str, Any]) -> dict[str
     streaming = bool(request.get("stream"))
     pieces: list[str] = []
     finish_reason = None
-    last_sign = time.monotonic()
+    evaluated = prompt_tokens - _reused_prefix(llama, tokens)
+    started = last_sign = time.monotonic()
+    first = None  # when the first token came: the prompt has been evaluated
     stream: Any = llama.create_completion(prompt, stream=True, **args)
     try:
         for part in stream:
+            first = first or time.monotonic()
             choice = part["choices"][0]
             finish_reason = choice["finish_reason"] or finish_reason
             if choice["text"]:
@@ -125,6 +144,7 @@ def _complete(conn: Connection, llama: Any, request: dict[str, Any]) -> dict[str
                 return {"kind": "cancelled"}
     finally:
         stream.close()  # leave llama.cpp between calls, not mid-call
+    ended = time.monotonic()
     text = "".join(pieces)
     # A stream carries no usage: at the cap the count is max_tokens exactly, otherwise
     # the model's own tokenization of what it wrote.
@@ -133,12 +153,20 @@ def _complete(conn: Connection, llama: Any, request: dict[str, Any]) -> dict[str
         if finish_reason == "length"
         else len(llama.tokenize(text.encode("utf-8"), add_bos=False))
     )
+    timing = {}
+    if first is not None:
+        timing = {
+            "prompt_evaluated": evaluated,
+            "prompt_seconds": first - started,
+            "output_seconds": ended - first,
+        }
     return {
         "kind": "done",
         "text": text,
         "prompt_tokens": prompt_tokens,
         "output_tokens": output_tokens,
         "finish_reason": finish_reason,
+        **timing,
     }
 
 

@@ -62,7 +62,14 @@ from workspace.runtime.registry import context_window_for, effective_num_ctx
 from workspace.runtime.rendering import echo_guard
 from workspace.runtime.structured import grammar_schema, parse_structured
 from workspace.runtime.tokenizer import get_tokenizer, render_gemma_prompt
-from workspace.runtime.types import ChatChunk, ChatResult, Message, ModelFacts, SchemaT
+from workspace.runtime.types import (
+    ChatChunk,
+    ChatResult,
+    Message,
+    ModelFacts,
+    SchemaT,
+    Timing,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -362,6 +369,14 @@ class OllamaRuntime:
             done_reason=final.done_reason or "stop",
             model=final.model or self.model,
             thinking=thinking,
+            timing=Timing(
+                backend="ollama",
+                model=self.model,
+                prompt_tokens=final.prompt_eval_count or 0,
+                prompt_seconds=(final.prompt_eval_duration or 0) / 1e9,
+                output_tokens=final.eval_count or 0,
+                output_seconds=(final.eval_duration or 0) / 1e9,
+            ),
         )
 
     def _announce(self, request: _Request) -> None:

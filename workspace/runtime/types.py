@@ -32,6 +32,20 @@ class ModelFacts:
     host: str | None = None
 
 
+@dataclass(frozen=True)
+class Timing:
+    """How long a call took, as the backend measured it: the prompt tokens it evaluated
+    (a prefix reused from its cache is not evaluated) in `prompt_seconds`, and the tokens
+    it generated in `output_seconds`. workspace/runtime/speed.py keeps the rates."""
+
+    backend: str
+    model: str  # as the backend's facts name it (the speed is kept under this name)
+    prompt_tokens: int
+    prompt_seconds: float
+    output_tokens: int
+    output_seconds: float
+
+
 @dataclass
 class ChatResult:
     text: str
@@ -41,6 +55,7 @@ class ChatResult:
     done_reason: str  # "stop" or "length"
     model: str
     thinking: str = ""
+    timing: Timing | None = None  # None when the backend did not time the call
 
     @property
     def hit_output_cap(self) -> bool:

@@ -77,7 +77,7 @@ def test_someone_elses_projects_documents_and_pages_are_not_found(
     assert "pdflatex" not in client.get(reverse("research:project_list")).content.decode()
 
 
-def test_uploading_several_files_reports_each_and_lists_them(
+def test_uploading_several_files_reports_each_on_the_batch_page_and_lists_them(
     signed_in_client, project, shared_data
 ):
     response = signed_in_client.post(
@@ -97,7 +97,10 @@ def test_uploading_several_files_reports_each_and_lists_them(
     assert "“empty.pdf” is empty (0 bytes)." in page
     assert "not added again: “copy.pdf” (as “" in page
     assert Document.objects.filter(project=project).count() == 3
-    assert page.count('data-testid="document-card"') == 3
+    assert response.redirect_chain[-1][0].startswith("/research/imports/")
+    assert '<span data-testid="count-queued">2</span>' in page
+    listing = signed_in_client.get(reverse("research:project_detail", args=[project.pk]))
+    assert listing.content.decode().count('data-testid="document-card"') == 3
 
 
 def test_an_upload_without_files_shows_the_form_error(signed_in_client, project):
