@@ -228,7 +228,7 @@ class Turn(models.Model):
     # {"verdict": {kind, payload, accepted, reason, proposed}} (the roll, or why it was
     # refused), or {"error": why the step gave no check}. Kept from the roll on, so a
     # retried turn narrates the same roll; recorded as the turn's first event at its end.
-    check = models.JSONField(default=dict, blank=True)
+    check_step = models.JSONField(default=dict, blank=True)
     # The prompt that produced this turn: exact tokens, window, and what went in.
     prompt_tokens = models.PositiveIntegerField(default=0)
     context_window = models.PositiveIntegerField(default=0)

@@ -302,7 +302,7 @@ def _turn_check(
 ) -> tuple[ChangeLine | None, bool | None, list[Event]]:
     """The turn's own check (its first event, or the roll a failed turn keeps for its retry)
     as (line, success, the turn's other events)."""
-    verdict = turn.check.get("verdict")
+    verdict = turn.check_step.get("verdict")
     if not verdict:
         return None, None, events
     if events and events[0].kind == "check":

@@ -19,8 +19,8 @@
 The check step is one small grammar-constrained call before the narration
 (world.CheckDecision: no check, or who, what, dice, target, why). Code validates it (an
 unknown character or nonsense dice: no roll, the reason recorded) and rolls it with the
-campaign's seeded generator; the verdict is kept on the turn (Turn.check) from then on and
-becomes the turn's first event when its changes are applied, so a retried turn narrates the
+campaign's seeded generator; the verdict is kept on the turn (Turn.check_step) from then
+on and becomes the turn's first event when its changes are applied, so a retried turn narrates the
 same roll and replay and branches read it from the log. Checks listed with the changes after
 the narration are refused (DiceSource.checks). A base model (the embedded demo) cannot judge
 what is uncertain, so its turns skip the step.
@@ -190,7 +190,7 @@ def _replace_stuck(turn: Turn, *, keep: bool) -> Turn | None:
                 actor_label=turn.actor_label,
                 character_number=turn.character_number,
                 action=turn.action,
-                check=check_carried(turn.check),
+                check_step=check_carried(turn.check_step),
             )
     finally:
         lease_release(turn.campaign_id, token)
@@ -214,7 +214,7 @@ def turn_retry(*, turn: Turn) -> Turn:
             actor_label=turn.actor_label,
             character_number=turn.character_number,
             action=turn.action,
-            check=check_carried(turn.check),
+            check_step=check_carried(turn.check_step),
         )
     elif turn.status in RUNNING:
         replaced = _replace_stuck(turn, keep=True)
@@ -456,7 +456,7 @@ def check_ask(runtime: ModelRuntime, messages: list[Message]) -> tuple[CheckRequ
 def check_wanted(*, turn: Turn, runtime: ModelRuntime) -> bool:
     """Ask the model for a check? Not when the turn already has its roll (a retry), nor for
     a base model, which continues text rather than judging what is uncertain."""
-    return not turn.check.get("verdict") and runtime.facts().instruction_tuned
+    return not turn.check_step.get("verdict") and runtime.facts().instruction_tuned
 
 
 def turn_check(
@@ -468,10 +468,10 @@ def turn_check(
     messages: list[Message],
 ) -> dict[str, Any]:
     """The check step, run under the campaign's lease before the narration: the turn's
-    check record (Turn.check), saved at once. An accepted check is rolled here, seeded with
+    check record (Turn.check_step), saved at once. An accepted check is rolled here, seeded with
     the sequence its event will have (the turn's first); a refused one keeps the reason."""
     if not check_wanted(turn=turn, runtime=runtime):
-        return turn.check
+        return turn.check_step
     request, error = check_ask(runtime, messages)
     record: dict[str, Any] = {}
     if error:
@@ -488,8 +488,8 @@ def turn_check(
         if not verdict.accepted:
             logger.info("Turn %s: check refused: %s", turn.pk, verdict.reason)
         record = {"verdict": dataclasses.asdict(verdict)}
-    Turn.objects.filter(pk=turn.pk).update(check=record)
-    turn.check = record
+    Turn.objects.filter(pk=turn.pk).update(check_step=record)
+    turn.check_step = record
     return record
 
 
@@ -699,7 +699,7 @@ def _apply(
         if campaign.last_sequence != seen_sequence:
             state = load_state(campaign)
         turn = Turn.objects.get(pk=turn_id)
-        verdicts = _check_verdicts(turn.check, state, number)
+        verdicts = _check_verdicts(turn.check_step, state, number)
         dice = DiceSource(
             campaign_seed=campaign.dice_seed,
             last_sequence=campaign.last_sequence + len(verdicts),

@@ -103,7 +103,7 @@ def test_a_check_against_an_unknown_character_or_with_nonsense_dice_is_rejected(
 ):
     turn = _play(campaign, owner_member, script, change, {"kind": "clock", "minutes": 5})
     assert turn.status == turn.Status.DONE and turn.narration  # the turn still narrates
-    assert turn.check["verdict"]["reason"] == turn.events.order_by("sequence")[0].reason
+    assert turn.check_step["verdict"]["reason"] == turn.events.order_by("sequence")[0].reason
     check, clock = turn.events.order_by("sequence")
     assert check.kind == "check" and not check.applied and reason in check.reason
     assert "total" not in check.payload

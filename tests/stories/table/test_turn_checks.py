@@ -82,7 +82,7 @@ def test_the_roll_is_the_turns_first_event_and_comes_from_the_campaigns_seed(
     assert check.sequence == before + 1 == check.payload["sequence"]
     seed = roll_seed(campaign_seed=campaign.dice_seed, sequence=check.sequence)
     assert dice_roll("10d1000", seed=seed).total == check.payload["total"]
-    assert check.payload == turn.check["verdict"]["payload"]  # kept on the turn from the roll
+    assert check.payload == turn.check_step["verdict"]["payload"]  # kept on the turn from the roll
     assert check.proposed == {"kind": "check", **LOCK}
 
 
@@ -108,7 +108,7 @@ def test_replay_and_a_branch_give_the_same_rolls(campaign, owner_member, script,
 def test_a_retried_narration_keeps_the_roll_and_rolls_nothing_new(campaign, owner_member, script):
     failed, kinds = _play(campaign, owner_member, script, narration="")  # no narration
     assert failed.status == Turn.Status.FAILED and "check" in kinds
-    rolled = failed.check["verdict"]["payload"]
+    rolled = failed.check_step["verdict"]["payload"]
     assert not failed.events.exists()
     # The retry is told the same roll; the model is not asked again and no dice are rolled.
     script.add("Ada tries the lock once more.", [], check={**LOCK, "dice": "1d4"})
@@ -132,7 +132,7 @@ def test_a_stuck_turns_retry_keeps_its_roll(campaign, owner_member, script):
         **{"success": True, "sequence": 99, "public": True},
     }
     verdict = {"kind": "check", "payload": rolled, "accepted": True, "reason": "", "proposed": {}}
-    Turn.objects.filter(pk=stuck.pk).update(check={"verdict": verdict})
+    Turn.objects.filter(pk=stuck.pk).update(check_step={"verdict": verdict})
     stuck.refresh_from_db()
     script.add("The lock clicks open.", [])
     retried = turn_complete(turn=turn_retry(turn=stuck))
@@ -166,13 +166,13 @@ def test_a_check_answer_that_is_not_json_gives_no_roll_and_the_turn_goes_on(
     script.add("Ada works the lock.", [])
     script.turns[-1].check_raw = "Yes, roll for it!"
     turn = turn_complete(turn=turn_submit(campaign=campaign, member=owner_member, action=ACTION))
-    assert turn.status == Turn.Status.DONE and "not a valid check" in turn.check["error"]
+    assert turn.status == Turn.Status.DONE and "not a valid check" in turn.check_step["error"]
     assert not turn.events.exists()
 
 
 def test_a_turn_with_no_check_rolls_nothing(campaign, owner_member, script):
     turn, kinds = _play(campaign, owner_member, script, check=None)
-    assert turn.status == Turn.Status.DONE and turn.check == {}
+    assert turn.status == Turn.Status.DONE and turn.check_step == {}
     assert "check" not in kinds and script.check_calls == 1
     assert not Event.objects.filter(campaign=campaign, kind__in=["check", "roll"]).exists()
     [narration_call] = _prompts(ACTION)
@@ -209,4 +209,4 @@ def test_a_failed_turn_shows_the_roll_its_retry_will_keep(
     page = signed_in_client.get(url("campaign_detail", campaign.pk)).content.decode()
     assert "This turn failed" in page and 'data-testid="turn-check"' in page
     assert "Trying again keeps this roll." in page
-    assert failed.check["verdict"]["payload"]["detail"] in page
+    assert failed.check_step["verdict"]["payload"]["detail"] in page

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name="turn",
-            name="check",
+            name="check_step",
             field=models.JSONField(blank=True, default=dict),
         ),
     ]
