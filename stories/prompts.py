@@ -1,4 +1,10 @@
-"""The fixed words Carrel says to the model as dungeon master, state keeper and scribe."""
+"""The fixed words Carrel says to the model as dungeon master, state keeper and scribe.
+
+A turn's calls, in order: CHECK (after the action, before anything is narrated: does the
+action need a dice check?), the narration (DUNGEON_MASTER's prompt, with `check_fact` after
+the action when a check was rolled, so the narration honours the roll), then CHANGES (the
+state changes the narration implied; checks are not among them: they were settled before).
+"""
 
 from __future__ import annotations
 

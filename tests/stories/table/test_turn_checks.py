@@ -13,19 +13,13 @@ from stories.replay import state_at
 from stories.table.checks import CHECK_AFTER_NARRATION, roll_replayed
 from stories.table.dice import dice_roll, roll_seed
 from stories.turns import turn_complete, turn_retry, turn_run, turn_submit
+from tests.stories.table.test_checks import LOCK  # 10d1000: two rolls never match by chance
 from tests.stories.views.pages import url
 from workspace.runtime import get_runtime
 from workspace.runtime.tokenizer import get_tokenizer
 
 pytestmark = pytest.mark.django_db
 
-LOCK = {
-    "who": "Ada",
-    "what": "pick the lock",
-    "dice": "10d1000",  # many dice and sides: two unrelated rolls never match by chance
-    "target": 5000,
-    "why": "The tower door is locked.",
-}
 ACTION = "I pick the lock."
 
 
@@ -87,7 +81,8 @@ def test_the_roll_is_the_turns_first_event_and_comes_from_the_campaigns_seed(
 
 
 def test_replay_and_a_branch_give_the_same_rolls(campaign, owner_member, script, other_user):
-    first = _play(campaign, owner_member, script)[0].events.get().payload
+    turn_one = _play(campaign, owner_member, script)[0]
+    first = turn_one.events.get().payload
     second = _play(campaign, owner_member, script)[0].events.get().payload
     assert first["detail"] != second["detail"]
     campaign.refresh_from_db()
@@ -100,6 +95,7 @@ def test_replay_and_a_branch_give_the_same_rolls(campaign, owner_member, script,
     campaign.members.create(user=other_user, role="editor")
     branch = campaign_branch(campaign=campaign, user=other_user, at_turn=1)
     assert Event.objects.get(campaign=branch, kind="check").payload == first
+    assert Turn.objects.get(campaign=branch, number=1).check_step == turn_one.check_step
     member = branch.members.select_related("user", "campaign").get(user=other_user)
     again = _play(branch, member, script)[0].events.get().payload
     assert again == second  # the branch's turn 2 rolls what the original's turn 2 rolled
