@@ -20,10 +20,10 @@ The check step is one small grammar-constrained call before the narration
 (world.CheckDecision: no check, or who, what, dice, target, why). Code validates it (an
 unknown character or nonsense dice: no roll, the reason recorded) and rolls it with the
 campaign's seeded generator; the verdict is kept on the turn (Turn.check_step) from then
-on and becomes the turn's first event when its changes are applied, so a retried turn narrates the
-same roll and replay and branches read it from the log. Checks listed with the changes after
-the narration are refused (DiceSource.checks). A base model (the embedded demo) cannot judge
-what is uncertain, so its turns skip the step.
+on and becomes the turn's first event when its changes are applied, so a retried turn
+narrates the same roll and replay and branches read it from the log. Checks listed with
+the changes after the narration are refused (DiceSource.checks). A base model (the
+embedded demo) cannot judge what is uncertain, so its turns skip the step.
 
 A turn that fails before its changes are applied (model down, model crashed) is marked
 failed and loses its number; the next turn takes it. If only the state-change call fails,
@@ -101,8 +101,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class TurnUpdate:
-    kind: str  # waiting | checking | check | started | text | proposing | done | failed | skipped
-    # (skipped: the turn was not this run's to tell: already claimed, finished or gone)
+    kind: str  # waiting | checking | check | started | text | proposing | done | failed
+    # | skipped (the turn was not this run's to tell: already claimed, finished or gone)
     text: str = ""
     turn_id: int = 0
 
@@ -468,8 +468,8 @@ def turn_check(
     messages: list[Message],
 ) -> dict[str, Any]:
     """The check step, run under the campaign's lease before the narration: the turn's
-    check record (Turn.check_step), saved at once. An accepted check is rolled here, seeded with
-    the sequence its event will have (the turn's first); a refused one keeps the reason."""
+    check record (Turn.check_step), saved at once. An accepted check is rolled here, seeded
+    with the sequence its event will have (the turn's first); a refused one keeps why."""
     if not check_wanted(turn=turn, runtime=runtime):
         return turn.check_step
     request, error = check_ask(runtime, messages)
