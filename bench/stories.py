@@ -426,8 +426,16 @@ def exactness(turns: int) -> bool:
     with use_runtime(runtime):
         for n in range(1, turns + 1):
             changes = scripted_changes(rng, book, n)
-            expected_verdicts.append([book.predict(c) for c in changes])
-            story.add(f"Turn {n}: the story moves on.", changes)
+            # A check is asked for before the narration: its verdict is the turn's first.
+            check = next((c for c in changes if c["kind"] == "check"), None)
+            changes = [c for c in changes if c["kind"] != "check"]
+            asked = [check] if check is not None else []
+            expected_verdicts.append([book.predict(c) for c in asked + changes])
+            story.add(
+                f"Turn {n}: the story moves on.",
+                changes,
+                check={k: v for k, v in check.items() if k != "kind"} if check else None,
+            )
             turn = turn_play(campaign=campaign, member=member, action=f"I act ({n}).")
             got = [e.applied for e in turn.events.order_by("sequence")]
             if turn.status != "done" or got != expected_verdicts[-1]:
@@ -775,6 +783,8 @@ def speed(entities: int, history: int, measure: int, window: int, *, gc_freeze: 
                 {"kind": "move", "entity": who, "to": "Atlantis"},
                 {"kind": "clock", "minutes": 30},
             ],
+            # Every turn asks for a check before its narration (rolled, told, recorded).
+            check={"who": who, "what": "keep going", "dice": "2d20kh1+2", "target": 12},
         )
     runtime = TimedRuntime(ScriptedRuntime(story, context_window=window))
     outside: list[float] = []
@@ -782,7 +792,8 @@ def speed(entities: int, history: int, measure: int, window: int, *, gc_freeze: 
     parts: dict[str, list[float]] = {}
     prompt_tokens: list[int] = []
     with use_runtime(runtime), ExitStack() as stack:
-        for name in ("load_state", "turn_request", "pack_turn", "_apply"):
+        timed = ("load_state", "turn_request", "pack_turn", "turn_check", "check_ask", "_apply")
+        for name in timed:  # check_ask: the check step's model call, inside turn_check
             stack.enter_context(timing(turns_module, name, parts))
         for n in range(measure + 3):
             model_before = runtime.seconds
@@ -800,6 +811,9 @@ def speed(entities: int, history: int, measure: int, window: int, *, gc_freeze: 
                 prompt_tokens.append(turn.prompt_tokens)
     for name in parts:
         parts[name] = parts[name][3:]
+    parts["check_outside"] = [
+        step - call for step, call in zip(parts["turn_check"], parts["check_ask"], strict=True)
+    ]
 
     baseline = []
     for n in range(max(50, measure)):
@@ -820,6 +834,7 @@ def speed(entities: int, history: int, measure: int, window: int, *, gc_freeze: 
         "load_state": "  load the world (1 per turn)",
         "turn_request": "  relevance + entity cards + summaries",
         "pack_turn": "  pack the prompt (exact Gemma counts)",
+        "check_outside": "  check step, outside its model call",
         "_apply": "  validate + apply + write (1 txn)",
     }
     for name, label in labels.items():

@@ -34,6 +34,7 @@ from workspace.runtime.types import Message
 
 NARRATION_MAX_TOKENS = 1024
 CHANGES_MAX_TOKENS = 1024
+CHECK_MAX_TOKENS = 256  # the check step's answer: {"check": null} or one short check
 
 ACKNOWLEDGEMENT = (
     "Understood. I will narrate what happens next, keeping to the rules, the canon and the "
@@ -81,9 +82,22 @@ def count_text(text: str) -> int:
 
 @cache
 def output_reserve() -> int:
-    """Tokens a turn keeps free after its prompt: the narration, then the state-change call
-    (the summaries budget their prompts against the same window)."""
-    return NARRATION_MAX_TOKENS + 8 + count_piece("user", prompts.CHANGES) + CHANGES_MAX_TOKENS
+    """Tokens a turn keeps free after its prompt: the check step (its question and answer;
+    afterwards the same room holds the rolled check told to the narrator), the narration,
+    then the state-change call (the summaries budget their prompts against the same window)."""
+    return (
+        check_reserve()
+        + NARRATION_MAX_TOKENS
+        + 8
+        + count_piece("user", prompts.CHANGES)
+        + CHANGES_MAX_TOKENS
+    )
+
+
+@cache
+def check_reserve() -> int:
+    """Room for the check step: its question appended to the action, and its answer."""
+    return count_text("\n\n" + prompts.CHECK) + CHECK_MAX_TOKENS
 
 
 @lru_cache(maxsize=8192)

@@ -118,6 +118,7 @@ class TurnData(_Strict):
     error: str = ""
     changes_error: str = ""
     changes_raw: str = ""
+    check_step: dict[str, Any] = Field(default_factory=dict)  # the check asked for first
     prompt_tokens: int = Field(default=0, ge=0)
     context_window: int = Field(default=0, ge=0)
     context_map: dict[str, Any] = Field(default_factory=dict)
@@ -214,6 +215,7 @@ def campaign_export(campaign: Campaign, *, through_turn: int | None = None) -> d
                 "error": t.error,
                 "changes_error": t.changes_error,
                 "changes_raw": t.changes_raw,
+                "check_step": t.check_step,
                 "prompt_tokens": t.prompt_tokens,
                 "context_window": t.context_window,
                 "context_map": t.context_map,

@@ -224,6 +224,11 @@ class Turn(models.Model):
     error = models.TextField(blank=True)  # narration failed: why
     changes_error = models.TextField(blank=True)  # state-change call failed: why (narration kept)
     changes_raw = models.TextField(blank=True)  # the last invalid answer, shown to the user
+    # The check step before the narration (stories.turns): {} when none was asked for, else
+    # {"verdict": {kind, payload, accepted, reason, proposed}} (the roll, or why it was
+    # refused), or {"error": why the step gave no check}. Kept from the roll on, so a
+    # retried turn narrates the same roll; recorded as the turn's first event at its end.
+    check_step = models.JSONField(default=dict, blank=True)
     # The prompt that produced this turn: exact tokens, window, and what went in.
     prompt_tokens = models.PositiveIntegerField(default=0)
     context_window = models.PositiveIntegerField(default=0)

@@ -1,4 +1,10 @@
-"""The fixed words Carrel says to the model as dungeon master, state keeper and scribe."""
+"""The fixed words Carrel says to the model as dungeon master, state keeper and scribe.
+
+A turn's calls, in order: CHECK (after the action, before anything is narrated: does the
+action need a dice check?), the narration (DUNGEON_MASTER's prompt, with `check_fact` after
+the action when a check was rolled, so the narration honours the roll), then CHANGES (the
+state changes the narration implied; checks are not among them: they were settled before).
+"""
 
 from __future__ import annotations
 
@@ -28,15 +34,20 @@ state (create an entity before using a new one):
 - {"kind": "connect", "a": place, "b": place}
 - {"kind": "clock", "minutes": n}  (how much in-game time passed)
 - {"kind": "arc", "arc": name, "status": "open|resolved|failed" or null, "note": text}
-- {"kind": "check", "who": name, "what": what is attempted, "dice": "1d20+3",
-   "target": number to meet or beat, "why": text}  (when the outcome is uncertain: code
-   rolls the dice and the result is final)
 - {"kind": "damage" or "heal", "entity": name, "amount": n, "cause": text}  (hit points)
 - {"kind": "encounter", "action": "start", "participants": [names]}  (a fight begins;
    code rolls initiative), then {"kind": "encounter", "action": "next"} as each
    combatant's turn passes, and {"kind": "encounter", "action": "end"} when it is over
 - {"kind": "condition", "entity": name, "add": [...], "remove": [...]}  (in a fight)
-If nothing changed, answer {"changes": []}."""
+Dice checks were settled before the narration; do not list them. If nothing changed,
+answer {"changes": []}."""
+
+CHECK = """Before anything is narrated: does the player's action above need a dice check,
+because its outcome is truly uncertain (picking a lock, a leap, a lie, a blow in a fight)?
+Most actions do not. Answer JSON {"check": null} when none is needed, or
+{"check": {"who": the exact name of the character who tries, "what": what is attempted,
+"dice": dice notation such as "1d20+3", "target": the number to meet or beat,
+"why": text}}. Code rolls the dice and the result is final."""
 
 SUMMARIZE = """You are the campaign's scribe. Summarize the turns below into a faithful
 session summary for the dungeon master: who did what, where, what was gained or lost, what
@@ -64,6 +75,14 @@ def campaign_rules(*, title: str, premise: str, tone: str, rules_notes: str) -> 
     if rules_notes.strip():
         parts.append(f"# Rules\n\n{rules_notes.strip()}")
     return "\n\n".join(parts)
+
+
+def check_fact(line: str) -> str:
+    """The rolled check, told to the narrator with the action: a fact it must honour."""
+    return (
+        f"The dice have spoken: {line}. Code rolled them and the result is final: "
+        "narrate the attempt as the success or failure it is."
+    )
 
 
 def action_message(actor_label: str, action: str) -> str:

@@ -1,8 +1,10 @@
 """A scripted dungeon master for tests, the benchmark and demos (with ScriptedRuntime).
 
-Each scripted turn is a narration and the state-change answer(s) to give when Carrel asks
-for the changes (several answers script invalid JSON followed by a valid retry). The
-script tells the two calls apart by the last message: the state-change instruction.
+Each scripted turn is the check step's answer (`check`: the check asked for before the
+narration, none by default; `check_raw` overrides it with any text), a narration, and the
+state-change answer(s) to give when Carrel asks for the changes (several answers script
+invalid JSON followed by a valid retry). The script tells the calls apart by the last
+message: the check question ends it, or it is the state-change instruction.
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ class ScriptedTurn:
     narration: str
     changes: list[dict[str, Any]] = field(default_factory=list)
     raw_answers: list[str] | None = None  # overrides `changes` (e.g. invalid JSON first)
+    check: dict[str, Any] | None = None  # {"who", "what", "dice", "target", "why"}
+    check_raw: str | None = None  # overrides `check` (e.g. not JSON)
+
+    def check_answer(self) -> str:
+        if self.check_raw is not None:
+            return self.check_raw
+        return json.dumps({"check": self.check})
 
     def answers(self) -> list[str]:
         if self.raw_answers is not None:
@@ -37,6 +46,7 @@ class StoryScript:
         self._answers: deque[str] = deque()
         self.narrations = 0
         self.change_calls = 0
+        self.check_calls = 0
         self.other_calls: list[list[Message]] = []
         self.other_reply = "A scripted summary of those turns."
 
@@ -45,6 +55,9 @@ class StoryScript:
 
     def __call__(self, messages: Sequence[Message]) -> str:
         last = messages[-1].content if messages else ""
+        if last.endswith(prompts.CHECK):  # before the turn's narration: its check, if any
+            self.check_calls += 1
+            return self.turns[0].check_answer() if self.turns else json.dumps({"check": None})
         if last == prompts.CHANGES:
             self.change_calls += 1
             if not self._answers:

@@ -291,6 +291,31 @@ class TurnView:
     changes: list[ChangeLine]
     stuck: bool = False  # its worker died mid-run: the page offers Retry and Discard
     may_act: bool = False  # the member may run, retry or discard it (its player, an editor)
+    # The check rolled (or refused) before the narration, shown above it; `check_success`
+    # None when the member may not see the roll, or it was refused.
+    check: ChangeLine | None = None
+    check_success: bool | None = None
+
+
+def _turn_check(
+    turn: Turn, events: list[Event], names: dict[int, str], member: CampaignMember | None
+) -> tuple[ChangeLine | None, bool | None, list[Event]]:
+    """The turn's own check (its first event, or the roll a failed turn keeps for its retry)
+    as (line, success, the turn's other events)."""
+    verdict = turn.check_step.get("verdict")
+    if not verdict:
+        return None, None, events
+    if events and events[0].kind == "check":
+        event, rest = events[0], events[1:]
+    elif turn.status == Turn.Status.FAILED and verdict.get("accepted"):
+        event = Event(kind="check", payload=verdict["payload"], applied=True)
+        event.actor_id = turn.actor_id
+        rest = events
+    else:
+        return None, None, events
+    [line] = _change_lines([event], names, member)
+    shown = event.applied and roll_visible(event=event, member=member)
+    return line, (bool(event.payload.get("success")) if shown else None), rest
 
 
 def _change_lines(
@@ -323,15 +348,21 @@ def _turn_views(
     if any(t.status in RUNNING for t in turns):  # the lease as it is now, not as loaded
         ids = {t.campaign_id for t in turns}
         leases = {c.pk: c for c in Campaign.objects.filter(pk__in=ids).only("lease_until")}
-    return [
-        TurnView(
-            t,
-            _change_lines(events_by_turn.get(t.pk, []), names, member),
-            stuck=t.campaign_id in leases and turn_is_stuck(turn=t, campaign=leases[t.campaign_id]),
-            may_act=turn_may_act(member=member, turn=t),
+    views = []
+    for t in turns:
+        check, success, events = _turn_check(t, events_by_turn.get(t.pk, []), names, member)
+        views.append(
+            TurnView(
+                t,
+                _change_lines(events, names, member),
+                stuck=t.campaign_id in leases
+                and turn_is_stuck(turn=t, campaign=leases[t.campaign_id]),
+                may_act=turn_may_act(member=member, turn=t),
+                check=check,
+                check_success=success,
+            )
         )
-        for t in turns
-    ]
+    return views
 
 
 def turn_in_progress(*, turn_id: int) -> bool:

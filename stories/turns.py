@@ -3,7 +3,9 @@
     turn_submit   records the player's action as a pending turn (no number yet)
     turn_run      a generator the SSE view streams: it waits for the campaign's lease
                   (turns are serialized per campaign), numbers the turn, packs the prompt
-                  (stories.context), streams the narration, asks for the state changes
+                  (stories.context), asks whether the action needs a dice check and rolls
+                  it (turn_check), streams the narration told the roll as a fixed fact,
+                  asks for the state changes
                   as JSON (stories.world.ChangeSet, retried a bounded number of times),
                   validates them in story order and applies the valid ones with their
                   events in one transaction. Rejected changes are recorded and shown.
@@ -14,6 +16,15 @@
     turn_play     submit and run to the end in this process (tests, the bench);
                   turn_complete runs a submitted turn to the end
 
+The check step is one small grammar-constrained call before the narration
+(world.CheckDecision: no check, or who, what, dice, target, why). Code validates it (an
+unknown character or nonsense dice: no roll, the reason recorded) and rolls it with the
+campaign's seeded generator; the verdict is kept on the turn (Turn.check_step) from then
+on and becomes the turn's first event when its changes are applied, so a retried turn
+narrates the same roll and replay and branches read it from the log. Checks listed with
+the changes after the narration are refused (DiceSource.checks). A base model (the
+embedded demo) cannot judge what is uncertain, so its turns skip the step.
+
 A turn that fails before its changes are applied (model down, model crashed) is marked
 failed and loses its number; the next turn takes it. If only the state-change call fails,
 the narration is kept and the error is shown on the turn. A turn whose worker died mid-run
@@ -23,10 +34,12 @@ says so, and turn_retry / turn_discard replace or remove it under the campaign's
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from django.db import transaction
@@ -36,6 +49,7 @@ from stories import prompts
 from stories.cards import CardIndex, relevant_entities, world_heading
 from stories.context import (
     CHANGES_MAX_TOKENS,
+    CHECK_MAX_TOKENS,
     NARRATION_MAX_TOKENS,
     Block,
     ContextTooSmall,
@@ -47,6 +61,7 @@ from stories.context import (
     output_reserve,
     pack_turn,
 )
+from stories.describe import roll_line
 from stories.ledger import SNAPSHOT_EVERY, events_record, snapshot_take
 from stories.locking import (
     CampaignBusy,
@@ -59,11 +74,11 @@ from stories.locking import (
 )
 from stories.models import Campaign, CampaignMember, Event, Summary, Turn
 from stories.projection import load_state
-from stories.state import WorldState
+from stories.state import WorldState, apply_event
 from stories.summaries import summaries_maybe_request
-from stories.table.checks import DiceSource
-from stories.validation import validate_and_apply
-from stories.world import ChangeSet
+from stories.table.checks import DiceSource, check_fact_line
+from stories.validation import Verdict, validate_and_apply, validate_change
+from stories.world import ChangeSet, CheckDecision, CheckRequest
 from workspace.jobs import enqueue_on_commit, task_signature
 from workspace.jobs.streams import stream_end, stream_publish, stream_reset
 from workspace.runtime import get_runtime
@@ -86,8 +101,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class TurnUpdate:
-    kind: str  # waiting | started | text | proposing | done | failed | skipped
-    # (skipped: the turn was not this run's to tell: already claimed, finished or gone)
+    kind: str  # waiting | checking | check | started | text | proposing | done | failed
+    # | skipped (the turn was not this run's to tell: already claimed, finished or gone)
     text: str = ""
     turn_id: int = 0
 
@@ -175,15 +190,23 @@ def _replace_stuck(turn: Turn, *, keep: bool) -> Turn | None:
                 actor_label=turn.actor_label,
                 character_number=turn.character_number,
                 action=turn.action,
+                check_step=check_carried(turn.check_step),
             )
     finally:
         lease_release(turn.campaign_id, token)
 
 
+def check_carried(check: dict[str, Any]) -> dict[str, Any]:
+    """What a retried turn keeps of its check step: a roll that was made (the narration is
+    told again, the dice are not), nothing else (a refused or absent check is asked again)."""
+    verdict = check.get("verdict")
+    return {"verdict": verdict} if verdict and verdict.get("accepted") else {}
+
+
 def turn_retry(*, turn: Turn) -> Turn:
     """Try a failed or stuck turn's action again, as the same player and character, sent
     to a model worker; the new pending turn. A failed turn stays (with its error); a stuck
-    one is replaced."""
+    one is replaced. A check rolled for it is kept: the retry narrates the same roll."""
     if turn.status == Turn.Status.FAILED:
         new = Turn.objects.create(
             campaign_id=turn.campaign_id,
@@ -191,6 +214,7 @@ def turn_retry(*, turn: Turn) -> Turn:
             actor_label=turn.actor_label,
             character_number=turn.character_number,
             action=turn.action,
+            check_step=check_carried(turn.check_step),
         )
     elif turn.status in RUNNING:
         replaced = _replace_stuck(turn, keep=True)
@@ -405,6 +429,90 @@ def _claim(campaign_id: int, turn_id: int, token: str) -> tuple[Campaign, int] |
     return (campaign, number) if claimed else None
 
 
+def _with_note(messages: list[Message], note: str) -> list[Message]:
+    """The messages with `note` added to the last one (the action): one user turn, so chat
+    templates that insist on alternating roles accept it."""
+    *head, last = messages
+    return [*head, Message(last.role, f"{last.content}\n\n{note}")]
+
+
+def check_ask(runtime: ModelRuntime, messages: list[Message]) -> tuple[CheckRequest | None, str]:
+    """The check step's structured call: (the check asked for, or None; why none, when the
+    step itself failed). One attempt: a turn without a check still goes on."""
+    try:
+        decision = runtime.structured(
+            _with_note(messages, prompts.CHECK),
+            schema=CheckDecision,
+            max_tokens=CHECK_MAX_TOKENS,
+            temperature=0.0,
+        )
+    except InvalidModelOutput as exc:
+        return None, f"The check asked for was not a valid check ({exc.message}); no dice rolled."
+    except ModelRuntimeError as exc:
+        return None, f"Whether a check was needed could not be asked ({exc.message})."
+    return decision.check, ""
+
+
+def check_wanted(*, turn: Turn, runtime: ModelRuntime) -> bool:
+    """Ask the model for a check? Not when the turn already has its roll (a retry), nor for
+    a base model, which continues text rather than judging what is uncertain."""
+    return not turn.check_step.get("verdict") and runtime.facts().instruction_tuned
+
+
+def turn_check(
+    *,
+    turn: Turn,
+    campaign: Campaign,
+    state: WorldState,
+    runtime: ModelRuntime,
+    messages: list[Message],
+) -> dict[str, Any]:
+    """The check step, run under the campaign's lease before the narration: the turn's
+    check record (Turn.check_step), saved at once. An accepted check is rolled here, seeded
+    with the sequence its event will have (the turn's first); a refused one keeps why."""
+    if not check_wanted(turn=turn, runtime=runtime):
+        return turn.check_step
+    request, error = check_ask(runtime, messages)
+    record: dict[str, Any] = {}
+    if error:
+        logger.info("Turn %s: no check: %s", turn.pk, error)
+        record = {"error": error}
+    elif request is not None:
+        dice = DiceSource(
+            campaign_seed=campaign.dice_seed,
+            last_sequence=campaign.last_sequence,
+            public=campaign.rolls_public,
+            zero_hp=campaign.zero_hp,
+        )
+        verdict = validate_change(state, request.as_change(), dice=dice, position=0)
+        if not verdict.accepted:
+            logger.info("Turn %s: check refused: %s", turn.pk, verdict.reason)
+        record = {"verdict": dataclasses.asdict(verdict)}
+    Turn.objects.filter(pk=turn.pk).update(check_step=record)
+    turn.check_step = record
+    return record
+
+
+def _rolled(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The payload of the check the turn rolled, if it rolled one."""
+    verdict = record.get("verdict")
+    return verdict["payload"] if verdict and verdict.get("accepted") else None
+
+
+def _told_the_roll(packed: PackedPrompt, payload: dict[str, Any], who: str) -> PackedPrompt:
+    """The narration prompt with the rolled check after the action, as a fixed fact."""
+    action = packed.messages[-1].content
+    told = f"{action}\n\n{prompts.check_fact(check_fact_line(payload, who=who))}"
+    tokens = packed.prompt_tokens - count_piece("user", action) + count_piece("user", told)
+    context_map = {**packed.context_map, "prompt_tokens": tokens}
+    return dataclasses.replace(
+        packed,
+        messages=[*packed.messages[:-1], Message("user", told)],
+        prompt_tokens=tokens,
+        context_map=context_map,
+    )
+
+
 def changes_propose(
     runtime: ModelRuntime, messages: list[Message], narration: str
 ) -> tuple[ChangeSet | None, str, str]:
@@ -483,6 +591,18 @@ def _run_claimed(turn_id: int, campaign_id: int, token: str) -> Iterator[TurnUpd
         packed = pack_turn(
             turn_request(campaign=campaign, state=state, turn=turn, number=number, window=window)
         )
+        if check_wanted(turn=turn, runtime=runtime):
+            yield TurnUpdate("checking", turn_id=turn_id)
+        record = turn_check(
+            turn=turn, campaign=campaign, state=state, runtime=runtime, messages=packed.messages
+        )
+        rolled = _rolled(record)
+        if rolled is not None:
+            names = {n: e.name for n, e in state.entities.items()}
+            shown = rolled.get("public", True) is not False
+            yield TurnUpdate("check", roll_line("check", rolled, names, shown=shown), turn_id)
+            who = names.get(int(rolled["entity"]), turn.actor_label)
+            packed = _told_the_roll(packed, rolled, who)
         Turn.objects.filter(pk=turn_id).update(
             prompt_tokens=packed.prompt_tokens,
             context_window=window,
@@ -579,13 +699,15 @@ def _apply(
         if campaign.last_sequence != seen_sequence:
             state = load_state(campaign)
         turn = Turn.objects.get(pk=turn_id)
+        verdicts = _check_verdicts(turn.check_step, state, number)
         dice = DiceSource(
             campaign_seed=campaign.dice_seed,
-            last_sequence=campaign.last_sequence,
+            last_sequence=campaign.last_sequence + len(verdicts),
             public=campaign.rolls_public,
             zero_hp=campaign.zero_hp,
+            checks=False,  # the turn's check was rolled before the narration
         )
-        verdicts = validate_and_apply(
+        verdicts += validate_and_apply(
             state, list(changes.changes) if changes else [], turn=number, dice=dice
         )
         events_record(
@@ -610,6 +732,18 @@ def _apply(
         if number % SNAPSHOT_EVERY == 0:
             snapshot_take(campaign=campaign, state=state, turn_number=number)
         summaries_maybe_request(campaign=campaign, budget=budget)
+
+
+def _check_verdicts(record: dict[str, Any], state: WorldState, number: int) -> list[Verdict]:
+    """The turn's check step as its first event: the roll (applied: it changes nothing in
+    the world) or the refused request with its reason; none when no check was asked for."""
+    verdict = record.get("verdict")
+    if not verdict:
+        return []
+    made = Verdict(**verdict)
+    if made.accepted:
+        apply_event(state, made.kind, made.payload, number)
+    return [made]
 
 
 def turn_play(*, campaign: Campaign, member: CampaignMember, action: str) -> Turn:

@@ -199,6 +199,30 @@ Change = Annotated[
 ]
 
 
+class CheckRequest(BaseModel):
+    """A check the player's action calls for, asked for before the narration (the check
+    step of a turn, stories.turns): the same fields as a Check change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    who: Name
+    what: Name
+    dice: Annotated[str, Field(min_length=1, max_length=500)]
+    target: int = Field(ge=-100_000, le=100_000)
+    why: Note = ""
+
+    def as_change(self) -> Check:
+        return Check(kind="check", **self.model_dump())
+
+
+class CheckDecision(BaseModel):
+    """The check step's answer: `check` is null when the action's outcome is not in doubt."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    check: CheckRequest | None = None
+
+
 class ChangeSet(BaseModel):
     """Everything the last narration changed in the world, in story order."""
 

@@ -4,8 +4,10 @@ A check (`stories.world.Check`, asked for by the model in a turn's structured ou
 names who attempts what, with which dice, against which target number. Validation
 resolves `who` to a character or faction of the world and parses the dice
 (stories.table.dice) before anything is rolled; the roll's generator is seeded from the
-campaign's dice seed and the sequence number the check's event will have, so replay and
-branches give the same roll, and the payload keeps the result (replay never rolls).
+campaign's dice seed and the sequence number the check's event will have (kept in the
+payload as `sequence`), so replay and branches give the same roll, and the payload keeps
+the result (replay never rolls). A turn asks for its check before narrating and rolls it
+then (stories.turns); checks in the changes proposed after the narration are refused.
 A roll from the campaign page (`roll` events) is the same without a target.
 """
 
@@ -19,6 +21,10 @@ from stories.state import WorldState
 from stories.table.dice import DiceProblem, dice_roll, roll_seed
 
 WHO_KINDS = frozenset({"character", "faction"})
+CHECK_AFTER_NARRATION = (
+    "A check is asked for before the narration, which is written knowing its roll; "
+    "one listed with the changes after it is not rolled."
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,9 @@ class DiceSource:
     last_sequence: int
     public: bool = True
     zero_hp: str = "unconscious"  # the campaign's rule for a character at 0 hit points
+    # False for the state changes proposed after a narration: a turn's check is asked for
+    # and rolled before it is narrated (stories.turns), so one listed afterwards is refused.
+    checks: bool = True
 
     def seed_for(self, position: int) -> tuple[int, int]:
         """(event sequence, generator seed) of the verdict at `position` in the set."""
@@ -50,6 +59,8 @@ def check_resolve(
     """The check's event payload, rolled; CheckRejected says why it cannot be made."""
     if dice is None:
         raise CheckRejected("Checks are rolled only during a turn.")
+    if not dice.checks:
+        raise CheckRejected(CHECK_AFTER_NARRATION)
     number = state.find(change.who)
     if number is None:
         raise CheckRejected(f"No character named {change.who!r} exists to make this check.")
@@ -75,6 +86,20 @@ def check_resolve(
         "sequence": sequence,
         "public": dice.public,
     }
+
+
+def check_fact_line(payload: dict[str, Any], *, who: str) -> str:
+    """A rolled check in a line for the narrator: "Ada tried to pick the lock: 1d20+3 = 14
+    against 15: failure" (bounded: names and `what` are at most 200 characters each, the
+    dice 100)."""
+    what = str(payload["what"]).strip()[:200]
+    if not what.lower().startswith("to "):
+        what = f"to {what}"
+    verdict = "success" if payload["success"] else "failure"
+    return (
+        f"{who[:200]} tried {what}: {payload['dice']} = {payload['total']} "
+        f"against {payload['target']}: {verdict}"
+    )
 
 
 def roll_payload(

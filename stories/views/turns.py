@@ -25,6 +25,7 @@ from workspace.jobs.streams import StreamEntry, stream_read
 STREAM_IDLE_MS = 2000  # how long the stream may be quiet before the turn itself is checked
 STREAM_TIMEOUT_SECONDS = 3600.0  # the stream's own lifetime (workspace/jobs/streams.py)
 STATUS_TEXT = {
+    "checking": "asking whether the dice are needed…",
     "started": "writing…",
     "proposing": "working out what changed…",
 }
@@ -83,6 +84,8 @@ def _relayed(entry: StreamEntry) -> bytes | None:
         return sse_event("status", STATUS_TEXT[entry.event])
     if entry.event == "waiting":
         return sse_event("status", escape(entry.data))
+    if entry.event == "check":  # the roll, before the narration that knows it
+        return sse_event("check", escape(entry.data))
     return None  # done, failed: the `done` event below carries the turn as it ended
 
 

@@ -117,3 +117,24 @@ def test_every_campaign_page_opens_cleanly(signed_in_page: Page, campaign, scrip
         page.goto(path)
         expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
         screenshot(page, f"stories-{name}")
+
+
+def test_a_check_is_rolled_before_the_narration_and_shown_on_its_turn(
+    signed_in_page: Page, campaign, script, screenshot, tasks_inline
+):
+    check = {"who": "Ada", "what": "pick the lock", "dice": "1d20+3", "target": 15}
+    script.add("Ada bends over the lock with her pins.", [], check=check)
+    page = signed_in_page
+    page.goto(campaign.get_absolute_url())
+    page.get_by_label("What do you do?").fill("I pick the lock.")
+    page.get_by_role("button", name="Send").click()
+    story = page.get_by_test_id("story")
+    expect(story.get_by_text("Ada bends over the lock with her pins.")).to_be_visible()
+    shown = story.get_by_test_id("turn-check")
+    expect(shown).to_contain_text("Ada checks pick the lock: 1d20")
+    expect(shown).to_contain_text("against 15")
+    from stories.models import Event
+
+    payload = Event.objects.get(campaign=campaign, kind="check").payload
+    expect(shown).to_contain_text("Success" if payload["success"] else "Failure")
+    screenshot(page, "stories-turn-with-check")

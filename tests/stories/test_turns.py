@@ -81,7 +81,8 @@ def test_the_prompt_puts_rules_first_and_the_action_last_and_its_count_is_exact(
     second = turn_play(campaign=campaign, member=owner_member, action="I wave at Bram.")
     from workspace.runtime import get_runtime
 
-    narration_prompt = get_runtime().calls[2]  # type: ignore[attr-defined]
+    # Each turn: the check step, the narration, the state changes.
+    narration_prompt = get_runtime().calls[4]  # type: ignore[attr-defined]
     assert narration_prompt[0].role == "system" and "No magic." in narration_prompt[0].content
     assert "[character] Ada" in narration_prompt[1].content
     assert narration_prompt[-1].content.endswith("I wave at Bram.")

@@ -1,5 +1,6 @@
-"""Checks asked for by the model in a turn's structured output: rolled by code with the
-campaign's seeded generator, recorded as events, the same on replay and in a branch."""
+"""Checks asked for by the model in a turn's check step (before the narration): rolled by
+code with the campaign's seeded generator, recorded as events, the same on replay and in a
+branch."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from stories.turns import turn_play
 pytestmark = pytest.mark.django_db
 
 LOCK = {
-    "kind": "check",
     "who": "Ada",
     "what": "pick the lock",
     "dice": "10d1000",  # many sides and dice: two unrelated rolls never match by chance
@@ -26,8 +26,8 @@ LOCK = {
 }
 
 
-def _play(campaign, member, script, *changes):
-    script.add("Ada kneels at the door and works the lock.", list(changes))
+def _play(campaign, member, script, check, *changes):
+    script.add("Ada kneels at the door and works the lock.", list(changes), check=check)
     return turn_play(campaign=campaign, member=member, action="I pick the lock.")
 
 
@@ -44,13 +44,16 @@ def test_a_check_in_a_turn_is_rolled_by_code_and_recorded_as_an_event(
     assert p["detail"].endswith(f"= {p['total']}")
     # The world is unchanged by a roll, and the turn shows the result.
     assert load_state(campaign).as_dict() == state_at(campaign, 0).as_dict()
-    [shown] = story_view(campaign=campaign, member=owner_member).turns[-1].changes
-    assert "Ada checks pick the lock" in shown.text and str(p["total"]) in shown.text
-    assert ("success" if p["success"] else "failure") in shown.text
+    shown = story_view(campaign=campaign, member=owner_member).turns[-1]
+    assert shown.changes == [] and shown.check is not None
+    assert "Ada checks pick the lock" in shown.check.text and str(p["total"]) in shown.check.text
+    assert ("success" if p["success"] else "failure") in shown.check.text
+    assert shown.check_success is p["success"]
 
 
 def test_every_recorded_roll_is_what_the_campaign_seed_rolls_again(campaign, owner_member, script):
-    _play(campaign, owner_member, script, LOCK, {**LOCK, "dice": "2d20kh1+3", "target": 12})
+    _play(campaign, owner_member, script, LOCK)
+    _play(campaign, owner_member, script, {**LOCK, "dice": "2d20kh1+3", "target": 12})
     _play(campaign, owner_member, script, LOCK)
     checks = list(Event.objects.filter(campaign=campaign, kind="check").order_by("sequence"))
     assert len(checks) == 3
@@ -90,6 +93,8 @@ def test_a_branch_replays_the_same_rolls_and_rolls_the_same_next(
         ({**LOCK, "who": "Zed"}, "No character named 'Zed'"),
         ({**LOCK, "who": "Sword"}, "Sword is a item; only characters make checks"),
         ({**LOCK, "dice": "1000000d1000000"}, "At most 100 dice"),
+        ({**LOCK, "dice": "99999d20"}, "At most 100 dice"),
+        ({**LOCK, "dice": "1d0"}, "Dice have 1 to 1000 sides (0 asked)"),
         ({**LOCK, "dice": "pick it"}, "is not dice notation"),
     ],
 )
@@ -97,8 +102,10 @@ def test_a_check_against_an_unknown_character_or_with_nonsense_dice_is_rejected(
     campaign, owner_member, script, change, reason
 ):
     turn = _play(campaign, owner_member, script, change, {"kind": "clock", "minutes": 5})
+    assert turn.status == turn.Status.DONE and turn.narration  # the turn still narrates
+    assert turn.check_step["verdict"]["reason"] == turn.events.order_by("sequence")[0].reason
     check, clock = turn.events.order_by("sequence")
-    assert not check.applied and reason in check.reason
+    assert check.kind == "check" and not check.applied and reason in check.reason
     assert "total" not in check.payload
     assert clock.applied  # the rest of the turn's changes still apply
     [row] = [r for r in timeline_view(campaign=campaign, before_turn=None).rows if r.turn]
@@ -106,8 +113,10 @@ def test_a_check_against_an_unknown_character_or_with_nonsense_dice_is_rejected(
 
 
 def test_a_dead_character_makes_no_check(campaign, owner_member, script):
-    turn = _play(
-        campaign, owner_member, script, {"kind": "death", "entity": "Ada", "cause": "a trap"}, LOCK
+    died = _play(
+        campaign, owner_member, script, None, {"kind": "death", "entity": "Ada", "cause": "a trap"}
     )
-    death, check = turn.events.order_by("sequence")
-    assert death.applied and not check.applied and "dead" in check.reason
+    assert died.events.get().applied
+    turn = _play(campaign, owner_member, script, LOCK)
+    check = turn.events.get()
+    assert not check.applied and "dead" in check.reason

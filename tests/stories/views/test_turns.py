@@ -65,6 +65,28 @@ def test_with_htmx_the_turn_streams_over_sse_and_ends_with_the_finished_turn(
     assert "event: narration" not in again and "event: done" in again
 
 
+def test_the_stream_shows_the_roll_before_the_narration_that_knows_it(
+    signed_in_client, campaign, script
+):
+    check = {"who": "Ada", "what": "pick the lock", "dice": "1d20+3", "target": 15}
+    script.add("The lock holds, or gives.", [], check=check)
+    signed_in_client.post(
+        url("turn_create", campaign.pk), {"action": "I pick the lock."}, HTTP_HX_REQUEST="true"
+    )
+    turn = Turn.objects.get(campaign=campaign)
+    stream = signed_in_client.get(url("turn_stream", campaign.pk, turn.pk))
+    chunks = iter(stream.streaming_content)
+    connected = next(chunks)
+    run_turn.apply(args=(turn.pk,))
+    body = (connected + b"".join(chunks)).decode()
+    assert "asking whether the dice are needed" in body
+    payload = turn.events.get(kind="check").payload
+    [line] = [b for b in body.split("\n\n") if b.startswith("event: check")]
+    assert f"Ada checks pick the lock: {payload['detail']} against 15" in line
+    assert body.index("event: check") < body.index("event: narration")
+    assert 'data-testid="turn-check"' in body.split("event: done", 1)[1]
+
+
 @pytest.mark.django_db(transaction=True)  # the turn is sent on commit
 def test_the_context_map_page_explains_the_last_prompt(signed_in_client, campaign, script):
     script.add("Quiet.", [])
