@@ -27,18 +27,15 @@ there, or the second run measured nothing).
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import setup_django
-from bench.harness import Workers, database_url
+from bench.harness import Workers, queue_environment
 
 PAPERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "papers"
 QUESTIONS = (
@@ -157,73 +154,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--delay-ms", type=int, default=20, help="scripted model, per call")
     args = parser.parse_args(argv)
 
-    var = Path(tempfile.mkdtemp(prefix="carrel-bench-backlog-"))
-    os.environ.setdefault("CARREL_VAR_DIR", str(var))
-    os.environ["MEDIA_ROOT"] = str(var / "media")
-    os.environ["CARREL_BACKEND"] = "scripted"
-    os.environ["CARREL_SCRIPTED_DELAY_MS"] = str(args.delay_ms)
-    os.environ["CARREL_MAX_QUESTIONS_IN_FLIGHT"] = "0"
-    from workspace.local_redis import start_private_redis
-    from workspace.management.commands.runcarrel import INTERACTIVE_QUEUES, MAIN_QUEUES
+    variables = {
+        "CARREL_SCRIPTED_DELAY_MS": str(args.delay_ms),
+        "CARREL_MAX_QUESTIONS_IN_FLIGHT": "0",
+    }
+    with queue_environment("backlog", **variables) as (workers, _var):
+        return run(workers, args)
 
-    redis = start_private_redis(workdir=var / "redis")
-    os.environ["REDIS_URL"] = redis.url
-    setup_django()
-    import logging
 
+def run(workers: Workers, args: argparse.Namespace) -> int:
     from django.contrib.auth.models import User
     from django.db import connection
 
     from research.library import summary_lane
+    from workspace.management.commands.runcarrel import INTERACTIVE_QUEUES, MAIN_QUEUES
 
-    logging.getLogger("celery").setLevel(logging.ERROR)
-    database = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    env: dict[str, str] = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "CARREL_VAR_DIR": str(var),
-        "PYTHONUNBUFFERED": "1",
-    }
-    (var / "logs").mkdir()
-    workers = Workers(env, var / "logs")
     documents = max(1, args.calls // (PASSAGES_PER_DOCUMENT + 1))
     print(
         f"database: {connection.vendor}; scripted model {args.delay_ms} ms a call; "
         f"backlog: {documents} documents of {PASSAGES_PER_DOCUMENT} passages"
     )
-    try:
-        workers.start(queues=MAIN_QUEUES)
-        workers.start(queues=INTERACTIVE_QUEUES)
-        grace = User.objects.create_user(username="grace")
-        ada = User.objects.create_user(username="ada")
-        paper = sorted(PAPERS.glob("*.pdf"))[0]
-        papers = indexed([(paper.name, paper.read_bytes())], owner=grace, title="A", mode="off")
-        started = time.perf_counter()
-        library = indexed(
-            [
-                (f"notes-{n:04d}.txt", generated_text(n, PASSAGES_PER_DOCUMENT).encode())
-                for n in range(documents)
-            ],
-            owner=ada,
-            title="Library",
-            mode="off",
-        )
-        print(f"   backlog library indexed in {time.perf_counter() - started:.0f} s")
-        ask_all(grace, papers, 3)  # warm-up: workers' tokenizers and caches loaded
+    workers.start(queues=MAIN_QUEUES)
+    workers.start(queues=INTERACTIVE_QUEUES)
+    grace = User.objects.create_user(username="grace")
+    ada = User.objects.create_user(username="ada")
+    paper = sorted(PAPERS.glob("*.pdf"))[0]
+    papers = indexed([(paper.name, paper.read_bytes())], owner=grace, title="A", mode="off")
+    started = time.perf_counter()
+    library = indexed(
+        [
+            (f"notes-{n:04d}.txt", generated_text(n, PASSAGES_PER_DOCUMENT).encode())
+            for n in range(documents)
+        ],
+        owner=ada,
+        title="Library",
+        mode="off",
+    )
+    print(f"   backlog library indexed in {time.perf_counter() - started:.0f} s")
+    ask_all(grace, papers, 3)  # warm-up: workers' tokenizers and caches loaded
 
-        print(f"\n1. {args.questions} questions, one after another (time to first token)")
-        idle = ask_all(grace, papers, args.questions)
-        queued = summary_calls_waiting(library)
-        summary_lane.project_summaries_start(project=library)
-        deadline = time.monotonic() + 120
-        while summary_calls_waiting(library) == queued and time.monotonic() < deadline:
-            time.sleep(0.2)  # the first summary call has run: the backlog is being worked
-        busy = ask_all(grace, papers, args.questions)
-        report(idle, busy, summary_calls_waiting(library), queued)
-    finally:
-        workers.stop()
-        connection.creation.destroy_test_db(database, verbosity=0)
-        redis.stop()
+    print(f"\n1. {args.questions} questions, one after another (time to first token)")
+    idle = ask_all(grace, papers, args.questions)
+    queued = summary_calls_waiting(library)
+    summary_lane.project_summaries_start(project=library)
+    deadline = time.monotonic() + 120
+    while summary_calls_waiting(library) == queued and time.monotonic() < deadline:
+        time.sleep(0.2)  # the first summary call has run: the backlog is being worked
+    busy = ask_all(grace, papers, args.questions)
+    report(idle, busy, summary_calls_waiting(library), queued)
     return 0
 
 

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,3 +65,40 @@ class Workers:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@contextlib.contextmanager
+def queue_environment(name: str, **variables: str) -> Iterator[tuple[Workers, Path]]:
+    """A private Redis, a throwaway database and Django set up on them (the scripted model,
+    and `variables` as settings); the workers started in it are stopped on the way out.
+    Yields the workers and the run's own folder."""
+    var = Path(tempfile.mkdtemp(prefix=f"carrel-bench-{name}-"))
+    os.environ.setdefault("CARREL_VAR_DIR", str(var))
+    os.environ["MEDIA_ROOT"] = str(var / "media")
+    os.environ["CARREL_BACKEND"] = "scripted"
+    os.environ.update(variables)
+    from workspace.local_redis import start_private_redis
+
+    redis = start_private_redis(workdir=var / "redis")
+    os.environ["REDIS_URL"] = redis.url
+    from bench import setup_django
+
+    setup_django()
+    from django.db import connection
+
+    logging.getLogger("celery").setLevel(logging.ERROR)
+    database = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "CARREL_VAR_DIR": str(var),
+        "PYTHONUNBUFFERED": "1",
+    }
+    (var / "logs").mkdir()
+    workers = Workers(env, var / "logs")
+    try:
+        yield workers, var
+    finally:
+        workers.stop()
+        connection.creation.destroy_test_db(database, verbosity=0)
+        redis.stop()

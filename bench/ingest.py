@@ -20,17 +20,13 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from bench import setup_django
-from bench.harness import Workers, database_url
+from bench.harness import Workers, queue_environment
 
 PAPERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "papers"
 
@@ -109,72 +105,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--part", choices=["1", "all"], default="all", help="only part 1")
     args = parser.parse_args(argv)
 
-    var = Path(tempfile.mkdtemp(prefix="carrel-bench-ingest-"))
-    os.environ.setdefault("CARREL_VAR_DIR", str(var))
-    os.environ["MEDIA_ROOT"] = str(var / "media")
-    os.environ["CARREL_BACKEND"] = "scripted"
-    from workspace.local_redis import start_private_redis
+    with queue_environment("ingest") as (workers, _var):
+        from django.db import connection
 
-    redis = start_private_redis(workdir=var / "redis")
-    os.environ["REDIS_URL"] = redis.url
-    setup_django()
-    import logging
+        print(f"database: {connection.vendor}; repeats: {args.repeats}")
+        return run(workers, args)
 
-    from django.db import connection
 
-    logging.getLogger("celery").setLevel(logging.ERROR)
-    database = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    print(f"database: {connection.vendor}; redis: {redis.url}; repeats: {args.repeats}")
-    env: dict[str, Any] = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "CARREL_VAR_DIR": str(var),
-        "PYTHONUNBUFFERED": "1",
-    }
-    (var / "logs").mkdir()
-    workers = Workers(env, var / "logs")
-    try:
-        papers = sorted(PAPERS.glob("*.pdf"))
-        files = [(path.name, path.read_bytes()) for path in papers]
-        workers.start()
-        ingest([files[0]], label="warm-up")  # worker and tokenizer loaded, caches warm
+def run(workers: Workers, args: argparse.Namespace) -> int:
+    papers = sorted(PAPERS.glob("*.pdf"))
+    files = [(path.name, path.read_bytes()) for path in papers]
+    workers.start()
+    ingest([files[0]], label="warm-up")  # worker and tokenizer loaded, caches warm
 
-        pages, raw_seconds = median_run_raw(papers, repeats=args.repeats)
-        _, carrel_seconds = median_run(files, label="papers, 1 worker", repeats=args.repeats)
-        print(f"\n1. {len(papers)} papers, {pages} pages (median of {args.repeats})")
-        print(
-            f"   plain pypdf extract_text   {raw_seconds:7.2f} s  "
-            f"{pages / raw_seconds:7.1f} pages/s"
-        )
-        print(
-            f"   Carrel, 1 worker           {carrel_seconds:7.2f} s  "
-            f"{pages / carrel_seconds:7.1f} pages/s  (extract+count+chunk+index)"
-        )
-        print(
-            f"   overhead over raw pypdf    {carrel_seconds / raw_seconds:7.2f}x  (target < 1.3x)"
-        )
-        if args.part == "1":
-            return 0
+    pages, raw_seconds = median_run_raw(papers, repeats=args.repeats)
+    _, carrel_seconds = median_run(files, label="papers, 1 worker", repeats=args.repeats)
+    print(f"\n1. {len(papers)} papers, {pages} pages (median of {args.repeats})")
+    print(f"   plain pypdf extract_text   {raw_seconds:7.2f} s  {pages / raw_seconds:7.1f} pages/s")
+    print(
+        f"   Carrel, 1 worker           {carrel_seconds:7.2f} s  "
+        f"{pages / carrel_seconds:7.1f} pages/s  (extract+count+chunk+index)"
+    )
+    print(f"   overhead over raw pypdf    {carrel_seconds / raw_seconds:7.2f}x  (target < 1.3x)")
+    if args.part == "1":
+        return 0
 
-        long_name = f"GeoTopo-x{args.times}.pdf"
-        long_pdf = [(long_name, repeated(PAPERS / "GeoTopo-komprimiert.pdf", args.times))]
-        long_pages, one = median_run(long_pdf, label="long, 1 worker", repeats=args.repeats)
-        workers.start()
-        ingest([files[1]], label="warm-up 2")
-        _, two = median_run(long_pdf, label="long, 2 workers", repeats=args.repeats)
-        _, papers_two = median_run(files, label="papers, 2 workers", repeats=args.repeats)
-        print(f"\n2. {long_name}: {long_pages} pages (median of {args.repeats})")
-        print(f"   1 worker                   {one:7.2f} s  {long_pages / one:7.1f} pages/s")
-        print(f"   2 workers                  {two:7.2f} s  {long_pages / two:7.1f} pages/s")
-        print(f"   speed-up                   {one / two:7.2f}x  (target near 2x)")
-        print(
-            f"   (papers on 2 workers: {papers_two:.2f} s, {pages / papers_two:.1f} pages/s, "
-            f"{carrel_seconds / papers_two:.2f}x one worker)"
-        )
-    finally:
-        workers.stop()
-        connection.creation.destroy_test_db(database, verbosity=0)
-        redis.stop()
+    long_name = f"GeoTopo-x{args.times}.pdf"
+    long_pdf = [(long_name, repeated(PAPERS / "GeoTopo-komprimiert.pdf", args.times))]
+    long_pages, one = median_run(long_pdf, label="long, 1 worker", repeats=args.repeats)
+    workers.start()
+    ingest([files[1]], label="warm-up 2")
+    _, two = median_run(long_pdf, label="long, 2 workers", repeats=args.repeats)
+    _, papers_two = median_run(files, label="papers, 2 workers", repeats=args.repeats)
+    print(f"\n2. {long_name}: {long_pages} pages (median of {args.repeats})")
+    print(f"   1 worker                   {one:7.2f} s  {long_pages / one:7.1f} pages/s")
+    print(f"   2 workers                  {two:7.2f} s  {long_pages / two:7.1f} pages/s")
+    print(f"   speed-up                   {one / two:7.2f}x  (target near 2x)")
+    print(
+        f"   (papers on 2 workers: {papers_two:.2f} s, {pages / papers_two:.1f} pages/s, "
+        f"{carrel_seconds / papers_two:.2f}x one worker)"
+    )
     return 0
 
 

@@ -53,6 +53,7 @@ from typing import Any
 import httpx
 
 from bench import setup_django
+from bench.harness import database_url
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPERS = ROOT.parent / "shared" / "data" / "papers"
@@ -158,16 +159,6 @@ async def measure_cpu(
     await asyncio.sleep(max(0.0, stop - time.perf_counter()))
     after, elapsed = cpu_now(groups, pids), time.perf_counter() - began
     samples.cpu = {name: (after[name] - before[name]) / elapsed for name in before}
-
-
-def database_url() -> str:
-    from django.db import connection
-
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 class Processes:
