@@ -70,12 +70,14 @@ EDITOR_FORMS = {
 }
 # Asking starts the reader's own thread: a viewer may.
 READER_MAY_POST = {"research:qa:ask"}
-# A follow-up, a retry, a cancel or a route choice changes a thread: its asker's alone.
+# A follow-up, a retry, a cancel, a route choice or an answer written from passages changes
+# a thread: its asker's alone.
 ASKER_ONLY_POST = {
     "research:qa:thread",
     "research:qa:retry",
     "research:qa:cancel",
     "research:qa:choose_route",
+    "research:qa:write_answer",
 }
 
 _hashes = itertools.count()
