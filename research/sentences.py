@@ -29,18 +29,19 @@ ABBREVIATIONS = frozenset(
 def _joined_lines(paragraph: str) -> str:
     """A paragraph's lines as one line; a word hyphenated at a line end is joined again
     ("exam-" + "ple" gives "example") when the next line starts in lowercase."""
-    lines = paragraph.split("\n")
     out: list[str] = []
-    for line in lines:
-        line = line.strip()
+    for raw in paragraph.split("\n"):
+        line = raw.strip()
         if not line:
             continue
-        hyphenated = out and out[-1].endswith("-") and len(out[-1]) > 1 and out[-1][-2].isalpha()
+        last = out[-1] if out else ""
+        hyphenated = last.endswith("-") and len(last) > 1 and last[-2].isalpha()
         if hyphenated and line[0].islower():
-            out[-1] = out[-1][:-1] + line
+            out[-1] = last[:-1]  # the halves meet without a space (joined below)
+            out.append("\0" + line)
             continue
         out.append(line)
-    return " ".join(out)
+    return " ".join(out).replace(" \0", "")
 
 
 def _ends_sentence(word: str, following: str) -> bool:
