@@ -49,6 +49,10 @@ def chat_model() -> Iterator[ScriptedRuntime]:
 def test_on_a_base_model_a_question_is_answered_with_quoted_passages_and_no_model_call(
     signed_in_client, project, base_model
 ):
+    form = signed_in_client.get(reverse("research:qa:ask", args=[project.pk])).content.decode()
+    assert "The best passages, quoted with their pages" in form
+    checked = form[form.index('value="passages"') :].split(">", 1)[0]
+    assert "checked" in checked  # the default here, said on the form
     question = ask(signed_in_client, project, "What are moraines made of?")
     question.refresh_from_db()
     assert question.answer_mode == Mode.PASSAGES
