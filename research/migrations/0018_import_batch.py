@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('research', '0016_page_read_by_ocr'),
+        ('research', '0017_question_answer_mode'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

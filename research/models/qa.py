@@ -44,6 +44,12 @@ class Question(Claimable):
         DONE = "done", "Answered"
         FAILED = "failed", "Failed"
 
+    class AnswerMode(models.TextChoices):
+        GENERATED = "generated", "An answer written by the model"
+        # The one-prompt plan's best passages, quoted with their pages: no model call
+        # (research/qa/passages.py). The default where the model cannot follow instructions.
+        PASSAGES = "passages", "Retrieved passages"
+
     QUEUED = Status.QUEUED
     CLAIMED = Status.ANSWERING
     FAILED = Status.FAILED
@@ -59,6 +65,9 @@ class Question(Claimable):
     # The asker's choice once packing routed the question to map-reduce: "map_reduce" (run
     # it) or "one_prompt" (summaries and excerpts); "" until asked.
     route_choice = models.CharField(max_length=16, blank=True)
+    answer_mode = models.CharField(
+        max_length=16, choices=AnswerMode.choices, default=AnswerMode.GENERATED
+    )
     context_map = models.JSONField(default=dict, blank=True)  # workspace.packing.ContextMap
     groups_total = models.PositiveIntegerField(default=0)  # map-reduce progress
     groups_done = models.PositiveIntegerField(default=0)

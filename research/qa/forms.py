@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
-from research.models import Document
+from research.models import Document, Question
 
 MAX_QUESTION_CHARS = 4000
 
@@ -20,15 +20,43 @@ def fresh_auto_id() -> str:
     return f"q{secrets.token_hex(3)}_%s"
 
 
+ANSWER_MODES = [
+    (
+        Question.AnswerMode.PASSAGES,
+        "The best passages, quoted with their pages (no model, in seconds)",
+    ),
+    (Question.AnswerMode.GENERATED, "An answer written by the model, with page citations"),
+]
+
+
 class FollowUpForm(forms.Form):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    """`passages_default`: what an answer is when the form does not say (the passages where
+    the active model cannot follow instructions), and the choice shown at first."""
+
+    def __init__(self, *args: Any, passages_default: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", fresh_auto_id())
         super().__init__(*args, **kwargs)
+        self.default_mode = (
+            Question.AnswerMode.PASSAGES if passages_default else Question.AnswerMode.GENERATED
+        )
+        self.fields["answer_mode"].initial = self.default_mode
+        if passages_default:
+            self.fields["answer_mode"].help_text = (
+                "The active model is a small base model that cannot follow instructions: "
+                "the passages are the honest answer. You can still have it write one, "
+                "now or from the passages."
+            )
 
     question = forms.CharField(
         label="Your question",
         max_length=MAX_QUESTION_CHARS,
         widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    answer_mode = forms.ChoiceField(
+        label="Answer with",
+        choices=ANSWER_MODES,
+        required=False,
+        widget=forms.RadioSelect,
     )
 
     def clean_question(self) -> str:
@@ -36,6 +64,9 @@ class FollowUpForm(forms.Form):
         if not text:
             raise forms.ValidationError("Write a question first.")
         return text
+
+    def clean_answer_mode(self) -> str:
+        return self.cleaned_data.get("answer_mode") or self.default_mode
 
 
 class AskForm(FollowUpForm):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -21,9 +21,13 @@ from research.library.bibliography import citation_labels_for_project
 from research.library.selectors import ready_document_list_for_project
 from research.models import Answer, Chunk, Document, Project, Question, Thread
 from research.qa.noanswer import answer_says_not_found
+from research.qa.passages import quotes_of
 from workspace.packing import LEFT_OUT_REASONS, ContextMap, Piece, Source
 from workspace.packing.cost import PlanCost, plan_cost
+from workspace.packing.layout import page_label
 from workspace.runtime.speed import plan_cost_timed
+
+ONE_PROMPT = "one_prompt"  # Question.route_choice of a question written from passages
 
 Viewer = User | AnonymousUser
 
@@ -83,10 +87,15 @@ def document_list_for_thread(*, thread: Thread) -> QuerySet[Document]:
 
 
 def thread_history(*, question: Question) -> list[tuple[str, str]]:
-    """Earlier answered (question, answer) pairs of the question's thread, oldest first."""
+    """Earlier answered (question, answer) pairs of the question's thread, oldest first.
+    Passages answers are evidence, not conversation: they are left out (the question that
+    follows packs its own passages)."""
     earlier = (
         Question.objects.filter(
-            thread_id=question.thread_id, status=Question.Status.DONE, id__lt=question.pk
+            thread_id=question.thread_id,
+            status=Question.Status.DONE,
+            answer_mode=Question.AnswerMode.GENERATED,
+            id__lt=question.pk,
         )
         .select_related("answer")
         .order_by("id")
@@ -220,6 +229,12 @@ class QuestionView:
     # The answer says the excerpts it was given did not hold the answer: offer to read the
     # whole library (a new question routed to map-reduce, cost shown first).
     offers_whole_library: bool = False
+    passages: list[PassageView] = field(default_factory=list)  # a passages answer's quotes
+    from_passages: bool = False  # written by the model from the passages just above
+
+    @property
+    def is_passages(self) -> bool:
+        return self.question.answer_mode == Question.AnswerMode.PASSAGES
 
     @property
     def status(self) -> str:
@@ -259,9 +274,44 @@ STRATEGY_LABELS = {
 }
 
 
-def question_view(*, question: Question) -> QuestionView:
+@dataclass(frozen=True)
+class PassageView:
+    """One quoted passage of a passages answer, with its document and page link."""
+
+    number: int
+    quote: str
+    label: str  # how the document is cited (Author Year, or its title)
+    title: str  # the document's full title ("" when it is the label, or gone)
+    pages: str  # "p. 3" or "pp. 3-4"
+    url: str
+
+
+def passage_views(*, answer: Answer) -> list[PassageView]:
+    citations = citations_from_json(answer.citations)
+    ids = {citation.source_id for citation in citations if citation.source_id is not None}
+    titles = dict(Document.objects.filter(id__in=ids).values_list("id", "title"))
+    views = []
+    for number, (citation, quote) in enumerate(
+        zip(citations, quotes_of(answer.text, citations), strict=True), start=1
+    ):
+        title = titles.get(citation.source_id, "") if citation.source_id is not None else ""
+        views.append(
+            PassageView(
+                number=number,
+                quote=quote,
+                label=citation.title,
+                title="" if title == citation.title else title,
+                pages=page_label(citation.page_start, citation.page_end),
+                url=_citation_url(citation),
+            )
+        )
+    return views
+
+
+def question_view(*, question: Question, from_passages: bool = False) -> QuestionView:
     answer = getattr(question, "answer", None) if question.status == Question.Status.DONE else None
     citations = citations_from_json(answer.citations) if answer else []
+    passages = question.answer_mode == Question.AnswerMode.PASSAGES
     stale = question.is_active and question.updated_at < timezone.now() - STALE_AFTER
     cost = None
     if question.status == Question.Status.CONFIRM and question.context_map:
@@ -274,8 +324,11 @@ def question_view(*, question: Question) -> QuestionView:
         can_retry=question.status == Question.Status.FAILED or stale,
         cost=cost,
         offers_whole_library=answer is not None
+        and not passages
         and question.strategy in READ_PART_OF_THE_LIBRARY
         and answer_says_not_found(answer.text, citations),
+        passages=passage_views(answer=answer) if answer and passages else [],
+        from_passages=from_passages,
     )
 
 
@@ -285,7 +338,21 @@ READ_PART_OF_THE_LIBRARY = ("near_edge",)
 
 
 def question_views(*, thread: Thread) -> list[QuestionView]:
-    return [question_view(question=item) for item in question_list_for_thread(thread=thread)]
+    """Every question of the thread; one asked again from the passages answer just above it
+    (services.answer_write_from_passages) says so."""
+    views: list[QuestionView] = []
+    previous: Question | None = None
+    for item in question_list_for_thread(thread=thread):
+        from_passages = (
+            previous is not None
+            and previous.answer_mode == Question.AnswerMode.PASSAGES
+            and item.answer_mode == Question.AnswerMode.GENERATED
+            and item.route_choice == ONE_PROMPT
+            and item.text == previous.text
+        )
+        views.append(question_view(question=item, from_passages=from_passages))
+        previous = item
+    return views
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 from celery import chord
@@ -36,7 +37,9 @@ from research.citations import Citation, check_citations
 from research.library.search import query_terms
 from research.library.vectors import chunk_retriever
 from research.models import Answer, MapNote, Page, Project, Question, Thread
+from research.qa.passages import PASSAGES_SHOWN, best_pieces, passages_text, quote_piece
 from research.qa.selectors import (
+    ONE_PROMPT,
     document_list_for_thread,
     packing_sources_for_documents,
     question_in_flight_count,
@@ -55,6 +58,8 @@ from workspace.packing import (
     Budget,
     ContextMap,
     PackingError,
+    Ranked,
+    RecordingRetriever,
     Source,
     batch_notes,
     map_prompt,
@@ -70,6 +75,7 @@ from workspace.runtime.types import ChatResult, Message, ModelRuntime
 logger = logging.getLogger(__name__)
 
 Status = Question.Status
+AnswerMode = Question.AnswerMode
 ErrorCode = JobError
 
 MODEL_QUEUE = "model"  # interactive: a person is waiting (workspace/settings.py)
@@ -103,6 +109,10 @@ STATUS = "status"
 # restart took it over): between these checks it only looks at the cancel flag.
 FENCE_CHECK_SECONDS = 0.5
 CANCELLED_MESSAGE = "You cancelled this question before it was answered."
+PASSAGES_ROUTE_REASON = (
+    "the passages answer: the best passages of the one-prompt plan (summaries and the most "
+    "relevant excerpts), quoted as they stand, with no model call"
+)
 NOTHING_FOUND = (
     "None of the documents in scope had anything relevant to this question, "
     "so there is nothing to cite."
@@ -122,6 +132,7 @@ def thread_start(
     project: Project,
     question: str,
     document_ids: Sequence[int] = (),
+    answer_mode: str = AnswerMode.GENERATED,
 ) -> Question:
     """A new thread over the chosen documents (none chosen: the whole project)."""
     with transaction.atomic():
@@ -131,7 +142,7 @@ def thread_start(
             title=_title(question),
             document_ids=sorted({int(i) for i in document_ids}),
         )
-        return question_ask(thread=thread, text=question)
+        return question_ask(thread=thread, text=question, answer_mode=answer_mode)
 
 
 class QuestionLimitReached(Exception):
@@ -152,14 +163,37 @@ def question_capacity_check(*, user: User) -> None:
         )
 
 
-def question_ask(*, thread: Thread, text: str) -> Question:
+def question_ask(
+    *, thread: Thread, text: str, answer_mode: str = AnswerMode.GENERATED, route_choice: str = ""
+) -> Question:
     """Add a question to a thread; it waits for the `qa_answer` task (question_enqueue).
+    `answer_mode` "passages" answers it with the retrieved passages, no model call.
     QuestionLimitReached (and nothing saved) when the asker has too many in flight."""
+    if answer_mode not in AnswerMode.values:
+        raise ValueError(f"unknown answer mode {answer_mode!r}")
     question_capacity_check(user=thread.owner)
     with transaction.atomic():
-        question = Question.objects.create(thread=thread, text=text.strip())
+        question = Question.objects.create(
+            thread=thread, text=text.strip(), answer_mode=answer_mode, route_choice=route_choice
+        )
         Thread.objects.filter(pk=thread.pk).update(updated_at=timezone.now())
     return question
+
+
+def answer_write_from_passages(*, question: Question) -> Question | None:
+    """The optional second step of a passages answer: the same question, asked again in
+    its thread for a generated answer from the same one-prompt plan (the route choice
+    "one_prompt" packs it exactly as the passages were chosen). None when `question` is
+    not an answered passages question. The caller sends it (question_enqueue);
+    QuestionLimitReached over the in-flight cap."""
+    if question.answer_mode != AnswerMode.PASSAGES or question.status != Status.DONE:
+        return None
+    return question_ask(
+        thread=question.thread,
+        text=question.text,
+        answer_mode=AnswerMode.GENERATED,
+        route_choice=ONE_PROMPT,
+    )
 
 
 def answer_signature(*, question_id: int, attempt: int) -> Signature:
@@ -228,6 +262,8 @@ class Prepared:
     messages: list[Message]
     context_map: ContextMap
     runtime: ModelRuntime
+    sources: list[Source] = field(default_factory=list)
+    ranking: list[Ranked] = field(default_factory=list)  # the retriever's, best first
 
     @property
     def map_reduce(self) -> bool:
@@ -315,6 +351,11 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
     history = thread_history(question=question)
     query = " ".join([question.text, *(history[-1][:1] if history else [])])
     choice = question.route_choice
+    passages = question.answer_mode == AnswerMode.PASSAGES
+    # The passages are chosen from the one-prompt plan, packed as a generated answer with
+    # route choice "one_prompt" would be: "write an answer from these passages" sees them.
+    one_prompt = choice == ONE_PROMPT or passages
+    retriever = RecordingRetriever(chunk_retriever())
     try:
         result = pack(
             question=question.text,
@@ -323,10 +364,12 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
             system=QA_RULES,
             history=history,
             query=query,
-            retriever=chunk_retriever(),
+            retriever=retriever,
             map_system=QA_MAP_RULES,
-            route="map_reduce" if choice in (RUN_MAP_REDUCE, WHOLE_LIBRARY) else None,
-            strategy="near_edge" if choice == ONE_PROMPT else None,
+            route="map_reduce"
+            if choice in (RUN_MAP_REDUCE, WHOLE_LIBRARY) and not passages
+            else None,
+            strategy="near_edge" if one_prompt else None,
         )
     except PackingError as exc:
         question_fail(
@@ -334,6 +377,8 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
         )
         return None
     context_map = result.context_map
+    if passages:
+        context_map.route_reason = PASSAGES_ROUTE_REASON
     fields: dict[str, object] = {
         "context_map": context_map.to_dict(),
         "strategy": context_map.strategy,
@@ -350,11 +395,10 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
     question.refresh_from_db()
     if context_map.strategy == "map_reduce" and confirmed:
         _start_map_reduce(question_id, attempt, len(context_map.groups))
-    return Prepared(question, result.messages, context_map, runtime)
+    return Prepared(question, result.messages, context_map, runtime, sources, retriever.ranking)
 
 
 RUN_MAP_REDUCE = "map_reduce"
-ONE_PROMPT = "one_prompt"
 ROUTE_CHOICES = (RUN_MAP_REDUCE, ONE_PROMPT)
 # Asked again to read the whole library (the excerpts did not hold the answer): packed as
 # map-reduce, then it waits for the asker's choice with its cost, like any map-reduce.
@@ -412,6 +456,22 @@ def answer_save(
     model_speed_record(result=result)
     citations = check_citations(result.text, context_map)
     _attach_passages(result.text, citations)
+    return _answer_store(
+        question_id,
+        attempt,
+        text=result.text,
+        citations=citations,
+        model=result.model,
+        prompt_tokens=result.expected_prompt_tokens,
+        output_tokens=result.output_tokens,
+        hit_output_cap=result.hit_output_cap,
+    )
+
+
+def _answer_store(
+    question_id: int, attempt: int, *, text: str, citations: list[Citation], **fields: object
+) -> Answer | None:
+    """Mark the attempt answered and store its answer, in one transaction."""
     with transaction.atomic():
         done = Question.fenced(question_id, attempt, Status.ANSWERING)
         if not done.update(status=Status.DONE, error="", error_code=""):
@@ -419,17 +479,54 @@ def answer_save(
         answer, _ = Answer.objects.update_or_create(
             question_id=question_id,
             defaults={
-                "text": result.text,
+                "text": text,
                 "citations": [citation.to_dict() for citation in citations],
                 "flagged_count": sum(citation.flagged for citation in citations),
-                "model": result.model,
-                "prompt_tokens": result.expected_prompt_tokens,
-                "output_tokens": result.output_tokens,
-                "hit_output_cap": result.hit_output_cap,
+                **fields,
             },
         )
         Thread.objects.filter(questions__pk=question_id).update(updated_at=timezone.now())
     return answer
+
+
+def passages_save(*, prepared: Prepared) -> Answer | None:
+    """Answer with the evidence itself (research/qa/passages.py): the one-prompt plan's
+    best passages, quoted with their pages, no model call. None if the attempt is no
+    longer current."""
+    question = prepared.question
+    pieces = {piece.id: piece for source in prepared.sources for piece in source.pieces}
+    titles = {source.id: source.title for source in prepared.sources}
+    chosen = best_pieces(
+        context_map=prepared.context_map,
+        ranking=prepared.ranking,
+        pieces=pieces,
+        query=question.text,
+        limit=PASSAGES_SHOWN,
+    )
+    wanted = {
+        (piece.source_id, number)
+        for piece in chosen
+        for number in range(piece.page_start, piece.page_end + 1)
+    }
+    page_texts: dict[int, dict[int, str]] = defaultdict(dict)
+    rows = Page.objects.filter(
+        document_id__in={document for document, _ in wanted},
+        number__in={number for _, number in wanted},
+    ).values_list("document_id", "number", "text")
+    for document_id, number, page_text in rows:
+        if (document_id, number) in wanted:
+            page_texts[document_id][number] = page_text
+    quotes = [
+        quote_piece(
+            piece,
+            title=titles[piece.source_id],
+            query=question.text,
+            page_texts=page_texts[piece.source_id],
+        )
+        for piece in chosen
+    ]
+    text, citations = passages_text(quote for quote in quotes if quote is not None)
+    return _answer_store(question.pk, question.attempt, text=text, citations=citations)
 
 
 def question_answer(*, question_id: int, attempt: int) -> None:
@@ -442,6 +539,10 @@ def question_answer(*, question_id: int, attempt: int) -> None:
     if prepared is None:
         if Question.fenced(question_id, attempt, Status.FAILED).exists():
             _end_stream(question_id)  # it failed while packing: readers show why
+        return
+    if prepared.question.answer_mode == AnswerMode.PASSAGES:
+        if passages_save(prepared=prepared) is not None:
+            _end_stream(question_id)
         return
     if prepared.map_reduce:
         _publish(question_id, STATUS, prepared.question.status)

@@ -14,5 +14,6 @@ urlpatterns = [
     path("questions/<int:question_id>/cancel/", views.cancel, name="cancel"),
     path("questions/<int:question_id>/route/", views.choose_route, name="choose_route"),
     path("questions/<int:question_id>/whole-library/", views.whole_library, name="whole_library"),
+    path("questions/<int:question_id>/write/", views.write_answer, name="write_answer"),
     path("questions/<int:question_id>/context/", views.context_map, name="context_map"),
 ]

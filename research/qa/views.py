@@ -32,6 +32,7 @@ from research.qa.services import QuestionLimitReached
 from workspace.http import AuthedRequest, found_or_404, sse_comment, sse_event
 from workspace.jobs.stream_slots import sse_held_response, stream_limit_message
 from workspace.jobs.streams import stream_read
+from workspace.runtime import runtime_follows_instructions
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def ask(request: AuthedRequest, project_id: int) -> HttpResponse:
         access.project_get_for_user(user=request.user, project_id=project_id), "project"
     )
     documents = ready_document_list_for_project(project=project)
-    form = AskForm(request.POST or None, documents=documents)
+    form = AskForm(request.POST or None, documents=documents, passages_default=_passages_default())
     if request.method == "POST" and form.is_valid():
         try:
             question = services.thread_start(
@@ -62,6 +63,7 @@ def ask(request: AuthedRequest, project_id: int) -> HttpResponse:
                 project=project,
                 question=form.cleaned_data["question"],
                 document_ids=form.document_ids(),
+                answer_mode=form.cleaned_data["answer_mode"],
             )
         except QuestionLimitReached as refused:
             form.add_error(None, str(refused))
@@ -83,11 +85,14 @@ def thread(request: AuthedRequest, thread_id: int) -> HttpResponse:
     conversation = row_for_request(
         request, selectors.thread_get_for_user, "conversation", thread_id=thread_id
     )
-    form = FollowUpForm(request.POST or None)
+    passages_default = _passages_default()
+    form = FollowUpForm(request.POST or None, passages_default=passages_default)
     if request.method == "POST" and form.is_valid():
         try:
             question = services.question_ask(
-                thread=conversation, text=form.cleaned_data["question"]
+                thread=conversation,
+                text=form.cleaned_data["question"],
+                answer_mode=form.cleaned_data["answer_mode"],
             )
         except QuestionLimitReached as refused:
             form.add_error(None, str(refused))
@@ -95,7 +100,7 @@ def thread(request: AuthedRequest, thread_id: int) -> HttpResponse:
             services.question_enqueue(question=question)
             if not request.htmx:
                 return redirect(_thread_url(question))
-            form = FollowUpForm()
+            form = FollowUpForm(passages_default=passages_default)
     questions = selectors.question_views(thread=conversation)
     context = {
         "thread": conversation,
@@ -143,6 +148,34 @@ def _send(request: AuthedRequest, item: Question, ready: Callable[[], bool]) -> 
     if refusal:
         messages.error(request, refusal)
     return redirect(_thread_url(item))
+
+
+@require_POST
+def write_answer(request: AuthedRequest, question_id: int) -> HttpResponse:
+    """The second step of a passages answer: the model writes an answer from the same
+    one-prompt plan, as a new question below it in the thread (its asker only)."""
+    item = row_for_request(
+        request, selectors.question_get_for_user, "question", question_id=question_id
+    )
+    try:
+        written = services.answer_write_from_passages(question=item)
+    except QuestionLimitReached as refused:
+        if request.htmx:
+            view = selectors.question_view(question=item)
+            return render(request, QUESTION_PARTIAL, {"view": view, "refusal": str(refused)})
+        messages.error(request, str(refused))
+        return redirect(_thread_url(item))
+    if written is None:
+        return HttpResponseBadRequest("Only an answered passages question can be written up.")
+    services.question_enqueue(question=written)
+    if request.htmx:  # the thread page shows the new question and streams its answer
+        return HttpResponse(status=204, headers={"HX-Redirect": _thread_url(written)})
+    return redirect(_thread_url(written))
+
+
+def _passages_default() -> bool:
+    """Answers are the retrieved passages unless the active model follows instructions."""
+    return not runtime_follows_instructions()
 
 
 @require_POST

@@ -12,6 +12,7 @@ from research.cloze import has_cloze
 from research.models import Answer, Document, Flashcard, TimelineEvent
 from research.study.generators import comparisons, flashcards, timelines
 from research.study.generators.timelines import When, parse_when
+from workspace.runtime import runtime_follows_instructions
 
 
 def _page_number(text: str) -> int:
@@ -60,9 +61,43 @@ class DocumentChoices:
 
 
 TAGS_HELP = "Separate tags with commas."
+FROM_TEXT, BY_MODEL = "text", "model"  # research/study/services.py METHODS
 
 
-class FlashcardGenerateForm(DocumentChoices, forms.Form):
+class MethodChoice:
+    """Mixin: `method`, how the material is made: from the text itself (no model call) or
+    by the model. Unsaid, it is the text wherever the active model cannot follow
+    instructions (the embedded demo model), else the model."""
+
+    fields: dict[str, forms.Field]
+    cleaned_data: dict[str, Any]
+    TEXT_LABEL = "From the text itself, each citing its page (no model, in seconds)"
+
+    def offer_methods(self) -> None:
+        self.default_method = BY_MODEL if runtime_follows_instructions() else FROM_TEXT
+        self.fields["method"] = forms.ChoiceField(
+            label="Made",
+            choices=[(FROM_TEXT, self.TEXT_LABEL), (BY_MODEL, "Written by the model")],
+            initial=self.default_method,
+            required=False,
+            widget=forms.RadioSelect,
+        )
+        if self.default_method == FROM_TEXT:
+            self.fields["method"].help_text = (
+                "The active model is a small base model that cannot follow instructions, "
+                "so the text itself is the default; its own version stays a choice."
+            )
+
+    def clean_method(self) -> str:
+        return self.cleaned_data.get("method") or self.default_method
+
+
+class FlashcardGenerateForm(MethodChoice, DocumentChoices, forms.Form):
+    TEXT_LABEL = (
+        "From the text itself: cloze cards from sentences that define something or state a "
+        "finding, each citing its page (no model, in seconds)"
+    )
+
     SCOPES = [
         ("project", "Every document of this project"),
         ("document", "One document"),
@@ -96,6 +131,8 @@ class FlashcardGenerateForm(DocumentChoices, forms.Form):
     def __init__(self, *args: Any, documents: QuerySet[Document], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limit_documents(documents, "document")
+        self.offer_methods()
+        self.fields["kinds"].help_text = "For the model's cards; cards from the text are cloze."
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -126,7 +163,12 @@ class AnswerChoiceField(forms.ModelChoiceField):
         return str(obj.question.text[:120])
 
 
-class AnswerCardsForm(forms.Form):
+class AnswerCardsForm(MethodChoice, forms.Form):
+    TEXT_LABEL = (
+        "From the pages the answer cites: cloze cards from sentences that define something "
+        "or state a finding (no model, in seconds)"
+    )
+
     answer = AnswerChoiceField(label="Answer", queryset=Answer.objects.none())
     count = forms.IntegerField(
         label="Cards", min_value=1, max_value=flashcards.MAX_COUNT, initial=5
@@ -143,6 +185,7 @@ class AnswerCardsForm(forms.Form):
         field = self.fields["answer"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = Answer.objects.filter(pk__in=[answer.pk for answer in answers])
+        self.offer_methods()
 
 
 class FlashcardForm(DocumentChoices, forms.Form):
@@ -225,7 +268,9 @@ class DocumentsForm(DocumentChoices, forms.Form):
         self.limit_documents(documents, "documents")
 
 
-class TimelineGenerateForm(DocumentsForm):
+class TimelineGenerateForm(MethodChoice, DocumentsForm):
+    TEXT_LABEL = "From the text itself: its dated sentences, each citing its page (no model)"
+
     count = forms.IntegerField(
         label="Events per document",
         min_value=1,
@@ -237,6 +282,7 @@ class TimelineGenerateForm(DocumentsForm):
     def __init__(self, *args: Any, documents: QuerySet[Document], **kwargs: Any) -> None:
         super().__init__(*args, documents=documents, **kwargs)
         self.fields["documents"].help_text = "Tick none to read every document."
+        self.offer_methods()
 
 
 class EventForm(DocumentChoices, forms.Form):

@@ -32,7 +32,7 @@ from research.models import (
     StudyJob,
 )
 from research.study import selectors
-from research.study.generators import comparisons, digests, flashcards, timelines
+from research.study.generators import comparisons, digests, flashcards, from_text, timelines
 from research.study.generators.base import GenerationFailed, Tally
 from workspace.jobs import JobError, enqueue_on_commit, error_code_for, task_signature
 from workspace.runtime import get_runtime
@@ -56,11 +56,30 @@ class Generator:
     save_unit: Callable[..., flashcards.SaveCounts]
     noun: str  # what it makes, plural
     one: str  # the same, singular
+    # The same made from the text itself, no model call (generators/from_text.py), for a
+    # job whose params say method "text".
+    from_text: Callable[..., tuple[Sequence[Any], Tally]] | None = None
 
+
+# How a flashcard or timeline job makes its material: from the text itself, or by the model.
+FROM_TEXT, BY_MODEL = "text", "model"
+METHODS = (FROM_TEXT, BY_MODEL)
 
 GENERATORS: dict[str, Generator] = {
-    Kind.FLASHCARDS: Generator(flashcards.generate_unit, flashcards.save_unit, "cards", "card"),
-    Kind.TIMELINE: Generator(timelines.generate_unit, timelines.save_unit, "events", "event"),
+    Kind.FLASHCARDS: Generator(
+        flashcards.generate_unit,
+        flashcards.save_unit,
+        "cards",
+        "card",
+        from_text=from_text.flashcards_unit,
+    ),
+    Kind.TIMELINE: Generator(
+        timelines.generate_unit,
+        timelines.save_unit,
+        "events",
+        "event",
+        from_text=from_text.timeline_unit,
+    ),
     Kind.COMPARISON: Generator(comparisons.generate_unit, comparisons.save_unit, "cells", "cell"),
     Kind.DIGEST: Generator(digests.generate_unit, digests.save_unit, "summaries", "summary"),
 }
@@ -132,16 +151,18 @@ def flashcards_generate(
     count: int = flashcards.DEFAULT_COUNT,
     kinds: str = "basic",
     tags: Sequence[str] = (),
+    method: str = BY_MODEL,
 ) -> StudyJob:
     """Cards from each document (a whole project is all its ready documents), or from a
-    page range of one document."""
+    page range of one document. `method` "text": cloze cards from the text's defining
+    and finding sentences, no model call (generators/from_text.py)."""
     if pages is not None and len(documents) == 1:
         units: list[dict[str, Any]] = [{"document_id": documents[0].pk, "pages": list(pages)}]
         label = f"{documents[0].title}, pp. {pages[0]}-{pages[1]}"
     else:
         units = [{"document_id": document.pk} for document in documents]
         label = documents[0].title if len(documents) == 1 else f"{len(documents)} documents"
-    params = {"count": count, "kinds": kinds, "tags": list(tags)}
+    params = {"count": count, "kinds": kinds, "tags": list(tags), "method": _method(method)}
     return _job_create(
         project=project,
         user=user,
@@ -159,7 +180,9 @@ def flashcards_generate_from_answer(
     count: int = flashcards.DEFAULT_COUNT,
     kinds: str = "basic",
     tags: Sequence[str] = (),
+    method: str = BY_MODEL,
 ) -> StudyJob:
+    """Cards from an answer; `method` "text": cloze cards from the pages it cites."""
     question = answer.question
     return _job_create(
         project=question.thread.project,
@@ -167,7 +190,7 @@ def flashcards_generate_from_answer(
         kind=Kind.FLASHCARDS,
         label=f"the answer to “{question.text[:200]}”",
         units=[{"answer_id": answer.pk}],
-        params={"count": count, "kinds": kinds, "tags": list(tags)},
+        params={"count": count, "kinds": kinds, "tags": list(tags), "method": _method(method)},
     )
 
 
@@ -178,7 +201,9 @@ def timeline_generate(
     documents: Sequence[Document],
     count: int = timelines.DEFAULT_COUNT,
     tags: Sequence[str] = (),
+    method: str = BY_MODEL,
 ) -> StudyJob:
+    """Events from each document; `method` "text": from its dated sentences, no model call."""
     label = documents[0].title if len(documents) == 1 else f"{len(documents)} documents"
     return _job_create(
         project=project,
@@ -186,8 +211,14 @@ def timeline_generate(
         kind=Kind.TIMELINE,
         label=label,
         units=[{"document_id": document.pk} for document in documents],
-        params={"count": count, "tags": list(tags)},
+        params={"count": count, "tags": list(tags), "method": _method(method)},
     )
+
+
+def _method(method: str) -> str:
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    return method
 
 
 def comparison_start(
@@ -428,8 +459,11 @@ def _run_unit(job: StudyJob, generator: Generator, index: int, runtime: ModelRun
             f"asking again (try {tries + 1})…",
         )
 
+    generate = generator.generate_unit
+    if generator.from_text is not None and job.params.get("method") == FROM_TEXT:
+        generate = generator.from_text
     try:
-        drafts, tally = generator.generate_unit(
+        drafts, tally = generate(
             job=job, unit=unit, runtime=runtime, on_part=on_part, on_invalid=on_invalid
         )
     except GenerationFailed as exc:

@@ -71,14 +71,15 @@ EDITOR_FORMS = {
 }
 # Asking starts the reader's own thread: a viewer may.
 READER_MAY_POST = {"research:qa:ask"}
-# A follow-up, a retry, a cancel, a route choice or reading the whole library changes a
-# thread: its asker's alone.
+# A follow-up, a retry, a cancel, a route choice, reading the whole library or an answer
+# written from passages changes a thread: its asker's alone.
 ASKER_ONLY_POST = {
     "research:qa:thread",
     "research:qa:retry",
     "research:qa:cancel",
     "research:qa:choose_route",
     "research:qa:whole_library",
+    "research:qa:write_answer",
 }
 
 _hashes = itertools.count()

@@ -117,3 +117,49 @@ def test_hostile_citations_page_lists_and_highlights_are_linear():
     assert marks == 200  # word marks, capped at MAX_MARKS
     assert links == [2]
     assert parsed == [3, 5, 6, 7]
+
+
+def test_hostile_document_text_is_read_for_sentences_cards_dates_and_quotes_in_linear_time():
+    result = run_isolated(
+        """
+        from research.qa.passages import quote_piece
+        from research.sentences import sentences
+        from research.study.generators.from_text import (
+            cloze_cards, cloze_for, date_in, dated_events, page_sentences,
+        )
+        from workspace.packing import Piece
+        hostile = [
+            "." * 400_000,
+            "a. " * 150_000,
+            "e.g. " * 100_000 + "X.",
+            "x" * 500_000,
+            "exam-\\n" * 80_000 + "ple",
+            ")" * 200_000 + ". A",
+            "1998 " * 100_000,
+            "is is is are are refers to " * 20_000,
+            "We find that " * 30_000,
+            "12% " * 100_000,
+            "14 June " * 60_000 + "2005.",
+            "(Smith, " * 60_000 + "2019)",
+            "{{c1::" * 60_000,
+            ("Moraines are ridges of till that a glacier leaves. " * 20_000) + "\\n\\n" * 50_000,
+        ]
+        counts = []
+        for text in hostile:
+            found = sentences(text)
+            pages = [(1, 1, text), (1, 2, text[: len(text) // 2])]
+            cards = cloze_cards(page_sentences(pages), count=30)
+            events = dated_events(page_sentences(pages), count=40)
+            cloze_for(text[:20_000])
+            date_in(text[:20_000])
+            quote = quote_piece(
+                Piece(1, 1, 0, text, 0, 1, 2), title="T", query="moraines till 1998",
+                page_texts={1: text, 2: text[:1000]},
+            )
+            counts.append([len(found) > 0, len(cards), len(events), quote is not None])
+        result = counts
+        """
+    )
+    assert len(result) == 14
+    assert all(found for found, *_ in result)
+    assert result[-1][1] == 1  # one card for the repeated definition, however often it repeats

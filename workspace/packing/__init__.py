@@ -18,6 +18,7 @@ from workspace.packing.packer import choose_strategy, pack
 from workspace.packing.retrievers import (
     BM25Retriever,
     DatabaseRetriever,
+    RecordingRetriever,
     Retriever,
     default_retriever,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "PackingError",
     "Piece",
     "Ranked",
+    "RecordingRetriever",
     "Retriever",
     "Source",
     "Strategy",

@@ -68,3 +68,17 @@ def default_retriever() -> Retriever:
 
     keyword: Retriever = DatabaseRetriever() if database_search_available() else _shared_bm25
     return HybridRetriever(with_embeddings(keyword))
+
+
+class RecordingRetriever:
+    """Another retriever, keeping the last ranking it gave: the passages answer quotes the
+    pieces packing ranked highest without ranking them a second time."""
+
+    def __init__(self, inner: Retriever) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.ranking: list[Ranked] = []
+
+    def __call__(self, query: str, pieces: Sequence[Piece], k: int) -> list[Ranked]:
+        self.ranking = self.inner(query, pieces, k)
+        return self.ranking

@@ -14,7 +14,12 @@ from workspace.runtime.errors import (
     PromptTooLong,
     PromptTruncated,
 )
-from workspace.runtime.select import get_runtime, runtime_status, use_runtime
+from workspace.runtime.select import (
+    get_runtime,
+    runtime_follows_instructions,
+    runtime_status,
+    use_runtime,
+)
 from workspace.runtime.types import ChatChunk, ChatResult, Message, ModelFacts, ModelRuntime
 
 __all__ = [
@@ -33,6 +38,7 @@ __all__ = [
     "PromptTooLong",
     "PromptTruncated",
     "get_runtime",
+    "runtime_follows_instructions",
     "runtime_status",
     "use_runtime",
 ]

@@ -26,16 +26,18 @@ class ScriptedRuntime:
         context_window: int = 128 * 1024,
         model: str = "scripted",
         delay: float = 0.0,
+        instruction_tuned: bool = True,
     ) -> None:
         self._queue = list(replies) if isinstance(replies, list) else None
         self._reply = replies if callable(replies) else None
         self.context_window = context_window
         self.model = model
         self.delay = delay  # seconds each call takes, as a model server's would (benchmarks)
+        self.instruction_tuned = instruction_tuned  # False plays a base model's facts
         self.calls: list[list[Message]] = []
 
     @classmethod
-    def echo(cls, *, delay: float = 0.0) -> ScriptedRuntime:
+    def echo(cls, *, delay: float = 0.0, instruction_tuned: bool = True) -> ScriptedRuntime:
         """Answers quoting the question, citing the first [source, p. N] marker it was shown."""
 
         def reply(messages: Sequence[Message]) -> str:
@@ -45,7 +47,7 @@ class ScriptedRuntime:
             citation = f" [{cite.group(1)}, p. {cite.group(2)}]" if cite else ""
             return f"Scripted answer to: {question[:200]}{citation}"
 
-        return cls(reply, delay=delay)
+        return cls(reply, delay=delay, instruction_tuned=instruction_tuned)
 
     def facts(self) -> ModelFacts:
         return ModelFacts(
@@ -53,6 +55,7 @@ class ScriptedRuntime:
             model=self.model,
             context_window=self.context_window,
             max_context=self.context_window,
+            instruction_tuned=self.instruction_tuned,
         )
 
     def count_tokens(self, text: str) -> int:

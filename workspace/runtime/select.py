@@ -134,3 +134,14 @@ def runtime_status() -> dict[str, Any]:
         instruction_tuned=facts.instruction_tuned,
     )
     return status
+
+
+def runtime_follows_instructions() -> bool:
+    """Whether the active model follows instructions (an instruction-tuned model). A base
+    model such as the embedded demo model does not: questions are then answered with the
+    retrieved passages and study tools work from the text itself, by default. A backend
+    that cannot be started counts as not following them (the evidence needs no model)."""
+    try:
+        return get_runtime().facts().instruction_tuned
+    except ModelRuntimeError:
+        return False

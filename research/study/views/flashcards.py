@@ -86,6 +86,7 @@ def flashcard_generate(request: AuthedRequest, project_id: int) -> HttpResponse:
             count=data["count"],
             kinds=data["kinds"],
             tags=parse_tags(data["tags"]),
+            method=data["method"],
         )
     except study_services.TooManyJobs as exc:
         return refused(request, exc, url)
@@ -109,6 +110,7 @@ def flashcard_generate_from_answer(request: AuthedRequest, project_id: int) -> H
             count=form.cleaned_data["count"],
             kinds=form.cleaned_data["kinds"],
             tags=parse_tags(form.cleaned_data["tags"]),
+            method=form.cleaned_data["method"],
         )
     except study_services.TooManyJobs as exc:
         return refused(request, exc, url)

@@ -80,6 +80,7 @@ def timeline_generate(request: AuthedRequest, project_id: int) -> HttpResponse:
             documents=chosen,
             count=form.cleaned_data["count"],
             tags=parse_tags(form.cleaned_data["tags"]),
+            method=form.cleaned_data["method"],
         )
     except study_services.TooManyJobs as exc:
         return refused(request, exc, url)

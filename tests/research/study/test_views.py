@@ -195,7 +195,7 @@ def test_generating_cards_from_the_form_runs_the_job_and_lists_the_cards(
     assert response["Location"] == f"/research/{project.pk}/flashcards/"
     job = StudyJob.objects.get()
     assert job.status == StudyJob.Status.DONE, job.error
-    assert job.params == {"count": 2, "kinds": "basic", "tags": ["ice", "exam"]}
+    assert job.params == {"count": 2, "kinds": "basic", "tags": ["ice", "exam"], "method": "model"}
     page = signed_in_client.get(response["Location"]).content.decode()
     assert "Generating flashcards from Glacial erosion, pp. 1-1." in page
     assert "What carves U-shaped valleys?" in page
