@@ -4,7 +4,8 @@
 
 Everything runs for real: a private Redis, a throwaway database (SQLite, or PostgreSQL with
 DATABASE_URL=postgres://...), and the two workers laid out as `manage.py runcarrel` starts
-them (a main one on every queue, questions first, and a small one for questions only).
+them (a main one on every queue, questions first, at a lower CPU priority, and a small one
+for questions only).
 The model is the scripted backend taking --delay-ms per call (CARREL_SCRIPTED_DELAY_MS), as
 a model server would, so --calls summary calls keep the main worker busy for
 calls x delay (10,000 x 20 ms: over three minutes), longer than the measurement.
@@ -174,7 +175,7 @@ def run(workers: Workers, args: argparse.Namespace) -> int:
         f"database: {connection.vendor}; scripted model {args.delay_ms} ms a call; "
         f"backlog: {documents} documents of {PASSAGES_PER_DOCUMENT} passages"
     )
-    workers.start(queues=MAIN_QUEUES)
+    workers.start(queues=MAIN_QUEUES, lower_priority=True)
     workers.start(queues=INTERACTIVE_QUEUES)
     grace = User.objects.create_user(username="grace")
     ada = User.objects.create_user(username="ada")

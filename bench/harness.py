@@ -35,7 +35,10 @@ class Workers:
         self.logs = logs
         self.processes: list[subprocess.Popen[bytes]] = []
 
-    def start(self, *, queues: str = "ingest,carrel", concurrency: int = 1) -> None:
+    def start(
+        self, *, queues: str = "ingest,carrel", concurrency: int = 1, lower_priority: bool = False
+    ) -> None:
+        """`lower_priority`: at the main worker's priority under `runcarrel`."""
         from workspace.celery import app
 
         name = f"bench{len(self.processes)}-{os.getpid()}@%h"
@@ -45,6 +48,10 @@ class Workers:
             f"--concurrency={concurrency}", "--pool=prefork", "-n", name, "--without-gossip",
             "--without-mingle", "--without-heartbeat", "--loglevel=WARNING",
         ]  # fmt: skip
+        if lower_priority:
+            from workspace.management.commands.runcarrel import lower_priority as nice
+
+            command = nice(command)
         process = subprocess.Popen(
             command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
         )

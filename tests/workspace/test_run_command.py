@@ -19,6 +19,7 @@ import pytest
 from celery import Celery
 
 from workspace.local_redis import free_port, redis_answers
+from workspace.management.commands.runcarrel import MAIN_WORKER_NICE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -173,6 +174,25 @@ def redis_url_of(run: Run) -> str:
 def test_make_run_starts_redis_workers_and_a_page_that_answers(make_run):
     assert redis_answers(redis_url_of(make_run))
     assert _fetch(f"http://127.0.0.1:{make_run.port}/healthz")[0] == 200
+
+
+def _nice(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def test_the_main_worker_and_its_pool_run_below_the_web_server_and_the_interactive_worker(
+    make_run,
+):
+    """A summary backlog on the main worker must not take CPU from a question's first token
+    (bench/backlog.py)."""
+    parts = _descendants(make_run.launcher())
+    main = [pid for pid, cmd in parts.items() if "--hostname=carrel@" in cmd]
+    interactive = [pid for pid, cmd in parts.items() if "--hostname=interactive@" in cmd]
+    web = [pid for pid, cmd in parts.items() if "runserver" in cmd]
+    assert main and interactive and web, parts
+    base = _nice(web[0])
+    assert {_nice(pid) for pid in interactive} == {base}
+    assert {_nice(pid) for pid in main} == {min(19, base + MAIN_WORKER_NICE)}
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
