@@ -125,6 +125,15 @@ def test_runcarrel_and_the_deploy_roles_consume_every_queue_and_keep_one_for_que
     assert "--queues=${CARREL_WORKER_QUEUES}" in unit
 
 
+def test_on_a_lab_server_background_roles_run_below_the_interactive_one():
+    """systemd reads carrel-worker@<role>.service.d/ for that instance only."""
+    systemd = ROOT / "deploy" / "systemd"
+    for role in ("batch", "ingest"):
+        dropin = (systemd / f"carrel-worker@{role}.service.d" / "nice.conf").read_text()
+        assert "[Service]" in dropin and "Nice=10" in dropin
+    assert not (systemd / "carrel-worker@interactive.service.d").exists()
+
+
 def test_a_lab_server_has_a_storage_quota_by_default(tmp_path):
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CARREL_USER_STORAGE")},
