@@ -46,6 +46,7 @@ from research.qa.selectors import (
     thread_history,
 )
 from workspace.jobs import JobError, enqueue_on_commit, error_code_for, task_signature
+from workspace.jobs.caps import user_row_lock
 from workspace.jobs.streams import (
     stream_cancel,
     stream_cancelled,
@@ -171,8 +172,9 @@ def question_ask(
     QuestionLimitReached (and nothing saved) when the asker has too many in flight."""
     if answer_mode not in AnswerMode.values:
         raise ValueError(f"unknown answer mode {answer_mode!r}")
-    question_capacity_check(user=thread.owner)
     with transaction.atomic():
+        user_row_lock(user_id=thread.owner_id)
+        question_capacity_check(user=thread.owner)
         question = Question.objects.create(
             thread=thread, text=text.strip(), answer_mode=answer_mode, route_choice=route_choice
         )

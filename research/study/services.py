@@ -35,6 +35,7 @@ from research.study import selectors
 from research.study.generators import comparisons, digests, flashcards, from_text, timelines
 from research.study.generators.base import GenerationFailed, Tally
 from workspace.jobs import JobError, enqueue_on_commit, error_code_for, task_signature
+from workspace.jobs.caps import user_row_lock
 from workspace.runtime import get_runtime
 from workspace.runtime.errors import InvalidModelOutput, ModelRuntimeError
 from workspace.runtime.types import ModelRuntime
@@ -94,7 +95,7 @@ class TooManyJobs(Exception):
 def jobs_in_flight_check(*, user: User, starting: int = 1) -> None:
     """Refuse (TooManyJobs, with the words to show) when `starting` more jobs would put the
     user over CARREL_MAX_JOBS_IN_FLIGHT (0 or less: no limit). Call inside a transaction
-    that has locked the user's row (`_user_lock`), so two requests cannot both pass."""
+    that has locked the user's row (`user_row_lock`), so two requests cannot both pass."""
     cap = settings.CARREL_MAX_JOBS_IN_FLIGHT
     if cap <= 0:
         return
@@ -105,11 +106,6 @@ def jobs_in_flight_check(*, user: User, starting: int = 1) -> None:
             f"running, and one person may have at most {cap} at once on this server. Wait "
             "for one to finish (or discard a stuck one), then try again."
         )
-
-
-def _user_lock(user: User) -> None:
-    """Serialise one user's job starts (PostgreSQL row lock; SQLite serialises writes)."""
-    User.objects.select_for_update().filter(pk=user.pk).first()
 
 
 def _job_create(
@@ -126,7 +122,7 @@ def _job_create(
     """A new job, sent to a worker once the transaction commits; TooManyJobs (and nothing
     made: the caller's transaction rolls back) when the user is at their cap."""
     with transaction.atomic():
-        _user_lock(user)
+        user_row_lock(user_id=user.pk)
         jobs_in_flight_check(user=user)
         job = StudyJob.objects.create(
             project=project,
@@ -314,7 +310,7 @@ def job_retry(*, job: StudyJob, user: User | None = None) -> bool:
     with transaction.atomic():
         if user is not None and (job.status == Status.FAILED or job.is_stale):
             # a failed or long-silent job is not counted in flight; once retried, it is
-            _user_lock(user)
+            user_row_lock(user_id=user.pk)
             jobs_in_flight_check(user=user)
         updated = StudyJob.restart(
             job.pk,

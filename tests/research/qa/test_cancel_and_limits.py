@@ -5,7 +5,9 @@ cancels a running answer on a real worker."""
 
 from __future__ import annotations
 
+import contextlib
 import html
+import threading
 
 import pytest
 from django.test import TestCase
@@ -158,3 +160,42 @@ def test_a_retry_over_the_cap_is_refused_with_the_reason(
     assert 'data-testid="refusal"' in response.content.decode()
     first.refresh_from_db()
     assert (first.status, first.attempt) == (Question.Status.FAILED, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_asks_at_the_same_moment_cannot_both_pass_the_cap(project, settings, monkeypatch):
+    """The count of questions in flight is taken, then the question written: two requests of
+    one person in between each other's count and write would both pass without the lock."""
+    from django.db import connections
+
+    from research.qa import services
+
+    settings.CARREL_MAX_QUESTIONS_IN_FLIGHT = 1
+    counted = threading.Barrier(2, timeout=10)
+    real_count = services.question_in_flight_count
+
+    def slow_count(*, user):
+        found = real_count(user=user)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            counted.wait(timeout=1)  # without the lock both counts happen before either write
+        return found
+
+    monkeypatch.setattr(services, "question_in_flight_count", slow_count)
+    outcomes: list[str] = []
+
+    def ask_now(text: str) -> None:
+        try:
+            services.thread_start(owner=project.owner, project=project, question=text)
+            outcomes.append("asked")
+        except services.QuestionLimitReached:
+            outcomes.append("refused")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=ask_now, args=(f"Question {n}?",)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["asked", "refused"]
+    assert Question.objects.filter(thread__project=project).count() == 1
