@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.utils.text import slugify
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from stories import forms, selectors, services
 from stories.exchange import (
@@ -19,7 +19,7 @@ from stories.exchange import (
 )
 from stories.locking import CampaignBusy
 from stories.models import Campaign
-from stories.views.common import member_for, problem
+from stories.views.common import member_for, problem, render_campaign
 from workspace.http import AuthedRequest, attachment, found_or_404
 
 
@@ -102,6 +102,58 @@ def lorebook_import(request: AuthedRequest, pk: int) -> HttpResponse:
             user=request.user,
             data=form.cleaned_data["file"],
             kind=form.cleaned_data["kind"],
+        )
+    except (ImportProblem, CampaignBusy) as exc:
+        problem(request, exc)
+        return redirect("stories:campaign_settings", pk=pk)
+    _lore_messages(request, result, "lorebook")
+    return redirect("stories:campaign_detail", pk=pk)
+
+
+@require_POST
+def lorebook_preview_create(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Upload a lorebook: its entries wait (services.lorebook_preview_create) on a preview
+    page where each one's kind is chosen before anything is imported."""
+    member = member_for(request, pk, "edit")
+    form = forms.LorebookForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, forms.first_error(form))
+        return redirect("stories:campaign_settings", pk=pk)
+    try:
+        token = services.lorebook_preview_create(
+            campaign=member.campaign,
+            user=request.user,
+            data=form.cleaned_data["file"],
+            kind=form.cleaned_data["kind"],
+        )
+    except ImportProblem as exc:
+        problem(request, exc)
+        return redirect("stories:campaign_settings", pk=pk)
+    return redirect("stories:lorebook_preview_detail", pk=pk, token=token)
+
+
+@require_http_methods(["GET", "POST"])
+def lorebook_preview(request: AuthedRequest, pk: int, token: str) -> HttpResponse:
+    """The preview (GET), and the import with the kinds chosen on it (POST)."""
+    member = member_for(request, pk, "edit")
+    view = selectors.lorebook_preview_get(
+        campaign=member.campaign, user=request.user, token=token[:64]
+    )
+    if view is None:
+        messages.error(request, services.LOREBOOK_PREVIEW_EXPIRED)
+        return redirect("stories:campaign_settings", pk=pk)
+    if request.method == "GET":
+        return render_campaign(request, "stories/campaigns/lorebook_preview.html", member, view)
+    form = forms.LorebookKindsForm(request.POST, offered=[row.kind for row in view.rows])
+    if not form.is_valid():
+        messages.error(request, forms.first_error(form))
+        return redirect("stories:lorebook_preview_detail", pk=pk, token=token)
+    try:
+        result = services.lorebook_preview_import(
+            campaign=member.campaign,
+            user=request.user,
+            token=view.token,
+            kinds=form.cleaned_data["kinds"],
         )
     except (ImportProblem, CampaignBusy) as exc:
         problem(request, exc)
