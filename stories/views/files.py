@@ -3,6 +3,9 @@ SillyTavern lorebook imported into the world."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
@@ -89,15 +92,18 @@ def _lore_messages(request: AuthedRequest, result: services.LorebookResult, what
         )
 
 
-@require_POST
-def lorebook_import(request: AuthedRequest, pk: int) -> HttpResponse:
+def _lorebook_upload(
+    request: AuthedRequest, pk: int, use: Callable[..., HttpResponse]
+) -> HttpResponse:
+    """A lorebook upload checked by its form and handed on as `use(campaign=, user=, data=,
+    kind=)`; a problem goes back to the settings page with its message."""
     member = member_for(request, pk, "edit")
     form = forms.LorebookForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, forms.first_error(form))
         return redirect("stories:campaign_settings", pk=pk)
     try:
-        result = services.lorebook_import(
+        return use(
             campaign=member.campaign,
             user=request.user,
             data=form.cleaned_data["file"],
@@ -106,30 +112,30 @@ def lorebook_import(request: AuthedRequest, pk: int) -> HttpResponse:
     except (ImportProblem, CampaignBusy) as exc:
         problem(request, exc)
         return redirect("stories:campaign_settings", pk=pk)
-    _lore_messages(request, result, "lorebook")
-    return redirect("stories:campaign_detail", pk=pk)
+
+
+@require_POST
+def lorebook_import(request: AuthedRequest, pk: int) -> HttpResponse:
+    """A lorebook imported in one step, every entry as the kind chosen (for programs; the
+    page previews first)."""
+
+    def imported(**upload: Any) -> HttpResponse:
+        _lore_messages(request, services.lorebook_import(**upload), "lorebook")
+        return redirect("stories:campaign_detail", pk=pk)
+
+    return _lorebook_upload(request, pk, imported)
 
 
 @require_POST
 def lorebook_preview_create(request: AuthedRequest, pk: int) -> HttpResponse:
     """Upload a lorebook: its entries wait (services.lorebook_preview_create) on a preview
     page where each one's kind is chosen before anything is imported."""
-    member = member_for(request, pk, "edit")
-    form = forms.LorebookForm(request.POST, request.FILES)
-    if not form.is_valid():
-        messages.error(request, forms.first_error(form))
-        return redirect("stories:campaign_settings", pk=pk)
-    try:
-        token = services.lorebook_preview_create(
-            campaign=member.campaign,
-            user=request.user,
-            data=form.cleaned_data["file"],
-            kind=form.cleaned_data["kind"],
-        )
-    except ImportProblem as exc:
-        problem(request, exc)
-        return redirect("stories:campaign_settings", pk=pk)
-    return redirect("stories:lorebook_preview_detail", pk=pk, token=token)
+
+    def previewed(**upload: Any) -> HttpResponse:
+        token = services.lorebook_preview_create(**upload)
+        return redirect("stories:lorebook_preview_detail", pk=pk, token=token)
+
+    return _lorebook_upload(request, pk, previewed)
 
 
 @require_http_methods(["GET", "POST"])

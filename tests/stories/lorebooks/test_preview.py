@@ -102,8 +102,8 @@ def test_confirming_imports_each_entry_as_the_kind_chosen_for_it(signed_in_clien
 def test_a_preview_imports_once_and_a_second_submit_says_it_is_gone(signed_in_client, campaign):
     token = _token(_upload(signed_in_client, campaign, colossal_cave(), kind="lore"))
     target = url("lorebook_preview_detail", campaign.pk, token)
-    first = signed_in_client.post(target, {}, follow=True)
-    assert str(list(first.context["messages"])[0]) == "Imported 175 lorebook entries (175 lore)."
+    said = [str(m) for m in signed_in_client.post(target, {}, follow=True).context["messages"]]
+    assert said[0] == "Imported 175 lorebook entries (175 lore)."
     assert len(load_state(campaign).entities) == 8 + 175
     again = signed_in_client.post(target, {}, follow=True)
     assert [str(m) for m in again.context["messages"]] == [services.LOREBOOK_PREVIEW_EXPIRED]
@@ -127,15 +127,11 @@ def test_a_preview_belongs_to_whoever_uploaded_it(client, signed_in_client, camp
     assert load_state(campaign).find("Plugh") is None
 
 
-def test_a_kind_that_is_not_a_kind_is_refused_and_nothing_is_imported(
-    signed_in_client, campaign
-):
+def test_a_kind_that_is_not_a_kind_is_refused_and_nothing_is_imported(signed_in_client, campaign):
     token = _token(_upload(signed_in_client, campaign, BOOK))
     target = url("lorebook_preview_detail", campaign.pk, token)
     response = signed_in_client.post(target, {"kind-2": "dragon"}, follow=True)
-    assert [str(m) for m in response.context["messages"]] == [
-        "Entry 3: choose one of the kinds."
-    ]
+    assert [str(m) for m in response.context["messages"]] == ["Entry 3: choose one of the kinds."]
     assert load_state(campaign).find("Plugh") is None
     signed_in_client.post(target, {"kind-2": "quest"})  # the preview is still there
     state = load_state(campaign)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from stories import services, world
 from stories.models import Event
 from stories.projection import load_state
 from tests.browser.conftest import (  # noqa: F401  (fixtures)
@@ -32,19 +31,8 @@ def _send(page: Page, action: str, narration: str) -> None:
 
 
 def test_a_check_and_a_short_fight_are_played_from_the_page(
-    signed_in_page: Page, campaign, user, script, tasks_inline, screenshot
+    signed_in_page: Page, campaign, cutthroat, script, tasks_inline, screenshot
 ):
-    cutthroat = services.entity_create(
-        campaign=campaign,
-        user=user,
-        change=world.NewEntity(
-            kind="create",
-            entity_kind="character",
-            name="Cutthroat",
-            location="Harbor",
-            stats={"hp": 3, "initiative": 2},
-        ),
-    )
     page = signed_in_page
     # The owner sets the campaign's rule: a character at 0 hit points dies.
     page.goto(f"/stories/{campaign.pk}/settings/")
