@@ -705,7 +705,7 @@ def lorebook_preview_get(
             note = "The world already has this name: skipped."
         else:
             note = ""
-        seen.add(key_)
+            seen.add(key_)  # as services._lore_verdicts: only names the import creates
         own = entry.get("kind")
         if own:
             inferred[own] = inferred.get(own, 0) + 1

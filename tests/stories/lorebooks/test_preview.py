@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from stories import services
+from stories import selectors, services
 from stories.exchange import ImportProblem
 from stories.models import Event
 from stories.projection import load_state
@@ -30,6 +30,33 @@ BOOK: dict[str, Any] = {
         {"comment": "Old note", "content": "Off.", "disable": True},
     ]
 }
+
+
+def test_what_the_preview_says_of_each_entry_is_what_the_import_does(campaign, user):
+    book = {
+        "entries": [
+            {"comment": "Harbor", "content": "In the world already."},
+            {"comment": "Harbor", "content": "And again."},
+            {"comment": "Cove", "content": "Off.", "disable": True},
+            {"comment": "Cove", "content": "On."},
+            {"comment": "Cove", "content": "Twice."},
+        ]
+    }
+    token = services.lorebook_preview_create(campaign=campaign, user=user, data=book)
+    view = selectors.lorebook_preview_get(campaign=campaign, user=user, token=token)
+    assert view is not None
+    assert [r.note.split(":")[0] for r in view.rows] == [
+        "The world already has this name",
+        "The world already has this name",
+        "Disabled in the lorebook",
+        "",
+        "Repeats an earlier name",
+    ]
+    result = services.lorebook_preview_import(
+        campaign=campaign, user=user, token=token, kinds=[r.kind for r in view.rows]
+    )
+    assert result.created == ["Cove", "Cove (2)"] and len(result.skipped) == 3
+    assert view.to_import == 2
 
 
 def _upload(client, campaign, book: dict[str, Any], kind: str = "auto"):
