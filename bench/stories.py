@@ -3,6 +3,7 @@ Carrel spends per turn outside the model.
 
     .venv/bin/python -m bench.stories [--turns 240] [--entities 1000] [--history 10000]
                                       [--measure 50] [--window 32768] [--gc-freeze]
+                                      [--skip-exactness] [--skip-speed] [--skip-table]
 
 Part 1, exactness. A scripted campaign of --turns turns runs through the real turn loop
 (stories.turns.turn_play) with ScriptedRuntime as the model. Each turn's state changes are
@@ -22,6 +23,15 @@ Reported with a breakdown (loading the world, choosing and rendering entities, p
 validating and writing) beside the baseline: a bare insert of one Turn row, in the same
 database, in the same run. The database is a throwaway test database (SQLite by default,
 PostgreSQL with DATABASE_URL=postgres://...).
+
+Part 3, the table. A second campaign like Part 2's plays --measure plain turns (Part 2's
+changes) alternating with --measure turns at the table: each with a check and a page roll
+(stories.table.services.roll_make), and, six turns at a time, a fight between two people
+(start with initiative, damage and a condition, next, damage to 0 HP, healing, end). Time
+outside the model for each, beside the same baseline, and their ratio. Then the event log
+is replayed (stories.replay.state_at, with and without snapshots, and as of every table
+turn) and must give the live world exactly, and every recorded roll (checks, page rolls,
+initiative) must be what the campaign's dice seed rolls again.
 """
 
 from __future__ import annotations
@@ -51,11 +61,14 @@ def _ms(seconds: float) -> str:
 
 
 class TimedRuntime:
-    """Delegates to a runtime and adds up the time spent inside its calls."""
+    """Delegates to a runtime and adds up the time spent inside its calls: wall clock
+    (`seconds`) and this process's CPU (`cpu_seconds`, which other processes on a shared
+    machine barely change)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.seconds = 0.0
+        self.cpu_seconds = 0.0
 
     def facts(self) -> Any:
         return self.inner.facts()
@@ -66,32 +79,32 @@ class TimedRuntime:
     def count_messages(self, messages: Any) -> int:
         return self.inner.count_messages(messages)
 
-    def chat(self, messages: Any, **kw: Any) -> Any:
-        start = time.perf_counter()
+    @contextmanager
+    def _inside(self) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
         try:
-            return self.inner.chat(messages, **kw)
+            yield
         finally:
-            self.seconds += time.perf_counter() - start
+            self.seconds += time.perf_counter() - wall
+            self.cpu_seconds += time.process_time() - cpu
+
+    def chat(self, messages: Any, **kw: Any) -> Any:
+        with self._inside():
+            return self.inner.chat(messages, **kw)
 
     def structured(self, messages: Any, **kw: Any) -> Any:
-        start = time.perf_counter()
-        try:
+        with self._inside():
             return self.inner.structured(messages, **kw)
-        finally:
-            self.seconds += time.perf_counter() - start
 
     def stream_chat(self, messages: Any, **kw: Any) -> Iterator[Any]:
-        start = time.perf_counter()
-        stream = iter(self.inner.stream_chat(messages, **kw))
-        self.seconds += time.perf_counter() - start
+        with self._inside():
+            stream = iter(self.inner.stream_chat(messages, **kw))
+        end = object()
         while True:
-            start = time.perf_counter()
-            try:
-                chunk = next(stream)
-            except StopIteration:
-                self.seconds += time.perf_counter() - start
+            with self._inside():
+                chunk = next(stream, end)
+            if chunk is end:
                 return
-            self.seconds += time.perf_counter() - start
             yield chunk
 
 
@@ -526,7 +539,9 @@ def exactness(turns: int) -> bool:
 # -- part 2: speed ------------------------------------------------------------------------------
 
 
-def build_big_campaign(entities: int, history: int, window: int) -> tuple[Any, Any]:
+def build_big_campaign(
+    entities: int, history: int, window: int, *, username: str = "bench-big"
+) -> tuple[Any, Any]:
     """A campaign with `entities` entities and `history` finished turns, written in bulk the
     way the turn loop would have written them (events, snapshots, summaries)."""
     from django.contrib.auth.models import User
@@ -544,7 +559,7 @@ def build_big_campaign(entities: int, history: int, window: int) -> tuple[Any, A
 
     change_of = TypeAdapter(Change).validate_python
     rng = random.Random(7)
-    user = User.objects.create_user("bench-big", password="bench-password-2")
+    user = User.objects.create_user(username, password="bench-password-2")
     campaign = services.campaign_create(
         owner=user, title="Big campaign", premise="A big world.", rules_notes="Keep it moving."
     )
@@ -716,6 +731,19 @@ def build_big_campaign(entities: int, history: int, window: int) -> tuple[Any, A
     return campaign, member
 
 
+def turn_inserts(campaign: Any, count: int) -> list[float]:
+    """The baseline: seconds to insert one bare Turn row, `count` times."""
+    from stories.models import Turn
+
+    seconds = []
+    for n in range(count):
+        start = time.perf_counter()
+        row = Turn.objects.create(campaign=campaign, actor_label="bench", action=f"baseline {n}")
+        seconds.append(time.perf_counter() - start)
+        row.delete()
+    return seconds
+
+
 @contextmanager
 def timing(module: Any, name: str, into: dict[str, list[float]]) -> Iterator[None]:
     original = getattr(module, name)
@@ -738,7 +766,6 @@ def speed(entities: int, history: int, measure: int, window: int, *, gc_freeze: 
     from contextlib import ExitStack
 
     import stories.turns as turns_module
-    from stories.models import Turn
     from stories.scripting import StoryScript
     from stories.turns import turn_play
     from workspace.runtime import use_runtime
@@ -761,28 +788,11 @@ def speed(entities: int, history: int, measure: int, window: int, *, gc_freeze: 
     places = list(campaign.entities.filter(kind="location").values_list("name", flat=True))
     items = list(campaign.entities.filter(kind="item").values_list("name", flat=True))
     for n in range(measure + 3):
-        who = rng.choice(people)
+        changes = plain_changes(rng, people, places, items)
+        who = changes[0]["entity"]
         story.add(
             f"Turn {n}: {who} sets off. " + "The road is long and the rain does not stop. " * 10,
-            [
-                {"kind": "move", "entity": who, "to": rng.choice(places)},
-                {
-                    "kind": "transfer",
-                    "item": rng.choice(items),
-                    "quantity": 1,
-                    "from_holder": who,
-                    "to_holder": rng.choice(people),
-                },
-                {
-                    "kind": "relationship",
-                    "source": who,
-                    "target": rng.choice(people),
-                    "relation": "trusts",
-                    "delta": 5,
-                },
-                {"kind": "move", "entity": who, "to": "Atlantis"},
-                {"kind": "clock", "minutes": 30},
-            ],
+            changes,
             # Every turn asks for a check before its narration (rolled, told, recorded).
             check={"who": who, "what": "keep going", "dice": "2d20kh1+2", "target": 12},
         )
@@ -815,12 +825,7 @@ def speed(entities: int, history: int, measure: int, window: int, *, gc_freeze: 
         step - call for step, call in zip(parts["turn_check"], parts["check_ask"], strict=True)
     ]
 
-    baseline = []
-    for n in range(max(50, measure)):
-        start = time.perf_counter()
-        row = Turn.objects.create(campaign=campaign, actor_label="bench", action=f"baseline {n}")
-        baseline.append(time.perf_counter() - start)
-        row.delete()
+    baseline = turn_inserts(campaign, max(50, measure))
     base = statistics.median(baseline)
     median, p95 = statistics.median(outside), _percentile(outside, 0.95)
     print(f"\nprompt: median {statistics.median(prompt_tokens):,.0f} tokens of {window:,}")
@@ -854,6 +859,225 @@ def speed(entities: int, history: int, measure: int, window: int, *, gc_freeze: 
     )
 
 
+# -- part 3: rolls and an encounter, replayed --------------------------------------------------
+
+
+def plain_changes(
+    rng: random.Random, people: list[str], places: list[str], items: list[str]
+) -> list[dict[str, Any]]:
+    """A turn as Part 2 plays it: a move, a gift, a feeling, a refused move, the clock."""
+    who = rng.choice(people)
+    return [
+        {"kind": "move", "entity": who, "to": rng.choice(places)},
+        {
+            "kind": "transfer",
+            "item": rng.choice(items),
+            "quantity": 1,
+            "from_holder": who,
+            "to_holder": rng.choice(people),
+        },
+        {
+            "kind": "relationship",
+            "source": who,
+            "target": rng.choice(people),
+            "relation": "trusts",
+            "delta": 5,
+        },
+        {"kind": "move", "entity": who, "to": "Atlantis"},
+        {"kind": "clock", "minutes": 30},
+    ]
+
+
+def table_changes(
+    n: int, rng: random.Random, fighters: list[str], places: list[str]
+) -> list[dict[str, Any]]:
+    """A turn at the table's changes: a move and one step of a six-turn fight between two
+    fighters (start, damage and a condition, next, damage to 0 HP, healing, end); its check
+    comes before the narration (`table_check`)."""
+    a, b = fighters
+    step = n % 6
+    steps: list[list[dict[str, Any]]] = [
+        [{"kind": "encounter", "action": "start", "participants": [a, b]}],
+        [
+            {"kind": "damage", "entity": b, "amount": 3, "cause": "a cudgel"},
+            {"kind": "condition", "entity": b, "add": ["prone"]},
+        ],
+        [
+            {"kind": "encounter", "action": "next"},
+            {"kind": "condition", "entity": b, "remove": ["prone"]},
+        ],
+        [
+            {"kind": "damage", "entity": b, "amount": 50},  # 0 HP: unconscious (the default)
+            {"kind": "encounter", "action": "next"},
+        ],
+        [{"kind": "heal", "entity": b, "amount": 10}, {"kind": "encounter", "action": "next"}],
+        [{"kind": "encounter", "action": "end"}],
+    ]
+    fight = steps[step]
+    return [
+        {"kind": "move", "entity": a, "to": rng.choice(places)},
+        *fight,
+        {"kind": "clock", "minutes": 1},
+    ]
+
+
+def table_check(n: int, who: str) -> dict[str, Any]:
+    """The check a table turn asks for before its narration (the turn's check step)."""
+    return {
+        "who": who,
+        "what": "keep their footing",
+        "dice": "2d20kh1+3" if n % 2 else "1d20+2",
+        "target": 12,
+        "why": "The quay is slick.",
+    }
+
+
+def rolls_replayed(campaign: Any) -> tuple[int, int]:
+    """(rolls recorded, rolls that the campaign's seed rolls again the same): every check,
+    every page roll, and every participant's initiative (rolled in the order they were
+    named, each with the start event's seed plus their place in that list)."""
+    from stories.models import Event
+    from stories.table.checks import roll_replayed
+    from stories.table.dice import dice_roll, roll_seed
+
+    number_of = {name.casefold(): n for n, name in campaign.entities.values_list("number", "name")}
+    recorded = same = 0
+    events = Event.objects.filter(
+        campaign=campaign, applied=True, kind__in=("check", "roll", "encounter")
+    ).order_by("sequence")
+    for event in events:
+        p = event.payload
+        if event.kind in ("check", "roll"):
+            recorded += 1
+            same += roll_replayed(campaign_seed=campaign.dice_seed, payload=p) == p["total"]
+        elif p["action"] == "start":
+            seed = roll_seed(campaign_seed=campaign.dice_seed, sequence=event.sequence)
+            rolled = {row["entity"]: row for row in p["after"]["order"]}
+            for index, name in enumerate(event.proposed["participants"]):
+                row = rolled[number_of[name.casefold()]]
+                recorded += 1
+                again = dice_roll(f"1d20{row['bonus']:+d}", seed=seed + index).total
+                same += again == row["initiative"]
+    return recorded, same
+
+
+def table_replay(entities: int, history: int, measure: int, window: int) -> bool:
+    """Turns with checks, page rolls and a fight against plain turns on the same campaign,
+    alternating; then the log replayed must give the live world and every roll exactly."""
+    import stories.table.services as table_services
+    from stories.projection import load_state
+    from stories.replay import state_at
+    from stories.scripting import StoryScript
+    from stories.turns import turn_play
+    from workspace.runtime import use_runtime
+    from workspace.runtime.scripted import ScriptedRuntime
+
+    print(
+        f"\n## Part 3: turns with rolls and an encounter, {entities:,} entities, "
+        f"{history:,} past turns, replayed"
+    )
+    started = time.perf_counter()
+    campaign, member = build_big_campaign(entities, history, window, username="bench-table")
+    print(f"(built in {time.perf_counter() - started:.1f} s)")
+    rng = random.Random(13)
+    people = list(campaign.entities.filter(kind="character").values_list("name", flat=True)[:200])
+    places = list(campaign.entities.filter(kind="location").values_list("name", flat=True))
+    items = list(campaign.entities.filter(kind="item").values_list("name", flat=True))
+    story = StoryScript()
+    runtime = TimedRuntime(ScriptedRuntime(story, context_window=window))
+    outside: dict[str, list[float]] = {"plain": [], "table": [], "roll": []}
+    cpu: dict[str, list[float]] = {"plain": [], "table": []}
+    worlds: dict[int, dict[str, Any]] = {}
+    refused = 0
+    fighters = people[1:3]
+    with use_runtime(runtime):
+        for n in range(2 * (measure + 3)):
+            table = n % 2 == 1
+            if table and (n // 2) % 6 == 0:  # a new fight, between two others
+                fighters = rng.sample(people[1:], 2)
+            changes = (
+                table_changes(n // 2, rng, fighters, places)
+                if table
+                else plain_changes(rng, people, places, items)
+            )
+            story.add(
+                f"Turn {n}. " + "The rain on the quay does not stop. " * 10,
+                changes,
+                check=table_check(n // 2, fighters[0]) if table else None,
+            )
+            model_before, model_cpu = runtime.seconds, runtime.cpu_seconds
+            start, start_cpu = time.perf_counter(), time.process_time()
+            turn = turn_play(campaign=campaign, member=member, action=f"I go on ({n}).")
+            total = time.perf_counter() - start
+            total_cpu = time.process_time() - start_cpu
+            assert turn.status == "done", turn.error
+            applied = [e.applied for e in turn.events.order_by("sequence")]
+            if table:
+                refused += applied.count(False)
+                start = time.perf_counter()
+                table_services.roll_make(member=member, expression="1d20+1", reason=f"luck {n}")
+                roll_time = time.perf_counter() - start
+                campaign.refresh_from_db()
+                worlds[campaign.head_turn] = load_state(campaign).as_dict()
+            if n >= 6:  # warm-up turns are not counted
+                outside["table" if table else "plain"].append(
+                    total - (runtime.seconds - model_before)
+                )
+                cpu["table" if table else "plain"].append(
+                    total_cpu - (runtime.cpu_seconds - model_cpu)
+                )
+                if table:
+                    outside["roll"].append(roll_time)
+
+    baseline = turn_inserts(campaign, max(50, measure))
+    base = statistics.median(baseline)
+    plain = statistics.median(outside["plain"])
+    with_table = statistics.median(outside["table"])
+    print(f"{'':38} {'median':>11} {'p95':>11} {'x baseline':>11}")
+    for label, values in (
+        ("baseline: insert one Turn row", baseline),
+        ("plain turn, outside the model", outside["plain"]),
+        ("turn with rolls + fight, outside", outside["table"]),
+        ("a roll from the page", outside["roll"]),
+        ("plain turn, CPU outside the model", cpu["plain"]),
+        ("turn with rolls + fight, CPU outside", cpu["table"]),
+    ):
+        med = statistics.median(values)
+        print(f"{label:38} {_ms(med)} {_ms(_percentile(values, 0.95))} {med / base:11.1f}")
+    with_table_cpu = statistics.median(cpu["table"])
+    print(
+        f"turn with rolls + fight / plain turn: {with_table / plain:.2f}x wall clock, "
+        f"{with_table_cpu / statistics.median(cpu['plain']):.2f}x CPU"
+    )
+
+    campaign.refresh_from_db()
+    live = load_state(campaign).as_dict()
+    start = time.perf_counter()
+    replayed = state_at(campaign, use_snapshots=False).as_dict()
+    replay_seconds = time.perf_counter() - start
+    recorded, same = rolls_replayed(campaign)
+    checks = [
+        ("every table change applied", refused == 0),
+        ("live world == replay (snapshots)", live == state_at(campaign).as_dict()),
+        ("live world == replay (no snapshots)", live == replayed),
+        (
+            f"state as of each of {len(worlds)} table turns == the world then",
+            all(state_at(campaign, t).as_dict() == w for t, w in worlds.items()),
+        ),
+        (f"every one of {recorded} rolls re-rolls the same from the seed", recorded == same > 0),
+    ]
+    print(f"replay of the whole log ({campaign.last_sequence:,} events): {_ms(replay_seconds)}")
+    for label, ok in checks:
+        print(f"  {'ok  ' if ok else 'FAIL'} {label}")
+    verdict = "under" if with_table < 0.100 else "OVER"
+    print(
+        f"\nTarget: under 100 ms per turn outside the model with rolls and a fight -> "
+        f"median {with_table * 1000:.1f} ms ({verdict}); "
+        f"CPU {with_table_cpu * 1000:.1f} ms ({'under' if with_table_cpu < 0.100 else 'OVER'})"
+    )
+    return all(ok for _, ok in checks)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--turns", type=int, default=240)
@@ -868,6 +1092,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="gc.freeze() before measuring: the p95 tail is mostly full garbage collections",
     )
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-table", action="store_true")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("CARREL_VAR_DIR", tempfile.mkdtemp(prefix="carrel-bench-stories-"))
@@ -886,6 +1111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ok = exactness(args.turns)
         if not args.skip_speed:
             speed(args.entities, args.history, args.measure, args.window, gc_freeze=args.gc_freeze)
+        if not args.skip_table:
+            ok = table_replay(args.entities, args.history, args.measure, args.window) and ok
     finally:
         connection.creation.destroy_test_db(database, verbosity=0)
     return 0 if ok else 1

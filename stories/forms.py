@@ -282,6 +282,26 @@ class LorebookForm(forms.Form):
             raise forms.ValidationError(exc.message) from exc
 
 
+class LorebookKindsForm(forms.Form):
+    """The kinds chosen on a lorebook's preview: one `kind-<position>` select per entry;
+    a missing one keeps the kind the preview offered it as (`offered`, in entry order)."""
+
+    def __init__(self, *args: Any, offered: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.offered = offered
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        kinds = []
+        for position, offered in enumerate(self.offered):
+            kind = self.data.get(f"kind-{position}", offered)
+            if kind not in ENTITY_KINDS:
+                raise forms.ValidationError(f"Entry {position + 1}: choose one of the kinds.")
+            kinds.append(kind)
+        cleaned["kinds"] = kinds
+        return cleaned
+
+
 class CharacterCardForm(forms.Form):
     file = _json_file(
         label="Character card (.png or .json, V1, V2 or V3)",

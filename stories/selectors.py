@@ -12,7 +12,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.urls import reverse
@@ -34,7 +36,8 @@ from stories.models import (
 )
 from stories.projection import load_state
 from stories.replay import state_at
-from stories.state import EntityState, WorldState, format_clock
+from stories.services import LORE_KIND_AUTO, lorebook_preview_key
+from stories.state import EntityState, WorldState, format_clock, name_key
 from stories.table.selectors import ROLL_KINDS, RollLine, roll_list_for_member, roll_visible
 from stories.turns import RUNNING, turn_is_stuck
 from stories.world import ENTITY_KINDS
@@ -679,3 +682,83 @@ def world_map_view(*, campaign: Campaign, turn: int | None = None) -> WorldMapVi
     at = head if turn is None else max(0, min(turn, head))
     state = load_state(campaign) if at == head else state_at(campaign, at)
     return WorldMapView(turn=at, world_map=world_map(state))
+
+
+# -- a lorebook previewed before it is imported ------------------------------------------------
+
+LORE_EXCERPT_CHARS = 160
+
+
+@dataclass
+class LorePreviewRow:
+    position: int
+    name: str
+    aliases: list[str]
+    excerpt: str
+    inferred: str | None  # what the entry's own fields say it is (None: they say nothing)
+    kind: str  # the kind it is offered as
+    note: str  # "" or why it will be skipped or renamed
+
+
+@dataclass
+class LorebookPreviewView:
+    token: str
+    rows: list[LorePreviewRow]
+    kinds: tuple[str, ...]
+    chosen: str  # the kind chosen at upload for every entry, or "auto"
+    limit: int  # the most entries one import takes (CARREL_LOREBOOK_MAX_ENTRIES)
+    to_import: int
+    inferred: dict[str, int]  # entries whose own fields gave each kind
+
+
+def lorebook_preview_get(
+    *, campaign: Campaign, user: User, token: str
+) -> LorebookPreviewView | None:
+    """The entries of an uploaded lorebook awaiting their kinds (None when the preview
+    expired or belongs to someone else), each offered as the kind chosen at upload
+    (or, for "auto", its own fields' kind, else lore)."""
+    key = lorebook_preview_key(campaign_id=campaign.pk, user_id=user.pk, token=token)
+    preview = cache.get(key)
+    if not isinstance(preview, dict):
+        return None
+    taken = load_state(campaign).names()
+    seen: set[str] = set()
+    rows: list[LorePreviewRow] = []
+    inferred: dict[str, int] = {}
+    chosen = preview["kind"]
+    for position, entry in enumerate(preview["entries"]):
+        key_ = name_key(entry["name"])
+        if not entry["enabled"]:
+            note = "Disabled in the lorebook: skipped."
+        elif key_ in seen:
+            note = "Repeats an earlier name: kept under a numbered name, this one as an alias."
+        elif key_ in taken:
+            note = "The world already has this name: skipped."
+        else:
+            note = ""
+            seen.add(key_)  # as services._lore_verdicts: only names the import creates
+        own = entry.get("kind")
+        if own:
+            inferred[own] = inferred.get(own, 0) + 1
+        content = " ".join(entry["content"][: LORE_EXCERPT_CHARS * 2].split())
+        excerpt = content[:LORE_EXCERPT_CHARS] + ("…" if len(content) > LORE_EXCERPT_CHARS else "")
+        rows.append(
+            LorePreviewRow(
+                position=position,
+                name=entry["name"],
+                aliases=entry["aliases"][:5],
+                excerpt=excerpt,
+                inferred=own,
+                kind=(own or "lore") if chosen == LORE_KIND_AUTO else chosen,
+                note=note,
+            )
+        )
+    return LorebookPreviewView(
+        token=token,
+        rows=rows,
+        kinds=ENTITY_KINDS,
+        chosen=chosen,
+        limit=settings.CARREL_LOREBOOK_MAX_ENTRIES,
+        to_import=sum(1 for r in rows if not r.note.endswith("skipped.")),
+        inferred=dict(sorted(inferred.items())),
+    )

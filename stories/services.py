@@ -9,12 +9,14 @@ world-document proposals in stories.proposals.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container
+import secrets
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import transaction
 
 from research.models import Project
@@ -350,6 +352,71 @@ def lorebook_import(
         return _lore_verdicts(state, entries, kind=kind, turn=campaign.head_turn, result=result)
 
     world_write(campaign=campaign, user=user, build=build, source=Event.Source.IMPORT)
+    return result
+
+
+# -- a lorebook previewed before it is imported ---------------------------------------------
+#
+# The upload is parsed once; its entries wait in the shared cache (Redis, which the web
+# and worker processes share) under a random token bound to the campaign and the user,
+# for LOREBOOK_PREVIEW_SECONDS, while the person chooses each entry's kind. Their size is
+# bounded by the upload's (CARREL_LOREBOOK_MAX_MB, CARREL_LOREBOOK_MAX_ENTRIES). The
+# confirmation takes the entries back out (deleting them), so a second submit imports
+# nothing twice, and nothing is written to the database until then.
+
+LOREBOOK_PREVIEW_SECONDS = 60 * 60
+LOREBOOK_PREVIEW_EXPIRED = (
+    "This lorebook preview has expired or was already imported; upload the lorebook again."
+)
+
+
+def lorebook_preview_key(*, campaign_id: int, user_id: int, token: str) -> str:
+    return f"stories:lorebook-preview:{campaign_id}:{user_id}:{token}"
+
+
+def lorebook_preview_create(
+    *, campaign: Campaign, user: User, data: Any, kind: str = LORE_KIND_AUTO
+) -> str:
+    """Parse a lorebook and keep its entries for the preview; the preview's token.
+    `kind` is the kind every entry starts as ("auto": what its own fields say, else lore)."""
+    entries = lorebook_entries(data)
+    if kind != LORE_KIND_AUTO and kind not in world.ENTITY_KINDS:
+        raise ImportProblem(f"Unknown entity kind {kind!r}.")
+    token = secrets.token_urlsafe(16)
+    key = lorebook_preview_key(campaign_id=campaign.pk, user_id=user.pk, token=token)
+    cache.set(key, {"entries": entries, "kind": kind}, LOREBOOK_PREVIEW_SECONDS)
+    return token
+
+
+def lorebook_preview_import(
+    *, campaign: Campaign, user: User, token: str, kinds: Sequence[str]
+) -> LorebookResult:
+    """Import the previewed entries, each as the kind chosen for it (`kinds`, in entry
+    order), and forget the preview. ImportProblem if it expired or the kinds do not fit."""
+    key = lorebook_preview_key(campaign_id=campaign.pk, user_id=user.pk, token=token)
+    preview = cache.get(key)
+    if not isinstance(preview, dict):
+        raise ImportProblem(LOREBOOK_PREVIEW_EXPIRED)
+    entries: list[dict[str, Any]] = preview["entries"]
+    if len(kinds) != len(entries):
+        raise ImportProblem(f"Choose a kind for each of the {len(entries):,} entries.")
+    unknown = next((k for k in kinds if k not in world.ENTITY_KINDS), None)
+    if unknown is not None:
+        raise ImportProblem(f"Unknown entity kind {unknown[:40]!r}.")
+    chosen = [{**entry, "kind": k} for entry, k in zip(entries, kinds, strict=True)]
+    result = LorebookResult()
+
+    def build(state: WorldState) -> list[Verdict]:
+        turn = campaign.head_turn
+        return _lore_verdicts(state, chosen, kind=LORE_KIND_AUTO, turn=turn, result=result)
+
+    if not cache.delete(key):  # claimed: a second submit of the same preview finds nothing
+        raise ImportProblem(LOREBOOK_PREVIEW_EXPIRED)
+    try:
+        world_write(campaign=campaign, user=user, build=build, source=Event.Source.IMPORT)
+    except Exception:
+        cache.set(key, preview, LOREBOOK_PREVIEW_SECONDS)  # nothing imported: it can be retried
+        raise
     return result
 
 

@@ -43,6 +43,12 @@ urlpatterns = [
     path("<int:pk>/export.json", files.export_json, name="export_json"),
     path("<int:pk>/chronicle.md", files.chronicle, name="chronicle"),
     path("<int:pk>/lorebook/", files.lorebook_import, name="lorebook_import"),
+    path("<int:pk>/lorebook/preview/", files.lorebook_preview_create, name="lorebook_preview"),
+    path(
+        "<int:pk>/lorebook/preview/<slug:token>/",
+        files.lorebook_preview,
+        name="lorebook_preview_detail",
+    ),
     path("<int:pk>/world-info.json", files.world_info_export, name="world_info_export"),
     path("<int:pk>/cards/", files.card_import, name="card_import"),
     path("<int:pk>/cards/<int:character>/card.json", files.card_export, name="card_export"),

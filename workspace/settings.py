@@ -226,6 +226,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Django's own cap on files in one request (its default is 100): a bulk upload's limit is
 # CARREL_BULK_MAX_FILES, checked with a message; this only stops what is far beyond it.
 DATA_UPLOAD_MAX_NUMBER_FILES = CARREL_BULK_MAX_FILES + 10
+# Django's cap on fields in one request (default 1,000): a lorebook's preview sends one
+# kind per entry, up to CARREL_LOREBOOK_MAX_ENTRIES.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = max(1000, CARREL_LOREBOOK_MAX_ENTRIES + 50)
 
 # Redis and Celery
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")

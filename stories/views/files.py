@@ -3,11 +3,14 @@ SillyTavern lorebook imported into the world."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.utils.text import slugify
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from stories import forms, selectors, services
 from stories.exchange import (
@@ -19,7 +22,7 @@ from stories.exchange import (
 )
 from stories.locking import CampaignBusy
 from stories.models import Campaign
-from stories.views.common import member_for, problem
+from stories.views.common import member_for, problem, render_campaign
 from workspace.http import AuthedRequest, attachment, found_or_404
 
 
@@ -89,19 +92,74 @@ def _lore_messages(request: AuthedRequest, result: services.LorebookResult, what
         )
 
 
-@require_POST
-def lorebook_import(request: AuthedRequest, pk: int) -> HttpResponse:
+def _lorebook_upload(
+    request: AuthedRequest, pk: int, use: Callable[..., HttpResponse]
+) -> HttpResponse:
+    """A lorebook upload checked by its form and handed on as `use(campaign=, user=, data=,
+    kind=)`; a problem goes back to the settings page with its message."""
     member = member_for(request, pk, "edit")
     form = forms.LorebookForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, forms.first_error(form))
         return redirect("stories:campaign_settings", pk=pk)
     try:
-        result = services.lorebook_import(
+        return use(
             campaign=member.campaign,
             user=request.user,
             data=form.cleaned_data["file"],
             kind=form.cleaned_data["kind"],
+        )
+    except (ImportProblem, CampaignBusy) as exc:
+        problem(request, exc)
+        return redirect("stories:campaign_settings", pk=pk)
+
+
+@require_POST
+def lorebook_import(request: AuthedRequest, pk: int) -> HttpResponse:
+    """A lorebook imported in one step, every entry as the kind chosen (for programs; the
+    page previews first)."""
+
+    def imported(**upload: Any) -> HttpResponse:
+        _lore_messages(request, services.lorebook_import(**upload), "lorebook")
+        return redirect("stories:campaign_detail", pk=pk)
+
+    return _lorebook_upload(request, pk, imported)
+
+
+@require_POST
+def lorebook_preview_create(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Upload a lorebook: its entries wait (services.lorebook_preview_create) on a preview
+    page where each one's kind is chosen before anything is imported."""
+
+    def previewed(**upload: Any) -> HttpResponse:
+        token = services.lorebook_preview_create(**upload)
+        return redirect("stories:lorebook_preview_detail", pk=pk, token=token)
+
+    return _lorebook_upload(request, pk, previewed)
+
+
+@require_http_methods(["GET", "POST"])
+def lorebook_preview(request: AuthedRequest, pk: int, token: str) -> HttpResponse:
+    """The preview (GET), and the import with the kinds chosen on it (POST)."""
+    member = member_for(request, pk, "edit")
+    view = selectors.lorebook_preview_get(
+        campaign=member.campaign, user=request.user, token=token[:64]
+    )
+    if view is None:
+        messages.error(request, services.LOREBOOK_PREVIEW_EXPIRED)
+        return redirect("stories:campaign_settings", pk=pk)
+    if request.method == "GET":
+        return render_campaign(request, "stories/campaigns/lorebook_preview.html", member, view)
+    form = forms.LorebookKindsForm(request.POST, offered=[row.kind for row in view.rows])
+    if not form.is_valid():
+        messages.error(request, forms.first_error(form))
+        return redirect("stories:lorebook_preview_detail", pk=pk, token=token)
+    try:
+        result = services.lorebook_preview_import(
+            campaign=member.campaign,
+            user=request.user,
+            token=view.token,
+            kinds=form.cleaned_data["kinds"],
         )
     except (ImportProblem, CampaignBusy) as exc:
         problem(request, exc)

@@ -313,7 +313,9 @@ def test_sign_in_is_required_for_every_url_but_the_sign_in_pages(client, world):
     """Every URL of the site, any id: a person who is not signed in is sent to sign in.
     Only the sign-in and sign-up pages, the liveness probe, static files and the admin
     (which has its own staff sign-in) are open."""
-    ids = {name: 1 for name in ("member_id", "turn_id", "proposal_id", "character", "other")}
+    ids = {
+        name: 1 for name in ("member_id", "turn_id", "proposal_id", "character", "other", "token")
+    }
     ids |= world.ids
     everything = routes(None)
     assert len(everything) > 60

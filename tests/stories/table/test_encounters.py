@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from stories import services, world
+from stories import services
 from stories.cards import world_heading
 from stories.context import pack_turn
 from stories.history import campaign_branch
@@ -30,21 +30,6 @@ def _encounter(campaign) -> dict:
 def _play(campaign, member, script, *changes):
     script.add("Blades are drawn.", list(changes))
     return turn_play(campaign=campaign, member=member, action="I fight.")
-
-
-@pytest.fixture
-def cutthroat(campaign, user) -> int:
-    return services.entity_create(
-        campaign=campaign,
-        user=user,
-        change=world.NewEntity(
-            kind="create",
-            entity_kind="character",
-            name="Cutthroat",
-            location="Harbor",
-            stats={"hp": 3, "initiative": 4},
-        ),
-    )
 
 
 def test_an_encounter_rolls_initiative_and_keeps_whose_turn_and_the_round(

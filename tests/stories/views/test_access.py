@@ -39,7 +39,11 @@ OWNER_ONLY_POST = {
     "stories:rolls_setting",
 }
 # Forms that only the owner and editors may even open.
-EDITOR_FORMS = {"stories:entity_create", "stories:entity_edit"}
+EDITOR_FORMS = {
+    "stories:entity_create",
+    "stories:entity_edit",
+    "stories:lorebook_preview_detail",
+}
 
 
 def routes() -> list[tuple[str, list[str]]]:
@@ -100,6 +104,7 @@ def ids(campaign, owner_member, people, script) -> dict[str, int]:
         "other": campaign.numbers["Market"],
         "proposal_id": proposal.pk,
         "character": character.number,
+        "token": 1,  # a lorebook preview's; one nobody uploaded
     }
 
 
