@@ -52,17 +52,18 @@ def test_a_check_and_a_short_fight_are_played_from_the_page(
         f"Turn 0: Ada rolled {roll.payload['detail']} for climbing the wall"
     )
 
-    # A check the dungeon master asks for, rolled by code and shown with the turn.
+    # A check the dungeon master asks for before narrating, rolled by code, shown on the turn.
     script.add(
         "Ada kneels at the tower door and works the lock.",
-        [{"kind": "check", "who": "Ada", "what": "pick the lock", "dice": "1d20+5", "target": 12}],
+        [],
+        check={"who": "Ada", "what": "pick the lock", "dice": "1d20+5", "target": 12},
     )
     _send(page, "I pick the lock.", "works the lock")
     check = Event.objects.get(campaign=campaign, kind="check")
-    verdict = "success" if check.payload["success"] else "failure"
-    expect(page.get_by_test_id("changes").last).to_contain_text(
-        f"Ada checks pick the lock: {check.payload['detail']} against 12: {verdict}"
-    )
+    shown = page.get_by_test_id("turn-check").last
+    expect(shown).to_contain_text(f"Ada checks pick the lock: {check.payload['detail']}")
+    expect(shown).to_contain_text("against 12")
+    expect(shown).to_contain_text("Success" if check.payload["success"] else "Failure")
 
     # A fight: initiative, damage to 0 hit points (dead, by the rule), the next turn, the end.
     script.add(
