@@ -16,6 +16,10 @@ from celery import Celery
 from django.conf import settings
 from django.db import connection
 
+# The real-browser fixtures (page, signed_in_page, screenshot ...) for browser tests anywhere
+# under tests/, not only in tests/browser/.
+pytest_plugins = ["tests.browser.fixtures"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 

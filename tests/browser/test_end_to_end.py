@@ -31,7 +31,7 @@ from research.models import Document, Flashcard, Question
 from research.qa.services import QA_RULES
 from stories.models import Campaign
 from stories.scripting import StoryScript
-from tests.browser.conftest import sign_in
+from tests.browser.fixtures import sign_in
 from tests.fakes.ollama_server import FakeOllama
 from tests.stories.inline import tasks_run_inline
 from workspace.runtime import use_runtime

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import TABLET
+from tests.browser.fixtures import TABLET
 from tests.browser.support import body_colours, horizontal_overflow, low_contrast_text
 
 pytestmark = pytest.mark.browser
@@ -16,7 +16,7 @@ PAGES = {"home": "/", "status": "/status/", "styleguide": "/ui/"}
 @pytest.fixture
 def signed_in(open_page, user):
     """open_page(...) signed in as `user` through the login form."""
-    from tests.browser.conftest import sign_in
+    from tests.browser.fixtures import sign_in
 
     def open_signed_in(**options) -> Page:
         page = open_page(**options)

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from tests/browser share names with arguments)
 """A turn in a real browser: the narration streams in over SSE, the world pane follows."""
 
 from __future__ import annotations
@@ -7,15 +6,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from stories.projection import load_state
-from tests.browser.conftest import (  # noqa: F401  (fixtures)
-    browser,
-    open_page,
-    page,
-    page_log,
-    playwright_session,
-    screenshot,
-    signed_in_page,
-)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -67,7 +57,7 @@ def test_a_turn_streams_into_the_page_and_the_world_pane_shows_what_changed(
 def test_without_javascript_a_turn_runs_on_submit(
     open_page, user, campaign, script, live_server, tasks_inline
 ):
-    from tests.browser.conftest import sign_in
+    from tests.browser.fixtures import sign_in
 
     script.add("Ada waits by the water.", [{"kind": "clock", "minutes": 5}])
     page = open_page(javascript=False)

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from tests/browser share names with arguments)
 """A document's citation key copied in a real browser (Debian's Chromium through
 Playwright), with no console error or CSP violation."""
 
@@ -8,14 +7,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from research.models import Document, Project
-from tests.browser.conftest import (  # noqa: F401 (fixtures)
-    browser,
-    open_page,
-    page,
-    page_log,
-    playwright_session,
-    signed_in_page,
-)
 
 pytestmark = [pytest.mark.browser]
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from tests/browser share names with arguments)
 """A bulk import in a real browser (Debian's Chromium through Playwright): a .zip upload
 lands on its batch page, "Cancel the rest" stops what no worker has started, and a real
 worker's progress shows on the page as it polls, with no console error, CSP violation or
@@ -14,15 +13,6 @@ from playwright.sync_api import Page, expect
 
 from research.library import services
 from research.models import Document
-from tests.browser.conftest import (  # noqa: F401 (fixtures)
-    browser,
-    open_page,
-    page,
-    page_log,
-    playwright_session,
-    screenshot,
-    signed_in_page,
-)
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 

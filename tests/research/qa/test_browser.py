@@ -10,15 +10,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from research.models import Question
-from tests.browser.conftest import (  # noqa: F401 (fixtures)
-    browser,
-    open_page,
-    page,
-    page_log,
-    playwright_session,
-    screenshot,
-    signed_in_page,
-)
 from tests.fakes.ollama_server import FakeOllama
 from tests.research.qa.test_views import make_project
 from tests.research.qa.test_worker import NoModelHere, slow_model  # noqa: F401

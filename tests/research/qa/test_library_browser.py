@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from tests/browser share names with arguments)
 """A library of many documents in a real browser (Debian's Chromium through Playwright), a
 real worker answering with a model of an 8K window (the fake Ollama server): a look-up
 question is answered from one prompt (route "lookup" in the context map); "summarize each
@@ -13,15 +12,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from research.models import Project, Question
-from tests.browser.conftest import (  # noqa: F401 (fixtures)
-    browser,
-    open_page,
-    page,
-    page_log,
-    playwright_session,
-    screenshot,
-    signed_in_page,
-)
 from tests.fakes.ollama_server import FakeOllama
 from tests.research.qa.test_views import add_document
 from workspace.runtime.select import reset_runtime_cache

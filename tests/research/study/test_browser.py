@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from tests/browser share names with arguments)
 """Study tools in a real browser (Debian's Chromium through Playwright): review by keyboard
 (Space shows the answer in place, 1-4 grade and the next card swaps in), and the timeline
 drawn as SVG from Carrel's own files, with no console error, CSP violation or foreign
@@ -14,15 +13,6 @@ from playwright.sync_api import Page, expect
 
 from research.models import Flashcard, ReviewLog
 from research.study.generators import flashcards, timelines
-from tests.browser.conftest import (  # noqa: F401 (fixtures)
-    browser,
-    open_page,
-    page,
-    page_log,
-    playwright_session,
-    screenshot,
-    signed_in_page,
-)
 from tests.research.study.test_generation import document, study_project
 
 pytestmark = [pytest.mark.browser]

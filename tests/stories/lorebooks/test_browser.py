@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from tests/browser share names with arguments)
 """A lorebook in a real browser: uploaded once from the settings page, previewed with a
 kind to choose for each entry, then imported with the kinds chosen."""
 
@@ -10,15 +9,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from stories.projection import load_state
-from tests.browser.conftest import (  # noqa: F401  (fixtures)
-    browser,
-    open_page,
-    page,
-    page_log,
-    playwright_session,
-    screenshot,
-    signed_in_page,
-)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

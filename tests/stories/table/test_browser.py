@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from tests/browser share names with arguments)
 """The table in a real browser: a roll from the page's dice form and a check in a turn, a
 short fight to 0 hit points under the campaign's rule, and the map of the world."""
 
@@ -9,15 +8,6 @@ from playwright.sync_api import Page, expect
 
 from stories.models import Event
 from stories.projection import load_state
-from tests.browser.conftest import (  # noqa: F401  (fixtures)
-    browser,
-    open_page,
-    page,
-    page_log,
-    playwright_session,
-    screenshot,
-    signed_in_page,
-)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from tests/browser share names with arguments)
 """Turns in a real browser: a turn told elsewhere (a worker) is polled into the page, and a
 stuck turn's Retry tells it again."""
 
@@ -8,14 +7,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from stories.turns import turn_complete, turn_submit
-from tests.browser.conftest import (  # noqa: F401  (fixtures)
-    browser,
-    open_page,
-    page,
-    page_log,
-    playwright_session,
-    signed_in_page,
-)
 from tests.stories.turns.test_stuck_turns import crashed_turn
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
