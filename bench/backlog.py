@@ -109,7 +109,10 @@ def first_token_seconds(*, owner: Any, project: Any, text: str) -> float:
             first = time.perf_counter() - started
     if first is None:
         question.refresh_from_db()
-        raise RuntimeError(f"no token for {text!r}: {question.status} {question.error}")
+        raise RuntimeError(
+            f"no token for {text!r}: {question.status} {question.error} "
+            "(the workers' logs: logs/ in the run's carrel-bench-backlog-* folder)"
+        )
     return first
 
 

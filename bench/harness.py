@@ -46,7 +46,7 @@ class Workers:
         command = [
             sys.executable, "-m", "celery", "-A", "workspace", "worker", "-Q", queues,
             f"--concurrency={concurrency}", "--pool=prefork", "-n", name, "--without-gossip",
-            "--without-mingle", "--without-heartbeat", "--loglevel=WARNING",
+            "--without-mingle", "--without-heartbeat", "--loglevel=INFO",
         ]  # fmt: skip
         if lower_priority:
             from workspace.management.commands.runcarrel import lower_priority as nice
