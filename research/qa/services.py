@@ -29,7 +29,7 @@ from celery import chord
 from celery.canvas import Signature
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -451,10 +451,26 @@ def _start_map_reduce(question_id: int, attempt: int, groups: int) -> None:
 # -- answering -----------------------------------------------------------------------------
 
 
+def _drop_dead_connection() -> None:
+    """Close this thread's database connection if it no longer answers (a new one opens at
+    the next query). Never inside a transaction, whose work would be lost with it."""
+    open_outside_a_transaction = (
+        connection.connection is not None and not connection.in_atomic_block
+    )
+    if open_outside_a_transaction and not connection.is_usable():
+        connection.close()
+
+
 def answer_save(
     *, question_id: int, attempt: int, result: ChatResult, context_map: ContextMap
 ) -> Answer | None:
-    """Store the answer with its checked citations; None if the attempt is no longer current."""
+    """Store the answer with its checked citations; None if the attempt is no longer current.
+
+    A model call can outlast the worker's database connection (the server restarted, a
+    proxy's idle timeout): a connection that no longer answers is dropped first, so the
+    answer is written on a new one instead of being lost. The attempt fence keeps that safe:
+    if another worker took the question meanwhile, nothing is written."""
+    _drop_dead_connection()
     model_speed_record(result=result)
     citations = check_citations(result.text, context_map)
     _attach_passages(result.text, citations)

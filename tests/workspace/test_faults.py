@@ -250,9 +250,11 @@ def test_a_dropped_database_connection_mid_summary_does_not_lose_the_document(
     assert_complete(document, pages=document.page_count)
 
 
-def test_a_dropped_database_connection_mid_answer_fails_the_question_with_a_message(
+def test_a_dropped_database_connection_mid_answer_loses_nothing(
     postgres_only, model_worker, fake_ollama, signed_in_client, user
 ):
+    """The worker's connection is terminated while the model is answering: the answer is
+    written on a new connection (fenced by its attempt) and the page shows it."""
     project = make_project(user)
     response = signed_in_client.post(
         f"/research/{project.pk}/ask/",
@@ -269,15 +271,10 @@ def test_a_dropped_database_connection_mid_answer_fails_the_question_with_a_mess
         return question.status in (Question.Status.DONE, Question.Status.FAILED)
 
     wait_for(settled, timeout=120, what="the question to settle", workers=[model_worker])
-    assert question.status == Question.Status.FAILED  # its claim was lost with the connection
-    assert "connection" in question.error, question.error
-    page = signed_in_client.get(response["Location"]).content.decode()
-    assert 'data-testid="retry"' in page and "connection" in page
-
-    signed_in_client.post(f"/research/questions/{question.pk}/retry/")
-    wait_for(settled, timeout=120, what="the retried question", workers=[model_worker])
     assert question.status == Question.Status.DONE, question.error
     assert question.answer.text == "The answer, as scripted."
+    page = signed_in_client.get(response["Location"]).content.decode()
+    assert "The answer, as scripted." in page and 'data-testid="retry"' not in page
 
 
 # -- the model server ------------------------------------------------------------------------
