@@ -13,7 +13,6 @@ text (target: every one).
 from __future__ import annotations
 
 import argparse
-import io
 import logging
 import tempfile
 import time
@@ -28,27 +27,6 @@ DEFAULT_PAPERS = (
     "habibi.pdf",
     "GeoTopo-komprimiert.pdf",
 )
-
-
-def scanned(source: Path, *, pages: int, dpi: int = 150) -> bytes:
-    """`source`'s first `pages` pages as images only (no text layer)."""
-    import pypdfium2 as pdfium
-
-    original = pdfium.PdfDocument(str(source))
-    scan = pdfium.PdfDocument.new()
-    for index in range(min(len(original), pages)):
-        page = original[index]
-        width, height = page.get_size()
-        bitmap = page.render(scale=dpi / 72, grayscale=True)
-        new_page = scan.new_page(width, height)
-        image = pdfium.PdfImage.new(scan)
-        image.set_bitmap(bitmap)
-        image.set_matrix(pdfium.PdfMatrix().scale(width, height))
-        new_page.insert_obj(image)
-        new_page.gen_content()
-    out = io.BytesIO()
-    scan.save(out)
-    return out.getvalue()
 
 
 def pypdf_pages(paths: list[Path], *, pages: int) -> tuple[int, float]:
@@ -88,6 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     setup_django()
     from research.library.ocr import missing_message, ocr_available
+    from tests.research.ingest_support import scanned_pdf
 
     if not ocr_available():
         raise SystemExit(missing_message())
@@ -96,7 +75,7 @@ def main() -> None:
         scans = []
         for paper in papers:
             path = Path(folder) / f"scan-{paper.name}"
-            path.write_bytes(scanned(paper, pages=args.pages))
+            path.write_bytes(scanned_pdf(paper, pages=args.pages))
             scans.append(path)
         plain, plain_seconds = pypdf_pages(papers, pages=args.pages)
         read, with_text, ocr_seconds = ocr_pages(scans, pages=args.pages, dpi=args.dpi)

@@ -70,3 +70,25 @@ def indexed_rows(document: Document) -> int:
                 [document.pk],
             )
         return cursor.fetchone()[0]
+
+
+def scanned_pdf(source: Path, *, dpi: int = 150, pages: int | None = None) -> bytes:
+    """`source` as a scanner would give it back: every page an image, no text layer (the
+    first `pages` only, when given). The OCR tests and bench.ocr make their scans with it."""
+    import pypdfium2 as pdfium
+
+    original = pdfium.PdfDocument(str(source))
+    scan = pdfium.PdfDocument.new()
+    for index in range(min(len(original), pages or len(original))):
+        page = original[index]
+        width, height = page.get_size()
+        bitmap = page.render(scale=dpi / 72, grayscale=True)
+        new_page = scan.new_page(width, height)
+        image = pdfium.PdfImage.new(scan)
+        image.set_bitmap(bitmap)
+        image.set_matrix(pdfium.PdfMatrix().scale(width, height))
+        new_page.insert_obj(image)
+        new_page.gen_content()
+    out = io.BytesIO()
+    scan.save(out)
+    return out.getvalue()

@@ -20,7 +20,7 @@ from research.library import ocr
 from research.library.search import chunk_search
 from research.models import Chunk, Document, Page, Question, Thread
 from tests.fakes.ollama_server import FakeOllama
-from tests.research.ingest_support import by_name, file_of, upload
+from tests.research.ingest_support import by_name, file_of, scanned_pdf, upload
 from workspace.packing import ContextMap, MapEntry
 from workspace.runtime import use_runtime
 from workspace.runtime.ollama import OllamaRuntime
@@ -36,25 +36,6 @@ needs_tesseract = pytest.mark.skipif(
 )
 # Words that the shared paper multicolumn.pdf has on its page 2 and on no other page.
 PAGE_TWO_WORDS = "sociosqu torquent conubia"
-
-
-def scanned_pdf(source: Path, *, dpi: int = 150, pages: int | None = None) -> bytes:
-    """`source` as a scanner would give it back: every page an image, no text layer."""
-    original = pdfium.PdfDocument(str(source))
-    scan = pdfium.PdfDocument.new()
-    for index in range(min(len(original), pages or len(original))):
-        page = original[index]
-        width, height = page.get_size()
-        bitmap = page.render(scale=dpi / 72, grayscale=True)
-        new_page = scan.new_page(width, height)
-        image = pdfium.PdfImage.new(scan)
-        image.set_bitmap(bitmap)
-        image.set_matrix(pdfium.PdfMatrix().scale(width, height))
-        new_page.insert_obj(image)
-        new_page.gen_content()
-    out = io.BytesIO()
-    scan.save(out)
-    return out.getvalue()
 
 
 def quiet_model() -> ScriptedRuntime:
