@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.harness import Workers, queue_environment
+from bench.harness import Workers, queue_environment, wait_indexed
 
 PAPERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "papers"
 QUESTIONS = (
@@ -80,15 +80,7 @@ def indexed(files: Sequence[tuple[str, bytes]], *, owner: Any, title: str, mode:
         uploaded_by=owner,
         files=[SimpleUploadedFile(name, data) for name, data in files],
     )
-    documents = Document.objects.filter(project=project)
-    deadline = time.monotonic() + 1800
-    while documents.filter(indexed_at__isnull=True).exists():
-        failed = documents.filter(stage=Document.Stage.FAILED).first()
-        if failed is not None:
-            raise RuntimeError(f"{failed.original_name} failed: {failed.error}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{title}: not indexed after 30 minutes")
-        time.sleep(0.5)
+    wait_indexed(Document.objects.filter(project=project), label=title, minutes=30, poll=0.5)
     return project
 
 

@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,3 +110,18 @@ def queue_environment(name: str, **variables: str) -> Iterator[tuple[Workers, Pa
         workers.stop()
         connection.creation.destroy_test_db(database, verbosity=0)
         redis.stop()
+
+
+def wait_indexed(documents: Any, *, label: str, minutes: int, poll: float) -> None:
+    """Until every document of the queryset is indexed; RuntimeError when one fails or
+    `minutes` pass. Polling more often than `poll` seconds only steals the workers' CPU."""
+    from research.models import Document
+
+    deadline = time.monotonic() + minutes * 60
+    while documents.filter(indexed_at__isnull=True).exists():
+        failed = documents.filter(stage=Document.Stage.FAILED).first()
+        if failed is not None:
+            raise RuntimeError(f"{failed.original_name} failed: {failed.error}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{label}: not indexed after {minutes} minutes")
+        time.sleep(poll)

@@ -26,7 +26,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.harness import Workers, queue_environment
+from bench.harness import Workers, queue_environment, wait_indexed
 
 PAPERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "papers"
 
@@ -68,14 +68,7 @@ def ingest(files: Sequence[tuple[str, bytes]], *, label: str) -> tuple[int, floa
         started = timezone.now()  # the tasks are sent when this transaction commits
     ids = [outcome.document.pk for outcome in outcomes if outcome.document is not None]
     documents = Document.objects.filter(pk__in=ids)
-    deadline = time.monotonic() + 900
-    while documents.filter(indexed_at__isnull=True).exists():
-        failed = documents.filter(stage=Document.Stage.FAILED).first()
-        if failed is not None:
-            raise RuntimeError(f"{failed.original_name} failed: {failed.error}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{label}: not indexed after 15 minutes")
-        time.sleep(0.25)  # the time comes from indexed_at; polling often only steals CPU
+    wait_indexed(documents, label=label, minutes=15, poll=0.25)  # the time is from indexed_at
     totals = documents.aggregate(pages=Sum("page_count"), last=Max("indexed_at"))
     return totals["pages"], (totals["last"] - started).total_seconds()
 
