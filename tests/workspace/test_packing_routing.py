@@ -23,6 +23,8 @@ from workspace.runtime.tokenizer import get_tokenizer
         "How many documents mention glaciers?",
         "What themes run across the papers?",
         "Give an overview of the whole library.",
+        "Which results hold throughout the literature?",
+        "What is measured across the entire collection?",
         "Summarize the papers in this project.",
         "Compare the documents on their methods.",
     ],
@@ -44,6 +46,12 @@ def test_questions_about_every_document_are_global(question: str) -> None:
         "How do glaciers carve valleys?",
         "Summarize the paper's method.",
         "What does the article of Bamman et al. in 2014 contain?",
+        "How does the notation change throughout the paper?",
+        "Is the argument consistent across the whole article?",
+        # A multiple-choice question pasted with its options: their words are not the ask.
+        "What does the article of Bamman et al. in 2014 contain?\nA. The authors define "
+        "the relationship between theory and method throughout the paper.\nB. A word "
+        "embedding model of first-person narratives.",
     ],
 )
 def test_questions_about_something_in_the_library_are_lookups(question: str) -> None:

@@ -36,9 +36,14 @@ PLURAL_NOUNS = frozenset(
     """papers documents articles sources studies books chapters files reports publications
     texts""".split()  # noqa: SIM905
 )
-COLLECTION_NOUNS = PLURAL_NOUNS | frozenset(
-    """paper document article source study book chapter file report publication text
-    library collection corpus project literature""".split()  # noqa: SIM905
+LIBRARY_NOUNS = frozenset({"library", "collection", "corpus", "project", "literature"})
+COLLECTION_NOUNS = (
+    PLURAL_NOUNS
+    | LIBRARY_NOUNS
+    | frozenset(
+        """paper document article source study book chapter file report publication
+        text""".split()  # noqa: SIM905
+    )
 )
 QUANTIFIERS = frozenset({"each", "every", "all"})
 # Verbs that ask for something of every item once they are followed by a quantifier.
@@ -67,10 +72,19 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def _names_collection(words: list[str], start: int, *, plural_only: bool = False) -> str | None:
-    """The collection noun within LOOKAHEAD words of `start` (fillers skipped), if any."""
+def _names_collection(
+    words: list[str], start: int, *, plural_only: bool = False, whole_only: bool = False
+) -> str | None:
+    """The collection noun within LOOKAHEAD words of `start` (fillers skipped), if any.
+    `plural_only`: documents in the plural; `whole_only`: those or the library itself
+    ("throughout the paper" is about one paper, "throughout the papers" about all)."""
+    nouns = COLLECTION_NOUNS
+    if plural_only:
+        nouns = PLURAL_NOUNS
+    elif whole_only:
+        nouns = PLURAL_NOUNS | LIBRARY_NOUNS
     for word in words[start : start + LOOKAHEAD + 1]:
-        if word in (PLURAL_NOUNS if plural_only else COLLECTION_NOUNS):
+        if word in nouns:
             return word
         if word not in FILLERS:
             return None
@@ -93,7 +107,7 @@ def _global_cue(words: list[str]) -> str | None:
             if noun:
                 return f'"{word} … {noun}"'
         if word in WHOLE or word in SPREAD:
-            noun = _names_collection(words, i + 1)
+            noun = _names_collection(words, i + 1, whole_only=True)
             if noun:
                 return f'"{word} … {noun}"'
         if word == "how" and following[:1] == ["many"]:
