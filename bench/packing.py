@@ -30,7 +30,9 @@ adds the four answer options, as BAMBOO asks it: they name the paper, and every 
 finds it). Then packing time at 128K for a library of 1,000 documents (the 195 repeated),
 and the in-memory ingest time to askable. The JSON (with --json) is the 195-paper run's.
 Recall is also reported for two halves of the questions (by paper): constants were tuned
-on the first half only.
+on the first half only; and for the questions that name something specific (a word in
+under 5% of the documents) against those that name nothing specific ("What is our
+experiment result?"), whose evidence no ranking of their words can find in a large library.
 """
 
 from __future__ import annotations
@@ -123,17 +125,18 @@ def method_table(
     budgets: Sequence[int],
     *,
     say: Say,
-    halves: tuple[set[int], set[int]] | None = None,
+    splits: Sequence[Split] = (),
 ) -> list[dict[str, Any]]:
-    """Every method at every budget over the questions with gold evidence."""
+    """Every method at every budget over the questions with gold evidence; then each
+    split's recall (all), its first group against the rest."""
     results = []
-    half_recall: dict[tuple[str, int], list[float]] = {}
+    split_hits: dict[tuple[int, str, int], list[int]] = {}
     for budget in budgets:
         for name, method in methods.items():
             strict = lenient = 0
             tokens: list[int] = []
             routes: Counter[str] = Counter()
-            per_half = [[0, 0], [0, 0]]
+            hits = {split_number: [0, 0, 0, 0] for split_number in range(len(splits))}
             for index, question in enumerate(questions):
                 outcome = method(question.question, budget)
                 all_in, any_in = recalled(question.gold, outcome.text)
@@ -141,10 +144,10 @@ def method_table(
                 lenient += any_in
                 tokens.append(outcome.model_tokens)
                 routes[outcome.route] += 1
-                if halves is not None:
-                    which = 0 if index in halves[0] else 1
-                    per_half[which][0] += all_in
-                    per_half[which][1] += 1
+                for split_number, split in enumerate(splits):
+                    which = 0 if index in split.first else 2
+                    hits[split_number][which] += all_in
+                    hits[split_number][which + 1] += 1
             results.append(
                 {
                     "budget": budget,
@@ -156,13 +159,25 @@ def method_table(
                     "routes": dict(sorted(routes.items())),
                 }
             )
-            half_recall[(name, budget)] = [a / n if n else 0.0 for a, n in per_half]
+            for split_number, counts in hits.items():
+                split_hits[(split_number, name, budget)] = counts
     print_table(results, say=say)
-    if halves is not None:
-        say("Recall (all) by half of the questions: tuning half / held-out half")
-        for (name, budget), (first, second) in half_recall.items():
-            say(f"  {budget // 1024:>4}K {name:<28} {first:.2f} / {second:.2f}")
+    for split_number, split in enumerate(splits):
+        size = len(split.first & set(range(len(questions))))
+        say(f"Recall (all) {split.title} ({size} / {len(questions) - size} questions)")
+        for (number, name, budget), (a, n, b, m) in split_hits.items():
+            if number == split_number:
+                first, rest = (a / n if n else 0.0), (b / m if m else 0.0)
+                say(f"  {budget // 1024:>4}K {name:<28} {first:.2f} / {rest:.2f}")
     return results
+
+
+@dataclass(frozen=True)
+class Split:
+    """Questions in two groups, whose recall is reported side by side."""
+
+    title: str  # "by …: first group / the rest"
+    first: set[int]  # positions of the first group's questions
 
 
 def print_table(results: Sequence[dict[str, Any]], *, say: Say) -> None:
@@ -190,7 +205,12 @@ def evaluate(
     verify: str,
     ablation: bool,
 ) -> Evaluation:
-    from bench.packing_library import build_library, locate_evidence
+    from bench.packing_library import (
+        SPECIFIC_SHARE,
+        build_library,
+        locate_evidence,
+        specific_questions,
+    )
     from bench.packing_methods import Carrel, Truncation, carrel_retriever
     from research.qa.services import QA_RULES
     from workspace.packing.routing import classify_question
@@ -228,8 +248,18 @@ def evaluate(
     }
     if ablation:
         methods.update(ablations(library.sources, QA_RULES, counter))
-    halves = question_halves(located)
-    results = method_table(methods, located, budgets, say=say, halves=halves)
+    splits = [
+        Split(
+            "by half of the questions: tuning half / held-out half",
+            question_halves(located)[0],
+        ),
+        Split(
+            f"by question: naming something specific (a word in under "
+            f"{SPECIFIC_SHARE:.0%} of the documents) / naming nothing specific",
+            specific_questions(located, documents),
+        ),
+    ]
+    results = method_table(methods, located, budgets, say=say, splits=splits)
 
     if verify != "none":
         checked = over = 0

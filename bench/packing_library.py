@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ DISTRACTORS = SHARED / "library" / "bamboo_distractor_papers.jsonl"
 PAGE_CHARS = 3000
 SUMMARY_TOKENS = 200
 MIN_EVIDENCE_CHARS = 20
+SPECIFIC_SHARE = 0.05  # a word in fewer than 5% of the documents names something
 MAX_LINE_BYTES = 50_000_000
 KINDS = ("lookup", "global")
 # A sentence ends at . ! or ? followed by a space and a capital or an opening bracket.
@@ -173,6 +175,27 @@ def locate_evidence(questions: list[Question], documents: list[Document]) -> Non
             for sentence in (norm(item) for item in question.evidence)
             if len(sentence) >= MIN_EVIDENCE_CHARS and any(sentence in text for text in where)
         ]
+
+
+def specific_questions(
+    questions: list[Question], documents: list[Document], *, share: float = SPECIFIC_SHARE
+) -> set[int]:
+    """Positions of the questions that name something specific: at least one of their
+    words occurs in some of the library's documents but in fewer than `share` of them.
+    The others ("What is our experiment result?", "Which one of the following answers is
+    true?") could be about any document, so no ranking of the question's words can find
+    their evidence in a large library; the benchmark reports both groups' recall."""
+    from workspace.packing.bm25 import terms
+
+    frequency: Counter[str] = Counter()
+    for document in documents:
+        frequency.update(set(terms(document.text)))
+    limit = share * len(documents)
+    return {
+        position
+        for position, question in enumerate(questions)
+        if any(0 < frequency[term] < limit for term in set(terms(question.question)))
+    }
 
 
 def pages_of(text: str) -> list[str]:

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from bench.packing_library import FormatError, read_library, read_questions
+from bench.packing_library import (
+    Document,
+    FormatError,
+    Question,
+    read_library,
+    read_questions,
+    specific_questions,
+)
 from tests.workspace.test_packing import TOPICS, document_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,6 +91,22 @@ def test_the_json_output_has_the_documented_shape_and_nothing_else(tmp_path: Pat
     assert all(row["routes"].get("lookup") == len(TOPICS) for row in carrel)
     assert carrel[-1]["recall_all"] > 0
     assert "recall" in run.stderr, "the human-readable report goes to standard error"
+    assert "naming something specific" in run.stderr
+
+
+def test_a_question_names_something_specific_when_one_of_its_words_is_rare_in_the_library() -> None:
+    documents = [
+        Document(f"d{n}", f"Paper {n}", f"Our experiment result is good. Topic {n} was tested.")
+        for n in range(40)
+    ]
+    documents.append(Document("glacier", "Ice", "Our experiment result: glaciers carve valleys."))
+    questions = [
+        Question("What is our experiment result?", [], []),
+        Question("Which glacier carves valleys?", [], []),
+        Question("What about topic 17?", [], []),  # "17" is in one document of 41
+        Question("What do zebras eat?", [], []),  # in no document: names nothing found
+    ]
+    assert specific_questions(questions, documents) == {1, 2}
 
 
 def test_a_malformed_line_is_refused_with_its_line_number(tmp_path: Path) -> None:
