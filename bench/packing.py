@@ -205,16 +205,12 @@ def evaluate(
     verify: str,
     ablation: bool,
 ) -> Evaluation:
-    from bench.packing_library import (
-        SPECIFIC_SHARE,
-        build_library,
-        locate_evidence,
-        specific_questions,
-    )
+    from bench.packing_library import build_library, locate_evidence, specific_questions
     from bench.packing_methods import Carrel, Truncation, carrel_retriever
     from research.qa.services import QA_RULES
     from workspace.packing.routing import classify_question
     from workspace.packing.tokens import GemmaCounter
+    from workspace.retrieval.specific import SPECIFIC_SHARE
     from workspace.runtime.tokenizer import get_tokenizer
 
     counter = GemmaCounter()

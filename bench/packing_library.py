@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workspace.packing import Piece, Source
+from workspace.retrieval.specific import SPECIFIC_SHARE
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 PAPERQA = SHARED / "qa" / "bamboo_paperqa_4k.jsonl"
@@ -28,7 +29,6 @@ DISTRACTORS = SHARED / "library" / "bamboo_distractor_papers.jsonl"
 PAGE_CHARS = 3000
 SUMMARY_TOKENS = 200
 MIN_EVIDENCE_CHARS = 20
-SPECIFIC_SHARE = 0.05  # a word in fewer than 5% of the documents names something
 MAX_LINE_BYTES = 50_000_000
 KINDS = ("lookup", "global")
 # A sentence ends at . ! or ? followed by a space and a capital or an opening bracket.
@@ -180,21 +180,24 @@ def locate_evidence(questions: list[Question], documents: list[Document]) -> Non
 def specific_questions(
     questions: list[Question], documents: list[Document], *, share: float = SPECIFIC_SHARE
 ) -> set[int]:
-    """Positions of the questions that name something specific: at least one of their
-    words occurs in some of the library's documents but in fewer than `share` of them.
-    The others ("What is our experiment result?", "Which one of the following answers is
-    true?") could be about any document, so no ranking of the question's words can find
-    their evidence in a large library; the benchmark reports both groups' recall."""
+    """Positions of the questions that name something specific (workspace.retrieval.
+    specific): at least one of their words is in some of the library's documents but in
+    fewer than `share` of them. The others ("What is our experiment result?") could be
+    about any document; the benchmark reports both groups' recall."""
     from workspace.packing.bm25 import terms
+    from workspace.retrieval.specific import names_something_specific, question_words
 
     frequency: Counter[str] = Counter()
     for document in documents:
         frequency.update(set(terms(document.text)))
-    limit = share * len(documents)
     return {
         position
         for position, question in enumerate(questions)
-        if any(0 < frequency[term] < limit for term in set(terms(question.question)))
+        if names_something_specific(
+            {word: frequency[word] for word in question_words(question.question)},
+            len(documents),
+            share=share,
+        )
     }
 
 

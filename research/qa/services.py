@@ -34,7 +34,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from research.citations import Citation, check_citations
-from research.library.search import query_terms
+from research.library.search import document_counts_for_words, query_terms
 from research.library.vectors import chunk_retriever
 from research.models import Answer, MapNote, Page, Project, Question, Thread
 from research.qa.passages import PASSAGES_SHOWN, best_pieces, passages_text, quote_piece
@@ -68,6 +68,7 @@ from workspace.packing import (
     reduce_prompt,
     useful_notes,
 )
+from workspace.retrieval.specific import MIN_DOCUMENTS, question_words, vague_question_note
 from workspace.runtime import get_runtime
 from workspace.runtime.errors import ModelRuntimeError
 from workspace.runtime.speed import model_speed_record
@@ -381,6 +382,11 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
     context_map = result.context_map
     if passages:
         context_map.route_reason = PASSAGES_ROUTE_REASON
+    if context_map.route == "lookup" and len(document_ids) >= MIN_DOCUMENTS:
+        counts = document_counts_for_words(
+            words=question_words(question.text), document_ids=document_ids
+        )
+        context_map.vague_note = vague_question_note(counts, len(document_ids))
     fields: dict[str, object] = {
         "context_map": context_map.to_dict(),
         "strategy": context_map.strategy,

@@ -107,6 +107,9 @@ class ContextMap:
     route_reason: str = ""
     question_kind: str = ""
     kind_reason: str = ""
+    # A look-up whose words are common to most of its documents could be about any of them
+    # (workspace/retrieval/specific.py): what the answer page says about that, or "".
+    vague_note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

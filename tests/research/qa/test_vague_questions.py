@@ -1,0 +1,89 @@
+"""A look-up whose words are in most of its documents ("What is our experiment result?" of
+twenty papers) could be about any of them: the answer says so and asks for something
+specific, counted from the full-text index (SQLite FTS5, PostgreSQL tsvector)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from research.library.search import document_counts_for_words
+from research.models import Project
+from tests.research.qa.test_views import add_document, ask, eager, events  # noqa: F401
+from workspace.retrieval.specific import (
+    MIN_DOCUMENTS,
+    names_something_specific,
+    question_words,
+    vague_question_note,
+)
+from workspace.runtime import use_runtime
+from workspace.runtime.scripted import ScriptedRuntime
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager")]
+TOPICS = [f"{kind}{n}" for kind in ("glacier", "tide", "comet", "orchid") for n in range(6)]
+
+
+def survey_pages(topic: str) -> list[str]:
+    return [
+        f"Page {page} of the {topic} survey: our experiment result for station {page} lists "
+        f"readings, dates and observers of the {topic} field record in careful detail. " * 4
+        for page in range(1, 4)
+    ]
+
+
+@pytest.fixture
+def library(user) -> Project:
+    project = Project.objects.create(owner=user, title="Surveys")
+    for topic in TOPICS:
+        add_document(project, f"The {topic} survey", survey_pages(topic), target=120)
+    return project
+
+
+@pytest.fixture
+def small_window() -> Iterator[ScriptedRuntime]:
+    """A window far smaller than the library: a look-up takes the one-prompt route."""
+    runtime = ScriptedRuntime.echo()
+    runtime.context_window = 2048
+    with use_runtime(runtime):
+        yield runtime
+
+
+def test_a_word_names_something_specific_when_few_documents_of_the_scope_hold_it() -> None:
+    assert question_words("What are the results of our experiments?") == ["result", "experiment"]
+    assert names_something_specific({"result": 24, "glacier3": 1}, 24)
+    assert not names_something_specific({"result": 24, "unknown": 0}, 24)
+    assert vague_question_note({"result": 24}, MIN_DOCUMENTS - 1) == "", "too few to tell"
+    note = vague_question_note({"result": 24, "experiment": 20}, 24)
+    assert "names nothing specific" in note and "“result”, “experiment”" in note
+
+
+def test_the_full_text_index_counts_the_documents_that_hold_each_word(library) -> None:
+    ids = list(library.documents.values_list("id", flat=True))
+    counts = document_counts_for_words(
+        words=["readings", "glacier3", "volcano", "observer"], document_ids=ids
+    )
+    assert counts == {"readings": 24, "glacier3": 1, "volcano": 0, "observer": 24}
+    assert document_counts_for_words(words=["readings"], document_ids=ids[:5]) == {"readings": 5}
+
+
+def test_a_vague_lookup_over_many_documents_says_so_and_a_specific_one_does_not(
+    signed_in_client, library, small_window
+) -> None:
+    vague = ask(signed_in_client, library, "What is our experiment result?")
+    events(signed_in_client.get(f"/research/questions/{vague.pk}/stream/"))
+    vague.refresh_from_db()
+    assert vague.context_map["route"] == "lookup"
+    assert "names nothing specific" in vague.context_map["vague_note"]
+    thread = signed_in_client.get(f"/research/threads/{vague.thread_id}/").content.decode()
+    assert 'data-testid="vague-question"' in thread and "of the 24 documents" in thread
+    context = signed_in_client.get(f"/research/questions/{vague.pk}/context/").content.decode()
+    assert 'data-testid="vague-question"' in context
+
+    specific = ask(signed_in_client, library, "What does the comet4 survey record?")
+    events(signed_in_client.get(f"/research/questions/{specific.pk}/stream/"))
+    specific.refresh_from_db()
+    assert specific.context_map["route"] == "lookup"
+    assert specific.context_map["vague_note"] == ""
+    thread = signed_in_client.get(f"/research/threads/{specific.thread_id}/").content.decode()
+    assert 'data-testid="vague-question"' not in thread
