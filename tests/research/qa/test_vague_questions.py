@@ -10,7 +10,7 @@ import pytest
 
 from research.library.search import document_counts_for_words
 from research.models import Project
-from tests.research.qa.test_views import add_document, ask, eager, events  # noqa: F401
+from tests.research.qa.test_views import add_document, answered, eager  # noqa: F401
 from workspace.retrieval.specific import (
     MIN_DOCUMENTS,
     names_something_specific,
@@ -70,9 +70,7 @@ def test_the_full_text_index_counts_the_documents_that_hold_each_word(library) -
 def test_a_vague_lookup_over_many_documents_says_so_and_a_specific_one_does_not(
     signed_in_client, library, small_window
 ) -> None:
-    vague = ask(signed_in_client, library, "What is our experiment result?")
-    events(signed_in_client.get(f"/research/questions/{vague.pk}/stream/"))
-    vague.refresh_from_db()
+    vague = answered(signed_in_client, library, "What is our experiment result?")
     assert vague.context_map["route"] == "lookup"
     assert "names nothing specific" in vague.context_map["vague_note"]
     thread = signed_in_client.get(f"/research/threads/{vague.thread_id}/").content.decode()
@@ -80,9 +78,7 @@ def test_a_vague_lookup_over_many_documents_says_so_and_a_specific_one_does_not(
     context = signed_in_client.get(f"/research/questions/{vague.pk}/context/").content.decode()
     assert 'data-testid="vague-question"' in context
 
-    specific = ask(signed_in_client, library, "What does the comet4 survey record?")
-    events(signed_in_client.get(f"/research/questions/{specific.pk}/stream/"))
-    specific.refresh_from_db()
+    specific = answered(signed_in_client, library, "What does the comet4 survey record?")
     assert specific.context_map["route"] == "lookup"
     assert specific.context_map["vague_note"] == ""
     thread = signed_in_client.get(f"/research/threads/{specific.thread_id}/").content.decode()

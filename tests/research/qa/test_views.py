@@ -139,6 +139,14 @@ def ask(client, project: Project, text: str) -> Question:
         return ask_later(client, project, text)[0]
 
 
+def answered(client, project: Project, text: str) -> Question:
+    """Ask, read the answer's stream to its end, and return the question as saved."""
+    question = ask(client, project, text)
+    events(client.get(f"/research/questions/{question.pk}/stream/"))
+    question.refresh_from_db()
+    return question
+
+
 def ask_later(client, project: Project, text: str) -> tuple[Question, list]:
     """Ask over htmx; the answer task is held back: call the returned callbacks to send it."""
     with TestCase.captureOnCommitCallbacks() as sent:
@@ -198,9 +206,7 @@ def test_asking_streams_the_answer_and_the_saved_thread_shows_it(
 def test_the_prompt_fits_the_window_and_the_context_map_shows_what_the_model_saw(
     signed_in_client, project, scripted
 ) -> None:
-    question = ask(signed_in_client, project, "What does the waggle dance tell the hive?")
-    events(signed_in_client.get(f"/research/questions/{question.pk}/stream/"))
-    question.refresh_from_db()
+    question = answered(signed_in_client, project, "What does the waggle dance tell the hive?")
 
     sent = scripted.calls[-1]
     assert get_tokenizer().count_messages(sent) <= question.context_map["prompt_tokens"]
