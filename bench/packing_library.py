@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,20 +181,24 @@ def specific_questions(
     questions: list[Question], documents: list[Document], *, share: float = SPECIFIC_SHARE
 ) -> set[int]:
     """Positions of the questions that name something specific (workspace.retrieval.
-    specific): at least one of their words is in some of the library's documents but in
-    fewer than `share` of them. The others ("What is our experiment result?") could be
-    about any document; the benchmark reports both groups' recall."""
-    from workspace.packing.bm25 import terms
-    from workspace.retrieval.specific import names_something_specific, question_words
+    specific: a word in some documents but fewer than `share` of them, or words that few
+    documents hold together). The others ("What is our experiment result?") could be about
+    any document; the benchmark reports both groups' recall."""
+    from workspace.retrieval.specific import (
+        content_words,
+        names_something_specific,
+        question_words,
+    )
 
-    frequency: Counter[str] = Counter()
-    for document in documents:
-        frequency.update(set(terms(document.text)))
+    holders: dict[str, set[int]] = defaultdict(set)
+    for position, document in enumerate(documents):
+        for word in set(content_words(document.text)):
+            holders[word].add(position)
     return {
         position
         for position, question in enumerate(questions)
         if names_something_specific(
-            {word: frequency[word] for word in question_words(question.question)},
+            {word: holders.get(word, set()) for word in question_words(question.question)},
             len(documents),
             share=share,
         )

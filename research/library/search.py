@@ -108,33 +108,33 @@ def chunk_search(
         return [(int(chunk_id), float(score)) for chunk_id, score in cursor.fetchall()]
 
 
-def document_counts_for_words(
+def documents_holding_words(
     *, words: Sequence[str], document_ids: Sequence[int]
-) -> dict[str, int]:
-    """For each word, how many of these documents hold it (the index's stemming: "models"
-    counts documents with "model"). One indexed query per word, at most MAX_QUERY_TERMS."""
+) -> dict[str, set[int]]:
+    """For each word, which of these documents hold it (the index's stemming: "models"
+    finds documents with "model"). One indexed query per word, at most MAX_QUERY_TERMS."""
     ids = [int(document_id) for document_id in document_ids]
-    counts: dict[str, int] = {}
+    holders: dict[str, set[int]] = {word: set() for word in words[:MAX_QUERY_TERMS]}
     if not ids:
-        return {word: 0 for word in words[:MAX_QUERY_TERMS]}
+        return holders
     id_marks = ", ".join(["%s"] * len(ids))
     with connection.cursor() as cursor:
-        for word in words[:MAX_QUERY_TERMS]:
+        for word in holders:
             if connection.vendor == "sqlite":
                 cursor.execute(
-                    "SELECT COUNT(DISTINCT c.document_id) FROM research_chunk_fts "
+                    "SELECT DISTINCT c.document_id FROM research_chunk_fts "
                     "JOIN research_chunk c ON c.id = research_chunk_fts.rowid "
                     f"WHERE research_chunk_fts MATCH %s AND c.document_id IN ({id_marks})",
                     [_fts5_query([word]), *ids],
                 )
             elif connection.vendor == "postgresql":
                 cursor.execute(
-                    "SELECT COUNT(DISTINCT document_id) FROM research_chunk "
+                    "SELECT DISTINCT document_id FROM research_chunk "
                     "WHERE search_vector @@ plainto_tsquery('english', %s) "
                     f"AND document_id IN ({id_marks})",
                     [word, *ids],
                 )
             else:  # pragma: no cover
                 raise NotImplementedError(f"No keyword index for {connection.vendor}")
-            counts[word] = int(cursor.fetchone()[0])
-    return counts
+            holders[word] = {int(row[0]) for row in cursor.fetchall()}
+    return holders

@@ -34,7 +34,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from research.citations import Citation, check_citations
-from research.library.search import document_counts_for_words, query_terms
+from research.library.search import documents_holding_words, query_terms
 from research.library.vectors import chunk_retriever
 from research.models import Answer, MapNote, Page, Project, Question, Thread
 from research.qa.passages import PASSAGES_SHOWN, best_pieces, passages_text, quote_piece
@@ -383,10 +383,10 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
     if passages:
         context_map.route_reason = PASSAGES_ROUTE_REASON
     if context_map.route == "lookup" and len(document_ids) >= MIN_DOCUMENTS:
-        counts = document_counts_for_words(
+        holders = documents_holding_words(
             words=question_words(question.text), document_ids=document_ids
         )
-        context_map.vague_note = vague_question_note(counts, len(document_ids))
+        context_map.vague_note = vague_question_note(holders, len(document_ids))
     fields: dict[str, object] = {
         "context_map": context_map.to_dict(),
         "strategy": context_map.strategy,

@@ -1,47 +1,70 @@
 """Does a question name something specific to a few documents of its scope?
 
 "What is our experiment result?" asked of a 200-paper library could be about any of them:
-every one of its words is in most papers, so no ranking of those words (BM25, ts_rank,
-and mostly vectors too) can tell which paper's passages hold the answer. Measured on
-BAMBOO's paperqa stems against 195 papers (bench.packing): the look-up route recalls the
-gold evidence for 0.88-0.93 of the questions that name something specific and 0.31-0.62 of
-the rest. So Carrel says so next to such an answer, and asks for a name, a method or a
-data set, or a narrower scope, instead of passing off a lucky guess as the answer.
+its words are in most papers, alone and together, so no ranking of those words (BM25,
+ts_rank, and mostly vectors too) can tell which paper's passages hold the answer. Measured
+on BAMBOO's paperqa stems against 195 papers (bench.packing): the look-up route recalls the
+gold evidence for about nine in ten of the questions that name something specific and
+under half of the rest at 8K and 32K. So Carrel says so next to such an answer, and asks
+for a name, a method or a data set, or a narrower scope, instead of passing off a lucky
+guess as the answer.
 
-A word names something specific when it is in at least one document of the scope and in
-fewer than SPECIFIC_SHARE of them; the scope must have MIN_DOCUMENTS for that to mean
-anything (5% of 19 documents is less than one).
+A question names something specific when one of its words is in at least one document of
+the scope and in fewer than SPECIFIC_SHARE of them, or when its two rarest words are both
+in only one document (or under PAIR_SHARE of them): "the tide signal at station 9", where
+neither "tide" nor "9" is rare but one paper has both. Only the two rarest, and a tighter
+share: two common words share a few papers of a large library by chance, and every word
+of a long vague question together ("the main focus of the study conducted in this article
+regarding models' performance") is in few papers too. The scope must have MIN_DOCUMENTS
+for a share to mean anything (5% of 19 documents is less than one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Iterator, Mapping
 
-from workspace.packing.bm25 import terms
+from workspace.packing.bm25 import STOPWORDS, stem
 
 SPECIFIC_SHARE = 0.05
+PAIR_SHARE = 0.01  # both of the two rarest words: in one document, or under 1% of them
 MIN_DOCUMENTS = 20
 MAX_WORDS = 32
+_WORD = re.compile(r"\w+")
+
+
+def content_words(text: str) -> Iterator[str]:
+    """Words as the question's are counted: stopwords out, numbers kept ("9" included),
+    lightly stemmed as the in-memory index does."""
+    for word in _WORD.findall(text.lower()):
+        if word.strip("_") and word not in STOPWORDS and (len(word) > 1 or word.isdigit()):
+            yield stem(word)
 
 
 def question_words(question: str) -> list[str]:
-    """The question's distinct content words (stopwords out), in order, at most MAX_WORDS."""
-    return list(dict.fromkeys(terms(question)))[:MAX_WORDS]
+    """The question's distinct content words, in order, at most MAX_WORDS."""
+    return list(dict.fromkeys(content_words(question)))[:MAX_WORDS]
 
 
 def names_something_specific(
-    counts: Mapping[str, int], documents: int, *, share: float = SPECIFIC_SHARE
+    holders: Mapping[str, Collection[int]], documents: int, *, share: float = SPECIFIC_SHARE
 ) -> bool:
-    """`counts`: for each of the question's words, how many of the `documents` hold it."""
+    """`holders`: for each of the question's words, the documents (of `documents`) that
+    hold it; words in no document are left out of the count."""
     limit = share * documents
-    return any(0 < count < limit for count in counts.values())
+    found = sorted((set(ids) for ids in holders.values() if ids), key=len)
+    if not found:
+        return False
+    if len(found[0]) < limit:
+        return True
+    return len(found) > 1 and len(found[0] & found[1]) < max(2.0, PAIR_SHARE * documents)
 
 
-def vague_question_note(counts: Mapping[str, int], documents: int) -> str:
+def vague_question_note(holders: Mapping[str, Collection[int]], documents: int) -> str:
     """What the answer page says when a look-up names nothing specific, or ""."""
-    if documents < MIN_DOCUMENTS or names_something_specific(counts, documents):
+    if documents < MIN_DOCUMENTS or names_something_specific(holders, documents):
         return ""
-    common = [word for word, count in counts.items() if count]
+    common = [word for word, ids in holders.items() if ids]
     words = ", ".join(f"“{word}”" for word in common[:6]) if common else "none of its words"
     return (
         f"This question names nothing specific to a few of the {documents:,} documents it "

@@ -80,6 +80,8 @@ def test_a_lookup_takes_one_prompt_and_a_whole_library_question_shows_its_cost_f
     expect(page.get_by_test_id("answer")).to_contain_text("morning observers")
     lookup = Question.objects.get()
     assert lookup.context_map["route"] == "lookup"
+    assert lookup.context_map["vague_note"] == "", "tide and 9 together name one paper"
+    expect(page.get_by_test_id("vague-question")).to_have_count(0)
     page.get_by_test_id("context-map-link").click()
     expect(page.get_by_test_id("route")).to_contain_text("Route: lookup")
     screenshot(page, "library-lookup-context-map")
@@ -98,3 +100,11 @@ def test_a_lookup_takes_one_prompt_and_a_whole_library_question_shows_its_cost_f
     screenshot(page, "library-whole-library-cost")
     page.get_by_test_id("context-map-link").last.click()
     expect(page.get_by_test_id("route")).to_contain_text("Route: map_reduce")
+
+    # A look-up whose words are in every paper could be about any of them: the answer says so.
+    ask(page, project, "What do the readings at the site show?")
+    expect(page.get_by_test_id("answer")).to_contain_text("morning observers")
+    expect(page.get_by_test_id("vague-question")).to_contain_text(
+        f"names nothing specific to a few of the {PAPERS} documents"
+    )
+    screenshot(page, "library-vague-question")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from research.library.search import document_counts_for_words
+from research.library.search import documents_holding_words
 from research.models import Project
 from tests.research.qa.test_views import add_document, answered, eager  # noqa: F401
 from workspace.retrieval.specific import (
@@ -49,22 +49,33 @@ def small_window() -> Iterator[ScriptedRuntime]:
         yield runtime
 
 
-def test_a_word_names_something_specific_when_few_documents_of_the_scope_hold_it() -> None:
+def test_a_question_names_something_specific_when_few_documents_hold_its_words() -> None:
     assert question_words("What are the results of our experiments?") == ["result", "experiment"]
-    assert names_something_specific({"result": 24, "glacier3": 1}, 24)
-    assert not names_something_specific({"result": 24, "unknown": 0}, 24)
-    assert vague_question_note({"result": 24}, MIN_DOCUMENTS - 1) == "", "too few to tell"
-    note = vague_question_note({"result": 24, "experiment": 20}, 24)
+    assert question_words("Station 9-2, tide: station 9") == ["station", "9", "2", "tide"]
+    every = set(range(24))
+    assert names_something_specific({"result": every, "glacier3": {3}}, 24), "a rare word"
+    assert not names_something_specific({"result": every, "unknown": set()}, 24)
+    assert names_something_specific({"tide": {1, 9, 17}, "9": {6, 7, 8, 9}}, 40), "the two rarest, together"
+    assert not names_something_specific({"tide": {1, 9, 17}, "9": {1, 9, 17}}, 40)
+    assert vague_question_note({"result": every}, MIN_DOCUMENTS - 1) == "", "too few to tell"
+    note = vague_question_note({"result": every, "experiment": every - {0}}, 24)
     assert "names nothing specific" in note and "“result”, “experiment”" in note
 
 
-def test_the_full_text_index_counts_the_documents_that_hold_each_word(library) -> None:
-    ids = list(library.documents.values_list("id", flat=True))
-    counts = document_counts_for_words(
+def test_the_full_text_index_finds_the_documents_that_hold_each_word(library) -> None:
+    ids = list(library.documents.order_by("id").values_list("id", flat=True))
+    holders = documents_holding_words(
         words=["readings", "glacier3", "volcano", "observer"], document_ids=ids
     )
-    assert counts == {"readings": 24, "glacier3": 1, "volcano": 0, "observer": 24}
-    assert document_counts_for_words(words=["readings"], document_ids=ids[:5]) == {"readings": 5}
+    assert holders == {
+        "readings": set(ids),
+        "glacier3": {ids[3]},
+        "volcano": set(),
+        "observer": set(ids),  # stemmed as the index stems
+    }
+    assert documents_holding_words(words=["readings"], document_ids=ids[:5]) == {
+        "readings": set(ids[:5])
+    }
 
 
 def test_a_vague_lookup_over_many_documents_says_so_and_a_specific_one_does_not(
