@@ -55,7 +55,8 @@ def test_a_question_names_something_specific_when_few_documents_hold_its_words()
     every = set(range(24))
     assert names_something_specific({"result": every, "glacier3": {3}}, 24), "a rare word"
     assert not names_something_specific({"result": every, "unknown": set()}, 24)
-    assert names_something_specific({"tide": {1, 9, 17}, "9": {6, 7, 8, 9}}, 40), "the two rarest, together"
+    tide_and_nine = {"tide": {1, 9, 17}, "9": {6, 7, 8, 9}}
+    assert names_something_specific(tide_and_nine, 40), "the two rarest, together"
     assert not names_something_specific({"tide": {1, 9, 17}, "9": {1, 9, 17}}, 40)
     assert vague_question_note({"result": every}, MIN_DOCUMENTS - 1) == "", "too few to tell"
     note = vague_question_note({"result": every, "experiment": every - {0}}, 24)
