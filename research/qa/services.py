@@ -383,9 +383,8 @@ def question_prepare(*, question_id: int, attempt: int) -> Prepared | None:
     if passages:
         context_map.route_reason = PASSAGES_ROUTE_REASON
     if context_map.route == "lookup" and len(document_ids) >= MIN_DOCUMENTS:
-        holders = documents_holding_words(
-            words=question_words(question.text), document_ids=document_ids
-        )
+        # The words retrieval ranked by: a follow-up's include the question before it.
+        holders = documents_holding_words(words=question_words(query), document_ids=document_ids)
         context_map.vague_note = vague_question_note(holders, len(document_ids))
     fields: dict[str, object] = {
         "context_map": context_map.to_dict(),

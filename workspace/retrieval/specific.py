@@ -61,11 +61,13 @@ def names_something_specific(
 
 
 def vague_question_note(holders: Mapping[str, Collection[int]], documents: int) -> str:
-    """What the answer page says when a look-up names nothing specific, or ""."""
-    if documents < MIN_DOCUMENTS or names_something_specific(holders, documents):
-        return ""
+    """What the answer page says when a look-up names nothing specific, or "". A question
+    none of whose words is in any document gets no note: nothing matched, and the answer
+    says so ("Read the whole library" is offered then)."""
     common = [word for word, ids in holders.items() if ids]
-    words = ", ".join(f"“{word}”" for word in common[:6]) if common else "none of its words"
+    if not common or documents < MIN_DOCUMENTS or names_something_specific(holders, documents):
+        return ""
+    words = ", ".join(f"“{word}”" for word in common[:6])
     return (
         f"This question names nothing specific to a few of the {documents:,} documents it "
         f"was asked of (its words: {words}, each in many of them), so the passages could "

@@ -9,8 +9,15 @@ from collections.abc import Iterator
 import pytest
 
 from research.library.search import documents_holding_words
-from research.models import Project
-from tests.research.qa.test_views import add_document, answered, eager  # noqa: F401
+from research.models import Project, Question
+from tests.research.qa.test_views import (  # noqa: F401 (eager: a fixture)
+    HX,
+    add_document,
+    answered,
+    eager,
+    events,
+    post,
+)
 from workspace.retrieval.specific import (
     MIN_DOCUMENTS,
     names_something_specific,
@@ -59,6 +66,7 @@ def test_a_question_names_something_specific_when_few_documents_hold_its_words()
     assert names_something_specific(tide_and_nine, 40), "the two rarest, together"
     assert not names_something_specific({"tide": {1, 9, 17}, "9": {1, 9, 17}}, 40)
     assert vague_question_note({"result": every}, MIN_DOCUMENTS - 1) == "", "too few to tell"
+    assert vague_question_note({"zebra": set()}, 24) == "", "nothing matched: no note"
     note = vague_question_note({"result": every, "experiment": every - {0}}, 24)
     assert "names nothing specific" in note and "“result”, “experiment”" in note
 
@@ -95,3 +103,21 @@ def test_a_vague_lookup_over_many_documents_says_so_and_a_specific_one_does_not(
     assert specific.context_map["vague_note"] == ""
     thread = signed_in_client.get(f"/research/threads/{specific.thread_id}/").content.decode()
     assert 'data-testid="vague-question"' not in thread
+
+
+def test_a_follow_up_is_judged_with_the_question_before_it(
+    signed_in_client, library, small_window
+) -> None:
+    first = answered(signed_in_client, library, "What does the comet4 survey record?")
+    post(
+        signed_in_client,
+        f"/research/threads/{first.thread_id}/",
+        {"question": "What is our experiment result?"},
+        **HX,
+    )
+    follow = Question.objects.get(text="What is our experiment result?")
+    events(signed_in_client.get(f"/research/questions/{follow.pk}/stream/"))
+    follow.refresh_from_db()
+    assert follow.status == Question.Status.DONE and follow.thread_id == first.thread_id
+    assert follow.context_map["route"] == "lookup"
+    assert follow.context_map["vague_note"] == "", "comet4, from the question before, names it"
