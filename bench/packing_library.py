@@ -184,15 +184,12 @@ def specific_questions(
     specific: a word in some documents but fewer than `share` of them, or words that few
     documents hold together). The others ("What is our experiment result?") could be about
     any document; the benchmark reports both groups' recall."""
-    from workspace.retrieval.specific import (
-        content_words,
-        names_something_specific,
-        question_words,
-    )
+    from workspace.packing.bm25 import terms
+    from workspace.retrieval.specific import names_something_specific, question_words
 
     holders: dict[str, set[int]] = defaultdict(set)
     for position, document in enumerate(documents):
-        for word in set(content_words(document.text)):
+        for word in set(terms(document.text, digits=True)):
             holders[word].add(position)
     return {
         position

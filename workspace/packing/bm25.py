@@ -30,11 +30,13 @@ def stem(word: str) -> str:
     return word
 
 
-def terms(text: str) -> list[str]:
+def terms(text: str, *, digits: bool = False) -> list[str]:
+    """The words BM25 ranks by: stopwords and single characters out, plurals folded.
+    `digits` keeps single digits ("station 9"), for telling documents apart."""
     return [
         stem(word)
         for word in _WORD.findall(text.lower())
-        if len(word) > 1 and word not in STOPWORDS
+        if (len(word) > 1 or (digits and word.isdigit())) and word not in STOPWORDS
     ]
 
 

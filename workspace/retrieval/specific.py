@@ -21,29 +21,20 @@ for a share to mean anything (5% of 19 documents is less than one).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Mapping
 
-from workspace.packing.bm25 import STOPWORDS, stem
+from workspace.packing.bm25 import terms
 
 SPECIFIC_SHARE = 0.05
 PAIR_SHARE = 0.01  # both of the two rarest words: in one document, or under 1% of them
 MIN_DOCUMENTS = 20
 MAX_WORDS = 32
-_WORD = re.compile(r"\w+")
-
-
-def content_words(text: str) -> Iterator[str]:
-    """Words as the question's are counted: stopwords out, numbers kept ("9" included),
-    lightly stemmed as the in-memory index does."""
-    for word in _WORD.findall(text.lower()):
-        if word.strip("_") and word not in STOPWORDS and (len(word) > 1 or word.isdigit()):
-            yield stem(word)
 
 
 def question_words(question: str) -> list[str]:
-    """The question's distinct content words, in order, at most MAX_WORDS."""
-    return list(dict.fromkeys(content_words(question)))[:MAX_WORDS]
+    """The question's distinct words as BM25 ranks them, single digits kept ("station 9"),
+    in order, at most MAX_WORDS."""
+    return list(dict.fromkeys(terms(question, digits=True)))[:MAX_WORDS]
 
 
 def names_something_specific(
