@@ -131,46 +131,45 @@ def method_table(
     """Every method at every budget over the questions with gold evidence; then each
     split's recall (all), its first group against the rest."""
     results = []
-    split_hits: dict[tuple[int, str, int], list[int]] = {}
+    hits: dict[tuple[str, int], list[bool]] = {}  # per method and budget, per question
     for budget in budgets:
         for name, method in methods.items():
-            strict = lenient = 0
+            lenient = 0
             tokens: list[int] = []
             routes: Counter[str] = Counter()
-            hits = {split_number: [0, 0, 0, 0] for split_number in range(len(splits))}
-            for index, question in enumerate(questions):
+            found: list[bool] = []
+            for question in questions:
                 outcome = method(question.question, budget)
                 all_in, any_in = recalled(question.gold, outcome.text)
-                strict += all_in
+                found.append(all_in)
                 lenient += any_in
                 tokens.append(outcome.model_tokens)
                 routes[outcome.route] += 1
-                for split_number, split in enumerate(splits):
-                    which = 0 if index in split.first else 2
-                    hits[split_number][which] += all_in
-                    hits[split_number][which + 1] += 1
             results.append(
                 {
                     "budget": budget,
                     "method": name,
-                    "recall_all": round(strict / len(questions), 4),
+                    "recall_all": round(sum(found) / len(questions), 4),
                     "recall_any": round(lenient / len(questions), 4),
                     "model_tokens_median": int(statistics.median(tokens)),
                     "model_tokens_max": max(tokens),
                     "routes": dict(sorted(routes.items())),
                 }
             )
-            for split_number, counts in hits.items():
-                split_hits[(split_number, name, budget)] = counts
+            hits[(name, budget)] = found
     print_table(results, say=say)
-    for split_number, split in enumerate(splits):
-        size = len(split.first & set(range(len(questions))))
+    for split in splits:
+        size = len(split.first)
         say(f"Recall (all) {split.title} ({size} / {len(questions) - size} questions)")
-        for (number, name, budget), (a, n, b, m) in split_hits.items():
-            if number == split_number:
-                first, rest = (a / n if n else 0.0), (b / m if m else 0.0)
-                say(f"  {budget // 1024:>4}K {name:<28} {first:.2f} / {rest:.2f}")
+        for (name, budget), found in hits.items():
+            first = [hit for index, hit in enumerate(found) if index in split.first]
+            rest = [hit for index, hit in enumerate(found) if index not in split.first]
+            say(f"  {budget // 1024:>4}K {name:<28} {share(first):.2f} / {share(rest):.2f}")
     return results
+
+
+def share(hits: Sequence[bool]) -> float:
+    return sum(hits) / len(hits) if hits else 0.0
 
 
 @dataclass(frozen=True)
