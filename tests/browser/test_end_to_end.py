@@ -237,6 +237,8 @@ def test_a_researcher_uploads_asks_studies_and_plays_a_campaign_in_a_real_browse
     shoot("e2e-03-project-uploading")
 
     # A real worker picks it up; the card's progress bar runs to the end without a reload.
+    # A mark on the window survives only if the page is never reloaded.
+    page.evaluate("window.carrelNeverReloaded = true")
     # It consumes every queue (ingestion, summaries, study generation). One process: two
     # would race on the fake's KV cache, and the Ollama runtime reports the reuse of a
     # prefix recorded by a request still in flight as truncation (reported separately).
@@ -250,7 +252,10 @@ def test_a_researcher_uploads_asks_studies_and_plays_a_campaign_in_a_real_browse
     expect(card.get_by_role("progressbar")).to_have_count(0)
     expect(card.get_by_test_id("page-count")).to_have_text("4 pages")
     polls = [url for url in page_log.requests if url.endswith(f"/{document.pk}/progress/")]
-    assert len(polls) >= 2, polls  # htmx swapped the card in place; the page never reloaded
+    # htmx swapped the card in place. How many polls that took depends on how fast the worker
+    # was (one, if it finished within the first 2 s), so the test asks for one and no reload.
+    assert len(polls) >= 1, polls
+    assert page.evaluate("window.carrelNeverReloaded === true")
     assert document.chunk_count > 0 and document.summary
     shoot("e2e-04-project")
 
