@@ -16,7 +16,10 @@ sentence's first words from a random passage), the ranking a question's packing 
   pool of 64 embedded per question (workspace.packing.embeddings.FusedRetriever), each
   question's pool new to the worker's in-memory cache;
 - per question (warm): the same with every pool already in that cache (the same questions
-  asked a second time: the old path's best case).
+  asked a second time: the old path's best case);
+- vague check: what a look-up over 20 or more documents adds before its model call, one
+  indexed query per word of the question to find the documents holding it
+  (research.library.search.documents_holding_words, workspace/retrieval/specific.py).
 
 Printed per --embed-ms: the median time per question, the texts sent to /api/embed per
 question, and each method's time as a ratio of keyword ranking and of the stored path.
@@ -125,12 +128,14 @@ def run(papers: int, questions_count: int, embed_ms: Sequence[float]) -> None:
     from django.conf import settings
 
     from research.library import vectors
+    from research.library.search import documents_holding_words
     from research.models import Chunk
     from research.qa.selectors import packing_sources_for_documents
     from tests.fakes.ollama_server import FakeOllama
     from workspace.packing.embeddings import FusedRetriever, OllamaEmbedder
     from workspace.packing.retrievers import DatabaseRetriever
     from workspace.retrieval import HybridRetriever
+    from workspace.retrieval.specific import question_words
     from workspace.runtime.select import reset_runtime_cache
 
     fake = FakeOllama()
@@ -160,6 +165,11 @@ def run(papers: int, questions_count: int, embed_ms: Sequence[float]) -> None:
             f"chunk at ingest (fake server, 0 ms a text): {ingest:.1f} s"
         )
         keyword = HybridRetriever(DatabaseRetriever())
+
+        def vague_check(question: str, _pieces: Sequence, _budget: int) -> None:
+            words = question_words(question)
+            documents_holding_words(words=words, document_ids=document_ids)
+
         for delay in embed_ms:
             fake.embed_delay = delay / 1000
             vectors._embedders.clear()
@@ -172,6 +182,7 @@ def run(papers: int, questions_count: int, embed_ms: Sequence[float]) -> None:
             measure("per question (cold)", old, old_embedder._cache.clear)
             per_question(old, questions, pieces)  # every pool in the cache: the warm case
             measure("per question (warm)", old)
+            measure("vague check", vague_check)
             print(f"\n--embed-ms {delay:g} (fake model time per embedded text)")
             measure.report()
     finally:

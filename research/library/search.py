@@ -112,29 +112,35 @@ def documents_holding_words(
     *, words: Sequence[str], document_ids: Sequence[int]
 ) -> dict[str, set[int]]:
     """For each word, which of these documents hold it (the index's stemming: "models"
-    finds documents with "model"). One indexed query per word, at most MAX_QUERY_TERMS."""
+    finds documents with "model"). At most MAX_QUERY_TERMS words."""
     ids = [int(document_id) for document_id in document_ids]
     holders: dict[str, set[int]] = {word: set() for word in words[:MAX_QUERY_TERMS]}
-    if not ids:
+    if not ids or not holders:
         return holders
-    id_marks = ", ".join(["%s"] * len(ids))
     with connection.cursor() as cursor:
-        for word in holders:
-            if connection.vendor == "sqlite":
+        if connection.vendor == "sqlite":
+            id_marks = ", ".join(["%s"] * len(ids))
+            rows: list[tuple[str, int]] = []
+            for word in holders:  # one FTS5 query per word; 2 ms for 10 words on 170 papers
                 cursor.execute(
-                    "SELECT DISTINCT c.document_id FROM research_chunk_fts "
+                    "SELECT DISTINCT %s, c.document_id FROM research_chunk_fts "
                     "JOIN research_chunk c ON c.id = research_chunk_fts.rowid "
                     f"WHERE research_chunk_fts MATCH %s AND c.document_id IN ({id_marks})",
-                    [_fts5_query([word]), *ids],
+                    [word, _fts5_query([word]), *ids],
                 )
-            elif connection.vendor == "postgresql":
-                cursor.execute(
-                    "SELECT DISTINCT document_id FROM research_chunk "
-                    "WHERE search_vector @@ plainto_tsquery('english', %s) "
-                    f"AND document_id IN ({id_marks})",
-                    [word, *ids],
-                )
-            else:  # pragma: no cover
-                raise NotImplementedError(f"No keyword index for {connection.vendor}")
-            holders[word] = {int(row[0]) for row in cursor.fetchall()}
+                rows.extend(cursor.fetchall())
+        elif connection.vendor == "postgresql":
+            # One statement for every word: 7 ms for 10 words on 170 papers, against 19 ms
+            # for a query per word (python -m bench.vectors, "vague check").
+            cursor.execute(
+                "SELECT DISTINCT w.word, c.document_id FROM unnest(%s::text[]) AS w(word) "
+                "JOIN research_chunk c ON c.search_vector @@ plainto_tsquery('english', w.word) "
+                "WHERE c.document_id = ANY(%s)",
+                [list(holders), ids],
+            )
+            rows = cursor.fetchall()
+        else:  # pragma: no cover
+            raise NotImplementedError(f"No keyword index for {connection.vendor}")
+    for word, document_id in rows:
+        holders[word].add(int(document_id))
     return holders
