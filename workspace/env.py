@@ -13,7 +13,13 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def env_str(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+    """The variable's value; unset or blank means the default, as for numbers (an
+    `.env` line `DATABASE_URL=` must not stop Carrel with dj-database-url's "Scheme '://'
+    is unknown")."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return raw
 
 
 def env_optional(name: str) -> str | None:
