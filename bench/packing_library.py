@@ -184,7 +184,7 @@ def specific_questions(
     specific: a word in some documents but fewer than `share` of them, or words that few
     documents hold together). The others ("What is our experiment result?") could be about
     any document; the benchmark reports both groups' recall."""
-    from workspace.packing.bm25 import terms
+    from workspace.packing.bm25 import stem, terms
     from workspace.retrieval.specific import names_something_specific, question_words
 
     holders: dict[str, set[int]] = defaultdict(set)
@@ -195,7 +195,7 @@ def specific_questions(
         position
         for position, question in enumerate(questions)
         if names_something_specific(
-            {word: holders.get(word, set()) for word in question_words(question.question)},
+            {word: holders.get(stem(word), set()) for word in question_words(question.question)},
             len(documents),
             share=share,
         )

@@ -30,14 +30,19 @@ def stem(word: str) -> str:
     return word
 
 
-def terms(text: str, *, digits: bool = False) -> list[str]:
-    """The words BM25 ranks by: stopwords and single characters out, plurals folded.
-    `digits` keeps single digits ("station 9"), for telling documents apart."""
+def words(text: str, *, digits: bool = False) -> list[str]:
+    """The words BM25 ranks by, as written (lower case): stopwords and single characters
+    out. `digits` keeps single digits ("station 9"), for telling documents apart."""
     return [
-        stem(word)
+        word
         for word in _WORD.findall(text.lower())
         if (len(word) > 1 or (digits and word.isdigit())) and word not in STOPWORDS
     ]
+
+
+def terms(text: str, *, digits: bool = False) -> list[str]:
+    """The words BM25 ranks by, plurals folded (`words`, stemmed)."""
+    return [stem(word) for word in words(text, digits=digits)]
 
 
 class BM25Index:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from workspace.packing.bm25 import terms
+from workspace.packing.bm25 import stem, words
 
 SPECIFIC_SHARE = 0.05
 PAIR_SHARE = 0.01  # both of the two rarest words: in one document, or under 1% of them
@@ -33,8 +33,12 @@ MAX_WORDS = 32
 
 def question_words(question: str) -> list[str]:
     """The question's distinct words as BM25 ranks them, single digits kept ("station 9"),
-    in order, at most MAX_WORDS."""
-    return list(dict.fromkeys(terms(question, digits=True)))[:MAX_WORDS]
+    in order, at most MAX_WORDS; each as the question first writes it ("readings", not the
+    stem "reading": the page shows them, and the full-text indexes stem them anyway)."""
+    written: dict[str, str] = {}
+    for word in words(question, digits=True):
+        written.setdefault(stem(word), word)
+    return list(written.values())[:MAX_WORDS]
 
 
 def names_something_specific(
@@ -58,10 +62,10 @@ def vague_question_note(holders: Mapping[str, Collection[int]], documents: int) 
     common = [word for word, ids in holders.items() if ids]
     if not common or documents < MIN_DOCUMENTS or names_something_specific(holders, documents):
         return ""
-    words = ", ".join(f"“{word}”" for word in common[:6])
+    shown = ", ".join(f"“{word}”" for word in common[:6])
     return (
-        f"This question names nothing specific to a few of the {documents:,} documents it "
-        f"was asked of (its words: {words}, each in many of them), so the passages could "
-        "come from any of them and the answer may be about the wrong one. Name the paper, "
-        "a method, a data set or a term, or ask within the documents you mean."
+        f"This question could be about any of the {documents:,} documents it was asked of: "
+        f"its words ({shown}) are each in many of them, so the passages may come from the "
+        "wrong one, and so may the answer. Name the paper, a method, a data set or a term, "
+        "or ask within the documents you mean."
     )

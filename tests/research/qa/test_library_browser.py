@@ -105,6 +105,6 @@ def test_a_lookup_takes_one_prompt_and_a_whole_library_question_shows_its_cost_f
     ask(page, project, "What do the readings at the site show?")
     expect(page.get_by_test_id("answer")).to_contain_text("morning observers")
     expect(page.get_by_test_id("vague-question")).to_contain_text(
-        f"names nothing specific to a few of the {PAPERS} documents"
+        f"could be about any of the {PAPERS} documents it was asked of: its words (“readings”"
     )
     screenshot(page, "library-vague-question")
