@@ -17,8 +17,8 @@ sentence's first words from a random passage), the ranking a question's packing 
   question's pool new to the worker's in-memory cache;
 - per question (warm): the same with every pool already in that cache (the same questions
   asked a second time: the old path's best case);
-- vague check: what a look-up over 20 or more documents adds before its model call, one
-  indexed query per word of the question to find the documents holding it
+- vague check: what a look-up over 20 or more documents adds before its model call: which
+  documents hold each word of the question, from the full-text index
   (research.library.search.documents_holding_words, workspace/retrieval/specific.py).
 
 Printed per --embed-ms: the median time per question, the texts sent to /api/embed per

@@ -9,7 +9,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def env_str(name: str, default: str) -> str:
@@ -28,8 +28,9 @@ def env_optional(name: str) -> str | None:
 
 
 def env_bool(name: str, default: bool) -> bool:
+    """Unset or blank means the default: `CARREL_LOGIN_LOCKOUT=` must not turn lockout off."""
     raw = os.environ.get(name)
-    if raw is None:
+    if raw is None or not raw.strip():
         return default
     lowered = raw.strip().lower()
     if lowered in _TRUE:
@@ -68,8 +69,9 @@ def env_float(name: str, default: float) -> float:
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
+    """Comma-separated; unset or blank means the default."""
     raw = os.environ.get(name)
-    if raw is None:
+    if raw is None or not raw.strip():
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
 

@@ -1,10 +1,10 @@
-"""Settings read from the environment: a blank variable means its default, for text as for
-numbers, because `.env` files and compose files write `NAME=` for "not set"."""
+"""Settings read from the environment: a blank variable means its default, for text, numbers
+and switches alike, because `.env` files and compose files write `NAME=` for "not set"."""
 
 from __future__ import annotations
 
 from tests.workspace.test_deploy_settings import _manage
-from workspace.env import env_int, env_str
+from workspace.env import env_bool, env_int, env_list, env_str
 
 PRINT = (
     "from django.conf import settings; "
@@ -12,13 +12,25 @@ PRINT = (
 )
 
 
-def test_a_blank_text_variable_means_its_default_like_a_blank_number(monkeypatch):
+def test_a_blank_text_number_or_list_variable_means_its_default(monkeypatch):
     monkeypatch.setenv("CARREL_TEST_TEXT", "  ")
     monkeypatch.setenv("CARREL_TEST_NUMBER", "")
+    monkeypatch.setenv("CARREL_TEST_LIST", " ")
+    assert env_list("CARREL_TEST_LIST", ["localhost"]) == ["localhost"]
     assert env_str("CARREL_TEST_TEXT", "fallback") == "fallback"
     assert env_int("CARREL_TEST_NUMBER", 7) == 7
     monkeypatch.setenv("CARREL_TEST_TEXT", "set")
     assert env_str("CARREL_TEST_TEXT", "fallback") == "set"
+
+
+def test_a_blank_switch_keeps_its_default_so_a_blank_line_cannot_turn_a_safeguard_off(
+    monkeypatch,
+):
+    monkeypatch.setenv("CARREL_LOGIN_LOCKOUT", "")
+    assert env_bool("CARREL_LOGIN_LOCKOUT", True) is True
+    assert env_bool("CARREL_LOGIN_LOCKOUT", False) is False
+    monkeypatch.setenv("CARREL_LOGIN_LOCKOUT", "off")
+    assert env_bool("CARREL_LOGIN_LOCKOUT", True) is False
 
 
 def test_carrel_starts_on_sqlite_when_the_env_file_leaves_database_url_blank(tmp_path):
