@@ -78,6 +78,38 @@ def worker_database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def database_locks() -> str:
+    """Who holds a lock on the SQLite test database, its WAL or its shared memory, from
+    /proc/locks with each process's command line: for a failure message when a worker waits
+    on the database ("" on PostgreSQL, or where /proc/locks is missing)."""
+    name = connection.settings_dict["NAME"]
+    if connection.vendor != "sqlite" or not Path("/proc/locks").exists():
+        return ""
+    inodes: dict[str, str] = {}
+    for suffix in ("", "-wal", "-shm"):
+        path = Path(f"{name}{suffix}")
+        if path.exists():
+            inodes[str(path.stat().st_ino)] = path.name
+    held = []
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()  # 1: POSIX ADVISORY WRITE 1234 08:01:5678 0 EOF
+        if len(fields) < 6:
+            continue
+        offset = 1 if fields[1] == "->" else 0  # "->": a process waiting for this lock
+        pid, where = fields[4 + offset], fields[5 + offset]
+        inode = where.rsplit(":", 1)[-1]
+        if inode in inodes:
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                command = b"?"
+            waiting = " (waiting)" if offset else ""
+            held.append(
+                f"{inodes[inode]}: {fields[3 + offset]}{waiting} by {pid} {command[:160]!r}"
+            )
+    return "database locks:\n" + ("\n".join(held) or "none")
+
+
 @dataclass
 class WorkerProcess:
     process: subprocess.Popen[bytes]

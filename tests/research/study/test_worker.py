@@ -11,6 +11,7 @@ import pytest
 
 from research.models import StudyJob
 from research.study.generators.base import MAX_TRIES
+from tests.conftest import database_locks
 from tests.research.study.test_generation import study_project
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
@@ -96,7 +97,12 @@ def test_a_job_whose_worker_is_killed_mid_call_shows_as_stuck_and_a_retry_runs_o
         if job.attempt == 2 and not job.is_active:
             break
         time.sleep(0.2)
-    assert job.attempt == 2, second.log.read_text()[-3000:]
-    assert job.worker.startswith(second.name)
+    # Not done in 60 s: say where it stood, what the worker logged, and who locks the database.
+    why = (
+        f"job: status {job.status}, attempt {job.attempt}, worker {job.worker!r}\n"
+        f"{second.log.read_text()[-3000:]}\n{database_locks()}"
+    )
+    assert job.attempt == 2 and not job.is_active, why
+    assert job.worker.startswith(second.name), why
     assert job.status == StudyJob.Status.FAILED  # the echo model's prose fails it clearly
     assert job.error_code == StudyJob.ErrorCode.INVALID_OUTPUT
