@@ -16,6 +16,7 @@ from typing import Any
 import redis
 from celery import bootsteps
 from celery.signals import worker_init
+from celery.worker.components import Pool
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -92,11 +93,24 @@ def beat_is_alive(beat: dict[str, Any]) -> bool:
     return True
 
 
+# A pool process forked while the heartbeat thread is inside a Redis call (connecting, a
+# name lookup) would start with locks held by a thread it does not have, and hang on its
+# first task that needs them: the task is logged as received and then nothing happens.
+# So a fork in a worker's main process waits for the heartbeat's write to end, and the
+# thread itself starts only once the pool has forked its first processes.
+_no_fork = threading.Lock()
+os.register_at_fork(
+    before=_no_fork.acquire, after_in_parent=_no_fork.release, after_in_child=_no_fork.release
+)
+
+
 class WorkerHeartbeat(bootsteps.StartStopStep):
     """A worker step: a thread of the worker's main process that writes
     `carrel:worker-alive:<name>` (its pid and host) every few seconds, expiring after
     HEARTBEAT_TTL_SECONDS, and deletes it when the worker stops. A thread, so that a main
     process busy with something else still shows it is alive."""
+
+    requires = (Pool,)
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
@@ -115,7 +129,8 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
             client = _broker()
             while not self._stop.is_set():
                 try:
-                    client.set(self._key, beat, ex=HEARTBEAT_TTL_SECONDS)
+                    with _no_fork:
+                        client.set(self._key, beat, ex=HEARTBEAT_TTL_SECONDS)
                 except redis.RedisError:
                     logger.warning("Could not write the worker heartbeat", exc_info=True)
                 self._stop.wait(HEARTBEAT_SECONDS)
